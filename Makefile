@@ -1,0 +1,42 @@
+# fcos — make targets. `make test` and `make image` work on a fresh machine (as root): they install what they need.
+SHELL := /bin/bash
+FCOS := ./bin/fcos
+EXAMPLE ?= examples/config.ign
+
+.PHONY: all deps node-deps build test test-unit test-e2e image bench clean
+
+all: build
+
+deps: node-deps
+	bash scripts/deps.sh
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+node-deps: node_modules/.installed
+
+build: node-deps
+	npx tsc -p tsconfig.json
+
+# The main job: today this validates the example config; see README for what works.
+image: deps build
+	$(FCOS) validate $(EXAMPLE)
+
+# All tests: unit and e2e. Prints a closing line "tests: N passed, N failed, N skipped".
+test: deps build
+	mkdir -p tmp
+	npx vitest run --reporter=default --reporter=json --outputFile.json=tmp/vitest.json; rc=$$?; \
+	  node scripts/test-summary.mjs tmp/vitest.json; exit $$rc
+
+test-unit: build
+	npx vitest run --project unit
+
+test-e2e: deps build
+	npx vitest run --project e2e
+
+bench: deps build
+	bash bench/validate
+
+clean:
+	rm -rf dist tmp

@@ -1,0 +1,21 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base.js';
+import { validateFiles, renderText } from '../../ignition/files.js';
+
+export default class Validate extends BaseCommand {
+  static override description = 'validate Ignition configs (spec 3.0.0–3.6.0) like ignition-validate';
+  static override strict = false;
+  static override args = { file: Args.string({ description: 'Ignition config file(s)', required: true }) };
+  static override flags = {
+    strict: Flags.boolean({ description: 'treat warnings as errors', default: false }),
+  };
+  static override examples = ['<%= config.bin %> validate examples/config.ign', '<%= config.bin %> validate --json a.ign b.ign'];
+
+  async run(): Promise<void> {
+    const { argv, flags } = await this.parse(Validate);
+    const files = argv as string[];
+    const results = await validateFiles(files, { strict: flags.strict });
+    this.output(results, (r) => renderText(r));
+    if (results.some((r) => !r.valid)) this.exit(1);
+  }
+}

@@ -1,0 +1,10 @@
+/** Explicit command discovery (oclif "explicit" strategy): every command is listed here. */
+import Version from './commands/version.js';
+import Validate from './commands/validate.js';
+import Butane from './commands/butane.js';
+
+export const COMMANDS = {
+  version: Version,
+  validate: Validate,
+  butane: Butane,
+};

@@ -1,0 +1,56 @@
+/** Validating config files on disk: read safely, validate, and render results in ignition-validate's text form. */
+import { readFile, stat } from 'node:fs/promises';
+import { formatFinding, hasErrors, type Finding } from './report.js';
+import { validateConfig } from './validate.js';
+
+export interface FileResult {
+  file: string;
+  valid: boolean;
+  errors: Omit<Finding, 'severity'>[];
+  warnings: Omit<Finding, 'severity'>[];
+}
+
+function strip(f: Finding): Omit<Finding, 'severity'> {
+  const { severity: _s, ...rest } = f;
+  return rest;
+}
+
+/** Read a config file, turning file-system problems into a finding rather than a crash. */
+async function readConfig(file: string): Promise<Buffer | Finding> {
+  try {
+    const st = await stat(file);
+    if (st.isDirectory()) return { severity: 'error', path: '$', message: `${file} is a directory, not a config file` };
+    if (!st.isFile()) return { severity: 'error', path: '$', message: `${file} is not a regular file` };
+    return await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const msg = code === 'ENOENT' ? `no such file: ${file}` : code === 'EACCES' ? `permission denied: ${file}` : `cannot read ${file}: ${(e as Error).message}`;
+    return { severity: 'error', path: '$', message: msg };
+  }
+}
+
+export async function validateFiles(files: readonly string[], opts: { strict?: boolean } = {}): Promise<FileResult[]> {
+  const out: FileResult[] = [];
+  for (const file of files) {
+    const data = await readConfig(file);
+    const findings = Buffer.isBuffer(data) ? validateConfig(data).findings : [data];
+    const errors = findings.filter((f) => f.severity === 'error');
+    const warnings = findings.filter((f) => f.severity === 'warning');
+    const valid = !hasErrors(findings) && !(opts.strict && warnings.length > 0);
+    out.push({ file, valid, errors: errors.map(strip), warnings: warnings.map(strip) });
+  }
+  return out;
+}
+
+export function renderText(results: readonly FileResult[]): string {
+  const multi = results.length > 1;
+  const lines: string[] = [];
+  for (const r of results) {
+    const all: Finding[] = [
+      ...r.errors.map((e) => ({ ...e, severity: 'error' as const })),
+      ...r.warnings.map((w) => ({ ...w, severity: 'warning' as const })),
+    ].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+    for (const f of all) lines.push((multi ? `${r.file}: ` : '') + formatFinding(f));
+  }
+  return lines.join('\n');
+}

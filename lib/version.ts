@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { run } from './run.js';
+
+/** The project root (works from both the source tree and dist/). */
+export function projectRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'));
+      if (pkg.name === 'fcos') return d;
+    } catch {
+      /* keep looking */
+    }
+    d = dirname(d);
+  }
+  throw new Error('cannot find the fcos project root');
+}
+
+export function fcosVersion(): string {
+  return JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')).version;
+}
+
+export async function toolVersions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = { fcos: fcosVersion(), node: process.version };
+  const probes: [string, string, string[]][] = [
+    ['ostree', 'ostree', ['--version']],
+    ['mmdebstrap', 'mmdebstrap', ['--version']],
+    ['qemu', 'qemu-system-x86_64', ['--version']],
+    ['ignition-validate', 'ignition-validate', ['--version']],
+  ];
+  for (const [name, bin, args] of probes) {
+    try {
+      const r = await run(bin, args, { allowFailure: true });
+      out[name] = (r.stdout || r.stderr).split('\n').find((l) => l.trim())?.trim() ?? 'unknown';
+    } catch {
+      out[name] = 'not installed';
+    }
+  }
+  return out;
+}

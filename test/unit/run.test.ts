@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { run, formatCommand, requireTools, shellQuote } from '../../lib/run.js';
+import { ExternalError, UserError, toFcosError, BugError } from '../../lib/errors.js';
+
+describe('run()', () => {
+  it('returns stdout of a successful command', async () => {
+    const r = await run('sh', ['-c', 'echo hello']);
+    expect(r.stdout).toBe('hello\n');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('throws ExternalError with the exact command and the stderr tail', async () => {
+    const err = await run('sh', ['-c', 'for i in $(seq 1 40); do echo line$i >&2; done; exit 3'], { purpose: 'count lines' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ExternalError);
+    expect(err.message).toBe('failed to count lines');
+    expect(err.command).toBe(`sh -c 'for i in $(seq 1 40); do echo line$i >&2; done; exit 3'`);
+    expect(err.exitStatus).toBe(3);
+    expect(err.stderrTail.split('\n')).toHaveLength(20);
+    expect(err.stderrTail).toContain('line40');
+    expect(err.stderrTail).not.toContain('line20\n');
+    expect(err.render()).toContain('exit status: 3');
+  });
+
+  it('names the Debian package of a missing tool', async () => {
+    const err = await run('mmdebstrap-not-here', []).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toContain("'mmdebstrap-not-here' was not found");
+  });
+
+  it('requireTools lists every missing tool and the packages', async () => {
+    const err = await requireTools(['sh', 'no-such-tool-1', 'no-such-tool-2']).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toBe('required tools not found: no-such-tool-1, no-such-tool-2');
+    expect(err.hint).toBe('install with: apt-get install no-such-tool-1 no-such-tool-2');
+  });
+
+  it('allowFailure returns the exit code instead of throwing', async () => {
+    const r = await run('sh', ['-c', 'exit 4'], { allowFailure: true });
+    expect(r.exitCode).toBe(4);
+  });
+
+  it('reports a full disk as a user error', async () => {
+    const err = await run('sh', ['-c', 'echo "write error: No space left on device" >&2; exit 1']).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/no space left on device/);
+  });
+});
+
+describe('shell quoting', () => {
+  it('quotes only what needs quoting', () => {
+    expect(shellQuote('abc/def-1.2')).toBe('abc/def-1.2');
+    expect(shellQuote('a b')).toBe(`'a b'`);
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote('')).toBe(`''`);
+    expect(formatCommand('ostree', ['commit', '--subject=a b'])).toBe(`ostree commit '--subject=a b'`);
+  });
+});
+
+describe('toFcosError', () => {
+  it('maps errno codes to user errors and the rest to bugs', () => {
+    const enospc = Object.assign(new Error('x'), { code: 'ENOSPC', path: '/tmp/x' });
+    expect(toFcosError(enospc)).toBeInstanceOf(UserError);
+    expect(toFcosError(enospc).message).toBe('no space left on device: /tmp/x');
+    expect(toFcosError(new TypeError('boom'))).toBeInstanceOf(BugError);
+    expect(toFcosError(new TypeError('boom')).exitCode).toBe(70);
+  });
+});
