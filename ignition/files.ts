@@ -8,6 +8,8 @@ export interface FileResult {
   valid: boolean;
   errors: Omit<Finding, 'severity'>[];
   warnings: Omit<Finding, 'severity'>[];
+  /** All findings in report order (not part of the JSON output). */
+  findings: Finding[];
 }
 
 function strip(f: Finding): Omit<Finding, 'severity'> {
@@ -37,7 +39,7 @@ export async function validateFiles(files: readonly string[], opts: { strict?: b
     const errors = findings.filter((f) => f.severity === 'error');
     const warnings = findings.filter((f) => f.severity === 'warning');
     const valid = !hasErrors(findings) && !(opts.strict && warnings.length > 0);
-    out.push({ file, valid, errors: errors.map(strip), warnings: warnings.map(strip) });
+    out.push({ file, valid, errors: errors.map(strip), warnings: warnings.map(strip), findings });
   }
   return out;
 }
@@ -46,11 +48,8 @@ export function renderText(results: readonly FileResult[]): string {
   const multi = results.length > 1;
   const lines: string[] = [];
   for (const r of results) {
-    const all: Finding[] = [
-      ...r.errors.map((e) => ({ ...e, severity: 'error' as const })),
-      ...r.warnings.map((w) => ({ ...w, severity: 'warning' as const })),
-    ].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-    for (const f of all) lines.push((multi ? `${r.file}: ` : '') + formatFinding(f));
+    // Findings keep Ignition's report order (its traversal order), so the first error is the one Ignition prints first.
+    for (const f of r.findings) lines.push((multi ? `${r.file}: ` : '') + formatFinding(f));
   }
   return lines.join('\n');
 }

@@ -15,9 +15,10 @@ export function hasErrors(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.severity === 'error');
 }
 
-/** Ignition's text form: "error at $.storage.files.0.path, line 12 col 16: path not absolute". */
+/** Ignition's text form: "error at $.storage.files.0.path, line 12 col 16: path not absolute" ("error at line 1 col 2: …" without a path). */
 export function formatFinding(f: Finding): string {
-  const where = f.path && f.path !== '$' ? ` at ${f.path}` : '';
-  const pos = f.line !== undefined ? `${where ? ',' : ''} line ${f.line} col ${f.col ?? 0}` : '';
-  return `${f.severity}${where}${pos}: ${f.message}`;
+  const parts: string[] = [];
+  if (f.path && f.path !== '$') parts.push(f.path);
+  if (f.line !== undefined) parts.push(`line ${f.line} col ${f.col ?? 0}`);
+  return parts.length > 0 ? `${f.severity} at ${parts.join(', ')}: ${f.message}` : `${f.severity}: ${f.message}`;
 }

@@ -1,8 +1,21 @@
 /**
- * Public API of Ignition validation. (Stub: the implementation lands with the validator work.)
+ * Public API of Ignition validation: validateConfig() checks one config like ignition-validate does, for spec
+ * versions 3.0.0 to 3.6.0, and returns findings attached to JSON paths with positions in the user's text.
+ *
+ * The passes follow Ignition (config/validate/validate.go): read the version, decode into the version's types (type
+ * errors stop here, like Go's json.Unmarshal), then the per-struct rules, duplicates, and unused keys (warnings).
  */
-import { BugError } from '../lib/errors.js';
+import type { ErrorObject } from 'ajv';
+import { decodeConfig, formatPath, nodeAt, type Path } from './decode.js';
+import { JsonSyntaxError, parseJson, type JsonNode, type ObjectNode } from './parse.js';
+import { Positions } from './positions.js';
 import type { Finding } from './report.js';
+import { walkDups } from './rules/dups.js';
+import { walkRules } from './rules/index.js';
+import { Report } from './rules/report.js';
+import { specFor, validatorFor, SPECS, type SpecVersion } from './schema/index.js';
+import { typeAt } from './schema/types.js';
+import { ErrEmpty, goKind, readVersion } from './version.js';
 
 export interface ValidationResult {
   /** The config's ignition.version, when it could be read. */
@@ -12,7 +25,128 @@ export interface ValidationResult {
   findings: Finding[];
 }
 
-/** Validate one config given as raw bytes or text. Never throws on bad input: problems are findings. */
-export function validateConfig(_input: string | Uint8Array): ValidationResult {
-  throw new BugError('ignition validation is not implemented yet');
+export const SUPPORTED_VERSIONS: readonly string[] = SPECS.map((s) => s.version);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decode UTF-8 strictly; on failure return the byte offset of the first invalid sequence. */
+function decodeText(input: string | Uint8Array): { text: string } | { badByte: number } {
+  if (typeof input === 'string') return { text: input };
+  try {
+    return { text: utf8.decode(input) };
+  } catch {
+    let lo = 0;
+    let hi = input.length;
+    // The longest valid prefix, found by bisection (a valid prefix may end inside a character: allow 3 bytes slack).
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(input.subarray(0, mid), { stream: true });
+        lo = mid;
+      } catch {
+        hi = mid - 1;
+      }
+    }
+    return { badByte: lo };
+  }
+}
+
+function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++)
+    if (bytes[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  return { line, col: offset - lineStart + 1 };
+}
+
+export function validateConfig(input: string | Uint8Array): ValidationResult {
+  const size = typeof input === 'string' ? input.length : input.byteLength;
+  if (size === 0) return { findings: [{ severity: 'error', path: '$', message: ErrEmpty }] };
+
+  const decoded = decodeText(input);
+  if ('badByte' in decoded) {
+    const pos = lineColOfByte(input as Uint8Array, decoded.badByte);
+    return { findings: [{ severity: 'error', path: '$', ...pos, message: 'config is not valid UTF-8 text' }] };
+  }
+  const text = decoded.text;
+  const positions = new Positions(text);
+
+  let root: JsonNode;
+  try {
+    root = parseJson(text);
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    // Go's SyntaxError.Offset counts the offending character; Ignition prints that offset as the column.
+    const pos = positions.lineCol(e.offset);
+    if (e.offset < text.length) pos.col += 1;
+    return { findings: [{ severity: 'error', path: '$', ...pos, message: e.message }] };
+  }
+
+  const ver = readVersion(root, (v) => specFor(v) !== undefined);
+  if (!ver.ok) {
+    const pos = ver.node ? positions.lineCol(ver.typeError ? goTypeErrorOffset(ver.node) : ver.node.start) : {};
+    return { findings: [{ severity: 'error', path: '$', ...pos, message: ver.message }] };
+  }
+  const spec = specFor(ver.version)!;
+  return { version: ver.version, ...validateSpec(root as ObjectNode, spec, positions) };
+}
+
+function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions): { config?: unknown; findings: Finding[] } {
+  const { value, unused, intErrors } = decodeConfig(root, spec.tree);
+
+  // Type errors: Go reports the first one in the document and stops.
+  const check = validatorFor(spec);
+  if (!check(value) || intErrors.length > 0) {
+    const typeErrors: { start: number; offset: number; message: string }[] = [];
+    for (const e of (check.errors ?? []) as ErrorObject[]) {
+      if (e.keyword !== 'type') continue;
+      const path = pointerToPath(e.instancePath);
+      const { node } = nodeAt(root, path);
+      typeErrors.push({ start: node.start, offset: goTypeErrorOffset(node), message: typeMessage(spec, path, goKind(node)) });
+    }
+    for (const ie of intErrors) typeErrors.push({ start: ie.node.start, offset: goTypeErrorOffset(ie.node), message: typeMessage(spec, ie.path, `number ${ie.raw}`) });
+    typeErrors.sort((a, b) => a.start - b.start);
+    const first = typeErrors[0];
+    if (first) return { findings: [{ severity: 'error', path: '$', ...positions.lineCol(first.offset), message: first.message }] };
+  }
+
+  const r = new Report();
+  const ctx = { minor: spec.minor, config: value, r };
+  walkRules(value, spec.tree, [], ctx);
+  walkDups(value, spec.tree, [], ctx);
+
+  const findings: Finding[] = r.entries.map((e) => {
+    // Positions come from the JSON tree with exact keys, like Ignition's Correlate (a key matched only
+    // case-insensitively is located at its nearest ancestor).
+    const { node } = nodeAt(root, e.path, true);
+    // Like Ignition, an object or array is located just inside its opening bracket.
+    const offset = node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.start;
+    return { severity: e.severity, path: formatPath(e.path), ...positions.lineCol(offset), message: e.message };
+  });
+  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `Unused key ${u.key}` });
+  return { config: value, findings };
+}
+
+function pointerToPath(pointer: string): Path {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** Go's UnmarshalTypeError text: "json: cannot unmarshal string into Go struct field File.storage.files.path of type string". */
+function typeMessage(spec: SpecVersion, path: Path, kind: string): string {
+  const t = typeAt(spec.tree, path);
+  if (!t) return `json: cannot unmarshal ${kind} into Go value of type types.Config`;
+  return `json: cannot unmarshal ${kind} into Go struct field ${t.struct}.${t.field} of type ${t.type.go}`;
+}
+
+/** Where Go's decoder stands when it reports a type error (and so where Ignition points): past a scalar, just inside a container. */
+function goTypeErrorOffset(node: JsonNode): number {
+  return node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.end;
 }

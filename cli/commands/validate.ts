@@ -15,7 +15,11 @@ export default class Validate extends BaseCommand {
     const { argv, flags } = await this.parse(Validate);
     const files = argv as string[];
     const results = await validateFiles(files, { strict: flags.strict });
-    this.output(results, (r) => renderText(r));
+    // --json: [{file, valid, errors, warnings}] (the ordered findings list is only for the text form).
+    this.output(
+      results.map(({ findings: _f, ...rest }) => rest),
+      () => renderText(results),
+    );
     if (results.some((r) => !r.valid)) this.exit(1);
   }
 }

@@ -1,0 +1,133 @@
+/**
+ * Decoding a parsed config the way Go's encoding/json fills Ignition's structs, guided by the version's type tree:
+ * keys match case-insensitively (the last one wins), null leaves a field unset, a null array element becomes a
+ * zero value, and unknown keys are dropped (and reported as unused keys). Integers must be written as integers.
+ *
+ * The result is a plain value that ajv then checks against the version's schema; values of the wrong JSON type are
+ * kept (or stood in for by an empty value of the same JSON type), so that ajv reports them without walking them.
+ */
+import { findMember, type JsonNode, type ObjectNode } from './parse.js';
+import type { GoType, ObjT } from './schema/types.js';
+
+export type Path = (string | number)[];
+
+export interface UnusedKey {
+  path: Path;
+  key: string;
+  keyStart: number;
+}
+
+export interface IntError {
+  path: Path;
+  node: JsonNode;
+  raw: string;
+}
+
+export interface Decoded {
+  value: Record<string, unknown>;
+  unused: UnusedKey[];
+  intErrors: IntError[];
+}
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+function jsKind(node: JsonNode): string {
+  return node.kind;
+}
+
+function zeroOf(t: GoType): unknown {
+  switch (t.k) {
+    case 'string':
+      return '';
+    case 'int':
+      return 0;
+    case 'bool':
+      return false;
+    case 'array':
+      return [];
+    case 'object':
+      return {};
+  }
+}
+
+/** A value that has the JSON type of the node without its contents (for wrong-typed containers). */
+function standIn(node: JsonNode): unknown {
+  if (node.kind === 'object') return {};
+  if (node.kind === 'array') return [];
+  return (node as { value: unknown }).value;
+}
+
+export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
+  const unused: UnusedKey[] = [];
+  const intErrors: IntError[] = [];
+
+  const decode = (node: JsonNode, t: GoType, path: Path): unknown => {
+    switch (t.k) {
+      case 'object': {
+        if (node.kind !== 'object') return standIn(node);
+        const out: Record<string, unknown> = {};
+        // Unused keys of this object, sorted by key (Ignition reports them before walking into the fields).
+        const here = new Map<string, UnusedKey>();
+        for (const m of node.members) {
+          if (!Object.prototype.hasOwnProperty.call(t.fields, m.key) && !here.has(m.key)) here.set(m.key, { path: [...path, m.key], key: m.key, keyStart: m.keyStart });
+        }
+        for (const k of [...here.keys()].sort()) unused.push(here.get(k)!);
+        for (const [name, ft] of Object.entries(t.fields)) {
+          const m = findMember(node, name);
+          if (!m || m.value.kind === 'null') continue;
+          out[name] = decode(m.value, ft, [...path, name]);
+        }
+        return out;
+      }
+      case 'array': {
+        if (node.kind !== 'array') return standIn(node);
+        return node.items.map((item, i) => (item.kind === 'null' ? zeroOf(t.item) : decode(item, t.item, [...path, i])));
+      }
+      case 'int': {
+        if (node.kind === 'number') {
+          const raw = (node as { raw?: string }).raw ?? String((node as { value: unknown }).value);
+          let ok = /^-?\d+$/.test(raw);
+          if (ok) {
+            const b = BigInt(raw);
+            ok = b <= INT64_MAX && b >= INT64_MIN;
+          }
+          if (!ok) {
+            intErrors.push({ path, node, raw });
+            return 0;
+          }
+        }
+        return standIn(node);
+      }
+      default:
+        void jsKind;
+        return standIn(node);
+    }
+  };
+
+  const value = decode(root, tree, []) as Record<string, unknown>;
+  return { value, unused, intErrors };
+}
+
+/** The node at a path of canonical names, or the deepest node on the way there. */
+export function nodeAt(root: JsonNode, path: readonly (string | number)[], exactKeys = false): { node: JsonNode; exact: boolean } {
+  let node = root;
+  for (const seg of path) {
+    let next: JsonNode | undefined;
+    if (typeof seg === 'number') {
+      if (node.kind === 'array') next = node.items[seg];
+    } else if (node.kind === 'object') next = exactKeys ? lastExact(node, seg) : findMember(node, seg)?.value;
+    if (!next) return { node, exact: false };
+    node = next;
+  }
+  return { node, exact: true };
+}
+
+export function formatPath(path: readonly (string | number)[]): string {
+  return path.length === 0 ? '$' : '$.' + path.join('.');
+}
+
+function lastExact(node: ObjectNode, key: string): JsonNode | undefined {
+  for (let k = node.members.length - 1; k >= 0; k--) if (node.members[k]!.key === key) return node.members[k]!.value;
+  return undefined;
+}

@@ -1,0 +1,22 @@
+/** Offsets in the decoded text to 1-based line and column, the way Ignition counts them (columns in bytes of UTF-8). */
+export class Positions {
+  private readonly lineStarts: number[] = [0];
+  private readonly ascii: boolean;
+  constructor(private readonly text: string) {
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x0a) this.lineStarts.push(i + 1);
+    // eslint-disable-next-line no-control-regex
+    this.ascii = !/[^\x00-\x7f]/.test(text);
+  }
+  lineCol(offset: number): { line: number; col: number } {
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const startOfLine = this.lineStarts[lo]!;
+    const col = this.ascii ? offset - startOfLine + 1 : Buffer.byteLength(this.text.slice(startOfLine, offset), 'utf8') + 1;
+    return { line: lo + 1, col };
+  }
+}

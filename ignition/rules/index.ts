@@ -1,0 +1,360 @@
+/**
+ * The semantic rules of Ignition (config/v3_X/types/*.go Validate methods), walked in Ignition's order: each
+ * struct's own checks first, then its fields in Go struct order. Messages come from errors.ts.
+ */
+import type { GoType, ObjT } from '../schema/types.js';
+import { E, noInstallSection } from './errors.js';
+import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
+import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
+import { deserializeUnit, UnitParseError, type UnitOption } from './unit-file.js';
+import { goParseUrl, validateUrl, validateUrlNilOk } from './url.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type V = any;
+type Rule = (v: V, c: Path, ctx: Ctx) => void;
+
+const at = (c: Path, ...more: (string | number)[]): Path => [...c, ...more];
+
+function validateMode(m: number | undefined): string | undefined {
+  if (m !== undefined && (m < 0 || m > 0o7777)) return E.FileIllegalMode;
+  return undefined;
+}
+
+function modeRules(v: V, c: Path, ctx: Ctx): void {
+  ctx.r.error(at(c, 'mode'), validateMode(v.mode));
+  // Spec 3.4.0 and newer accept setuid/setgid/sticky; older specs warn (Ignition's validateModeSpecialBits).
+  if (ctx.minor < 4 && v.mode !== undefined && (v.mode & 0o7000) !== 0) ctx.r.warn(at(c, 'mode'), E.ModeSpecialBits);
+}
+
+function nodeRules(v: V, c: Path, ctx: Ctx): void {
+  ctx.r.error(at(c, 'path'), validatePath(v.path));
+}
+
+function ownerRule(v: V, c: Path, ctx: Ctx): void {
+  if (v.id !== undefined && notEmpty(v.name)) ctx.r.error(c, E.BothIDAndNameSet);
+}
+
+function hashRules(v: V, c: Path, ctx: Ctx): void {
+  const p = at(c, 'hash');
+  if (v.hash === undefined) return;
+  const h: string = v.hash;
+  const dash = h.indexOf('-');
+  if (dash < 0) return ctx.r.error(p, E.HashMalformed);
+  const fn = h.slice(0, dash);
+  const sum = h.slice(dash + 1);
+  let size: number;
+  if (fn === 'sha512') size = 128;
+  else if (fn === 'sha256' && ctx.minor >= 1) size = 64;
+  else return ctx.r.error(p, E.HashUnrecognized);
+  if (sum.length !== size) ctx.r.error(p, E.HashWrongSize);
+}
+
+function compressionRule(v: V, c: Path, ctx: Ctx): void {
+  if (v.compression !== undefined && v.compression !== '' && v.compression !== 'gzip') ctx.r.error(at(c, 'compression'), E.CompressionInvalid);
+}
+
+function resourceRules(v: V, c: Path, ctx: Ctx): void {
+  compressionRule(v, c, ctx);
+  if (v.verification?.hash !== undefined && v.source === undefined) ctx.r.error(at(c, 'verification', 'hash'), E.VerificationAndNilSource);
+  ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
+  if (Array.isArray(v.httpHeaders) && v.httpHeaders.length > 0) {
+    let err: string | undefined;
+    if (nilOrEmpty(v.source)) err = E.InvalidUrl;
+    else {
+      const u = goParseUrl(v.source);
+      if (!u) err = E.InvalidUrl;
+      else if (u.scheme !== 'http' && u.scheme !== 'https') err = E.UnsupportedSchemeForHTTPHeaders;
+    }
+    ctx.r.error(at(c, 'httpHeaders'), err);
+  }
+}
+
+function unitContents(contents: string | undefined): { opts?: UnitOption[]; err?: string } {
+  if (contents === undefined) return { opts: [] };
+  try {
+    return { opts: deserializeUnit(contents) };
+  } catch (e) {
+    if (e instanceof UnitParseError) return { err: `invalid unit content: ${e.message}` };
+    throw e;
+  }
+}
+
+const UNIT_EXTS = new Set(['.service', '.socket', '.device', '.mount', '.automount', '.swap', '.target', '.path', '.timer', '.snapshot', '.slice', '.scope']);
+/** Go's path.Ext. */
+function goExt(p: string): string {
+  for (let i = p.length - 1; i >= 0 && p[i] !== '/'; i--) if (p[i] === '.') return p.slice(i);
+  return '';
+}
+
+const RAID_LEVELS = new Set(['linear', 'raid0', '0', 'stripe', 'raid1', '1', 'mirror', 'raid4', '4', 'raid5', '5', 'raid6', '6', 'raid10', '10']);
+const GUID = /^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+const FS_FORMATS = new Set(['ext4', 'btrfs', 'xfs', 'swap', 'vfat', 'none']);
+
+function validateGuid(g: string | undefined): string | undefined {
+  if (nilOrEmpty(g)) return undefined;
+  return GUID.test(g!) ? undefined : E.DoesntMatchGUIDRegex;
+}
+
+function utf16Length(s: string): number {
+  return s.length; // JS strings are UTF-16 already
+}
+
+function partitionEnd(p: V): number {
+  return p.startMiB + p.sizeMiB - 1;
+}
+
+function validateProxyUrl(s: string | undefined, p: Path, ctx: Ctx, httpOk: boolean): void {
+  if (s === undefined) return;
+  const u = goParseUrl(s);
+  if (!u) return ctx.r.error(p, E.InvalidUrl);
+  if (u.scheme !== 'https' && u.scheme !== 'http') return ctx.r.error(p, E.InvalidProxy);
+  if (u.scheme === 'http' && !httpOk) ctx.r.warn(p, E.InsecureProxy);
+}
+
+const STRUCT_RULES: Record<string, Rule> = {
+  Config(v, c, ctx) {
+    if (ctx.minor < 4) return;
+    // Spec 3.4+: files, directories and links must not collide with a unit or dropin Ignition writes.
+    const unitPaths = new Set<string>();
+    for (const u of v.systemd?.units ?? []) {
+      if (!nilOrEmpty(u.contents)) unitPaths.add('/etc/systemd/system/' + (u.name ?? ''));
+      for (const d of u.dropins ?? []) if (!nilOrEmpty(d.contents)) unitPaths.add('/etc/systemd/system/' + (u.name ?? '') + '.d/' + (d.name ?? ''));
+    }
+    for (const kind of ['files', 'directories', 'links'] as const) {
+      (v.storage?.[kind] ?? []).forEach((n: V, i: number) => {
+        if (unitPaths.has(n.path ?? '')) ctx.r.error(at(c, 'storage', kind, i, 'path'), E.PathConflictsSystemd);
+      });
+    }
+  },
+  IgnitionConfig(v, c, ctx) {
+    if (ctx.minor < 1) return;
+    (v.merge ?? []).forEach((m: V, i: number) => {
+      if (m.source === undefined) ctx.r.error(at(c, 'merge', i), E.SourceRequired);
+    });
+  },
+  TLS(v, c, ctx) {
+    if (ctx.minor < 1) return;
+    (v.certificateAuthorities ?? []).forEach((m: V, i: number) => {
+      if (m.source === undefined) ctx.r.error(at(c, 'certificateAuthorities', i), E.SourceRequired);
+    });
+  },
+  Proxy(v, c, ctx) {
+    validateProxyUrl(v.httpProxy, at(c, 'httpProxy'), ctx, true);
+    validateProxyUrl(v.httpsProxy, at(c, 'httpsProxy'), ctx, false);
+  },
+  Resource: resourceRules,
+  ConfigReference(v, c, ctx) {
+    ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
+  },
+  CaReference(v, c, ctx) {
+    ctx.r.error(at(c, 'source'), validateUrl(v.source ?? '', ctx.minor));
+  },
+  FileContents(v, c, ctx) {
+    compressionRule(v, c, ctx);
+    ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
+  },
+  HTTPHeader(v, c, ctx) {
+    if (nilOrEmpty(v.name)) ctx.r.error(at(c, 'name'), E.EmptyHTTPHeaderName);
+  },
+  Verification: hashRules,
+  File(v, c, ctx) {
+    nodeRules(v, c, ctx);
+    modeRules(v, c, ctx);
+    if (isTrue(v.overwrite) && v.contents?.source === undefined) ctx.r.error(at(c, 'overwrite'), E.OverwriteAndNilSource);
+  },
+  Directory(v, c, ctx) {
+    nodeRules(v, c, ctx);
+    modeRules(v, c, ctx);
+  },
+  Link(v, c, ctx) {
+    nodeRules(v, c, ctx);
+    if (ctx.minor >= 3 && v.target === undefined) ctx.r.error(at(c, 'target'), E.LinkTargetRequired);
+  },
+  NodeUser: ownerRule,
+  NodeGroup: ownerRule,
+  Storage(v, c, ctx) {
+    const links: V[] = v.links ?? [];
+    (v.directories ?? []).forEach((d: V, i: number) => {
+      for (const l of links) if ((d.path ?? '').startsWith((l.path ?? '') + '/')) ctx.r.error(at(c, 'directories', i), E.DirectoryUsedSymlink);
+    });
+    (v.files ?? []).forEach((f: V, i: number) => {
+      for (const l of links) if ((f.path ?? '').startsWith((l.path ?? '') + '/')) ctx.r.error(at(c, 'files', i), E.FileUsedSymlink);
+    });
+    links.forEach((l1: V, i: number) => {
+      for (const l2 of links) if ((l1.path ?? '').startsWith((l2.path ?? '') + '/')) ctx.r.error(at(c, 'links', i), E.LinkUsedSymlink);
+      if (!isTrue(l1.hard)) return;
+      const t: string = l1.target ?? '';
+      let target = goClean(t);
+      if (!target.startsWith('/')) target = goJoin(l1.path ?? '', t);
+      for (const d of v.directories ?? []) if (target === d.path) ctx.r.error(at(c, 'links', i), E.HardLinkToDirectory);
+      if (ctx.minor >= 4) {
+        if (l1.user?.id !== undefined) ctx.r.warn(at(c, 'links', i, 'user', 'id'), E.HardLinkSpecifiesOwner);
+        if (l1.user?.name !== undefined) ctx.r.warn(at(c, 'links', i, 'user', 'name'), E.HardLinkSpecifiesOwner);
+        if (l1.group?.id !== undefined) ctx.r.warn(at(c, 'links', i, 'group', 'id'), E.HardLinkSpecifiesOwner);
+        if (l1.group?.name !== undefined) ctx.r.warn(at(c, 'links', i, 'group', 'name'), E.HardLinkSpecifiesOwner);
+      }
+    });
+    if (ctx.minor >= 4) {
+      const disks = new Map<string, V>();
+      for (const d of v.disks ?? []) disks.set(d.device ?? '', d);
+      (v.filesystems ?? []).forEach((f: V, i: number) => {
+        const d = disks.get(f.device ?? '');
+        if (!d) return;
+        if ((d.partitions ?? []).length > 0) ctx.r.warn(at(c, 'filesystems', i, 'device'), E.PartitionsOverwritten);
+        else if (!isTrue(f.wipeFilesystem) && isTrue(d.wipeTable)) ctx.r.warn(at(c, 'filesystems', i, 'device'), E.FilesystemImplicitWipe);
+      });
+    }
+  },
+  Disk(v, c, ctx) {
+    if (nilOrEmpty(v.device)) return ctx.r.error(at(c, 'device'), E.DiskDeviceRequired);
+    ctx.r.error(at(c, 'device'), validatePath(v.device));
+    const parts: V[] = v.partitions ?? [];
+    const numbers = new Set<number>();
+    for (let i = 0; i < parts.length; i++) {
+      const num = parts[i].number ?? 0;
+      if (num === 0) continue;
+      if (numbers.has(num)) {
+        ctx.r.error(at(c, 'partitions', i), E.PartitionNumbersCollide);
+        break;
+      }
+      numbers.add(num);
+    }
+    const usable = (p: V) => p.startMiB !== undefined && p.sizeMiB !== undefined && p.startMiB !== 0 && p.sizeMiB !== 0;
+    overlap: for (let pi = 0; pi < parts.length; pi++) {
+      const p = parts[pi];
+      if (!usable(p)) continue;
+      for (let oi = 0; oi < parts.length; oi++) {
+        const o = parts[oi];
+        if (oi === pi || !usable(o)) continue;
+        if ((p.startMiB >= o.startMiB && p.startMiB <= partitionEnd(o)) || (partitionEnd(p) >= o.startMiB && partitionEnd(p) <= partitionEnd(o))) {
+          ctx.r.error(at(c, 'partitions', oi), E.PartitionsOverlap);
+          break overlap;
+        }
+      }
+    }
+    if (parts.some((p) => isFalse(p.shouldExist)) && parts.some((p) => (p.number ?? 0) === 0)) ctx.r.error(at(c, 'partitions'), E.ZeroesWithShouldNotExist);
+    const labels = new Set<string>();
+    for (let i = 0; i < parts.length; i++) {
+      const l = parts[i].label;
+      if (l === undefined) continue;
+      if (labels.has(l)) {
+        ctx.r.error(at(c, 'partitions', i), E.DuplicateLabels);
+        break;
+      }
+      labels.add(l);
+    }
+  },
+  Partition(v, c, ctx) {
+    if (isFalse(v.shouldExist) && (v.label !== undefined || notEmpty(v.typeGuid) || notEmpty(v.guid) || v.startMiB !== undefined || v.sizeMiB !== undefined)) {
+      ctx.r.error(c, E.ShouldNotExistWithOthers);
+    }
+    if ((v.number ?? 0) === 0 && v.label === undefined) ctx.r.error(c, E.NeedLabelOrNumber);
+    if (v.label !== undefined) {
+      if (utf16Length(v.label) > 36) ctx.r.error(at(c, 'label'), E.LabelTooLong);
+      else if (v.label.includes(':')) ctx.r.error(at(c, 'label'), E.LabelContainsColon);
+    }
+    ctx.r.error(at(c, 'guid'), validateGuid(v.guid));
+    ctx.r.error(at(c, 'typeGuid'), validateGuid(v.typeGuid));
+  },
+  Filesystem(v, c, ctx) {
+    ctx.r.error(at(c, 'path'), validatePathNilOk(v.path));
+    ctx.r.error(at(c, 'device'), validatePath(v.device));
+    if (nilOrEmpty(v.format)) {
+      if (notEmpty(v.path) || notEmpty(v.label) || notEmpty(v.uuid) || isTrue(v.wipeFilesystem) || (v.options ?? []).length > 0 || (v.mountOptions ?? []).length > 0) {
+        ctx.r.error(at(c, 'format'), E.FormatNilWithOthers);
+      }
+    } else if (!FS_FORMATS.has(v.format)) ctx.r.error(at(c, 'format'), E.FilesystemInvalidFormat);
+    if (!nilOrEmpty(v.label)) {
+      if (nilOrEmpty(v.format)) ctx.r.error(at(c, 'label'), E.LabelNeedsFormat);
+      else {
+        const max: Record<string, [number, string]> = {
+          ext4: [16, E.Ext4LabelTooLong],
+          btrfs: [256, E.BtrfsLabelTooLong],
+          xfs: [12, E.XfsLabelTooLong],
+          swap: [15, E.SwapLabelTooLong],
+          vfat: [11, E.VfatLabelTooLong],
+        };
+        const m = max[v.format];
+        if (m && Buffer.byteLength(v.label, 'utf8') > m[0]) ctx.r.error(at(c, 'label'), m[1]);
+      }
+    }
+  },
+  Raid(v, c, ctx) {
+    if (v.level === undefined && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
+    else {
+      const level = String(v.level ?? '').toLowerCase();
+      if (!RAID_LEVELS.has(level)) ctx.r.error(at(c, 'level'), E.UnrecognizedRaidLevel);
+      else if (['linear', 'raid0', '0', 'stripe'].includes(level) && v.spares !== undefined && v.spares !== 0) ctx.r.error(at(c, 'level'), E.SparesUnsupportedForLevel);
+    }
+    if (ctx.minor >= 3 && (v.devices ?? []).length === 0) ctx.r.error(at(c, 'devices'), E.RaidDevicesRequired);
+  },
+  Luks(v, c, ctx) {
+    if ((v.name ?? '').includes('/')) ctx.r.error(at(c, 'name'), E.LuksNameContainsSlash);
+    if (!nilOrEmpty(v.label) && Buffer.byteLength(v.label, 'utf8') > 47) ctx.r.error(at(c, 'label'), E.LuksLabelTooLong);
+    if (nilOrEmpty(v.device)) ctx.r.error(at(c, 'device'), E.DiskDeviceRequired);
+    else ctx.r.error(at(c, 'device'), validatePath(v.device));
+    const cl = v.clevis;
+    if (cl !== undefined) {
+      const hasCustom = ctx.minor >= 3 ? cl.custom !== undefined && (cl.custom.pin !== undefined || cl.custom.config !== undefined || cl.custom.needsNetwork !== undefined) : cl.custom !== undefined;
+      if (hasCustom && ((cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0))) ctx.r.error(at(c, 'clevis'), E.ClevisCustomWithOthers);
+    }
+    if (validateUrlNilOk(v.keyFile?.source, ctx.minor) !== undefined) ctx.r.error(at(c, 'keys'), E.InvalidLuksKeyFile);
+  },
+  ClevisCustom: customRules,
+  Custom: customRules,
+  Tang(v, c, ctx) {
+    const u = goParseUrl(v.url ?? '');
+    if (!u) ctx.r.error(at(c, 'url'), E.InvalidUrl);
+    else if (u.scheme !== 'http' && u.scheme !== 'https') ctx.r.error(at(c, 'url'), E.InvalidScheme);
+    if (nilOrEmpty(v.thumbprint)) ctx.r.error(at(c, 'thumbprint'), E.TangThumbprintRequired);
+    if (ctx.minor >= 4 && !nilOrEmpty(v.advertisement)) {
+      try {
+        JSON.parse(v.advertisement);
+      } catch {
+        ctx.r.error(at(c, 'advertisement'), E.InvalidTangAdvertisement);
+      }
+    }
+  },
+  Unit(v, c, ctx) {
+    const name: string = v.name ?? '';
+    if (!UNIT_EXTS.has(goExt(name))) ctx.r.error(at(c, 'name'), E.InvalidSystemdExt);
+    const { opts, err } = unitContents(v.contents);
+    ctx.r.error(at(c, 'contents'), err);
+    if (isTrue(v.enabled) && !nilOrEmpty(v.contents) && opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(at(c, 'contents'), noInstallSection(name));
+  },
+  Dropin(v, c, ctx) {
+    if (goExt(v.name ?? '') !== '.conf') ctx.r.error(at(c, 'name'), E.InvalidSystemdDropinExt);
+    ctx.r.error(at(c, 'contents'), unitContents(v.contents).err);
+  },
+};
+
+function customRules(v: V, c: Path, ctx: Ctx): void {
+  if (v.pin === undefined && v.config === undefined && v.needsNetwork === undefined) return;
+  if (nilOrEmpty(v.pin)) ctx.r.error(at(c, 'pin'), E.ClevisPinRequired);
+  else if (!['tpm2', 'tang', 'sss'].includes(v.pin)) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
+  if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
+}
+
+/** Rules on named string types (items of string lists). */
+const STRING_RULES: Record<string, Rule> = {
+  'types.Device'(v, c, ctx) {
+    ctx.r.error(c, validatePath(v));
+  },
+};
+
+/** Walk a decoded value like vcontext's validate.Validate: the struct's rules, then each field in order. */
+export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
+  if (t.k === 'object') {
+    const obj = v ?? {};
+    STRUCT_RULES[t.struct]?.(obj, c, ctx);
+    for (const [name, ft] of Object.entries((t as ObjT).fields)) {
+      const fv = obj[name];
+      if (ft.k === 'object') walkRules(fv, ft, at(c, name), ctx);
+      else if (fv !== undefined) walkRules(fv, ft, at(c, name), ctx);
+    }
+  } else if (t.k === 'array') {
+    (v as V[]).forEach((item, i) => walkRules(item, t.item, at(c, i), ctx));
+  } else if (t.k === 'string') {
+    STRING_RULES[t.go]?.(v, c, ctx);
+  }
+}

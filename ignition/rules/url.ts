@@ -1,0 +1,276 @@
+/** URL rules (config/v3_X/types/url.go): Go's net/url parsing, the allowed schemes per version, S3, ARN and data URLs. */
+import { E } from './errors.js';
+
+export interface GoUrl {
+  scheme: string;
+  opaque: string;
+  host: string;
+  path: string;
+  rawQuery: string;
+}
+
+const HEX = /^[0-9a-fA-F]{2}$/;
+
+function badEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s[i] === '%' && !HEX.test(s.slice(i + 1, i + 3))) return true;
+  return false;
+}
+
+/** A reduced port of Go's url.Parse: returns undefined where Go returns an error. */
+export function goParseUrl(raw: string): GoUrl | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(raw)) return undefined;
+  let rest = raw;
+  let frag = '';
+  const h = rest.indexOf('#');
+  if (h >= 0) {
+    frag = rest.slice(h + 1);
+    rest = rest.slice(0, h);
+  }
+  if (badEscape(frag)) return undefined;
+  // getScheme
+  let scheme = '';
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest[i]!;
+    if (/[a-zA-Z]/.test(c)) continue;
+    if (/[0-9+\-.]/.test(c)) {
+      if (i === 0) break;
+      continue;
+    }
+    if (c === ':') {
+      if (i === 0) return undefined; // missing protocol scheme
+      scheme = rest.slice(0, i).toLowerCase();
+      rest = rest.slice(i + 1);
+    }
+    break;
+  }
+  let rawQuery = '';
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    rawQuery = rest.slice(q + 1);
+    rest = rest.slice(0, q);
+  }
+  if (!rest.startsWith('/')) {
+    if (scheme !== '') return { scheme, opaque: rest, host: '', path: '', rawQuery };
+    const colon = rest.indexOf(':');
+    const slash = rest.indexOf('/');
+    if (colon >= 0 && (slash < 0 || colon < slash)) return undefined; // first path segment cannot contain colon
+  }
+  let host = '';
+  if (rest.startsWith('//')) {
+    const after = rest.slice(2);
+    const slash = after.indexOf('/');
+    const authority = slash >= 0 ? after.slice(0, slash) : after;
+    rest = slash >= 0 ? after.slice(slash) : '';
+    const at = authority.lastIndexOf('@');
+    const userinfo = at >= 0 ? authority.slice(0, at) : '';
+    if (at >= 0 && (badEscape(userinfo) || !/^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo))) return undefined;
+    host = at >= 0 ? authority.slice(at + 1) : authority;
+    if (!validHost(host)) return undefined;
+  }
+  if (badEscape(rest)) return undefined;
+  return { scheme, opaque: '', host, path: rest, rawQuery };
+}
+
+function validHost(host: string): boolean {
+  let port = '';
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end < 0) return false;
+    const after = host.slice(end + 1);
+    if (after !== '' && !after.startsWith(':')) return false;
+    port = after;
+  } else {
+    const colon = host.lastIndexOf(':');
+    if (colon >= 0) {
+      port = host.slice(colon);
+      host = host.slice(0, colon);
+    }
+    if (badEscape(host)) return false;
+    for (const ch of host) if (ch.charCodeAt(0) < 0x80 && !/[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%]/.test(ch)) return false;
+  }
+  if (port !== '' && !/^:\d*$/.test(port)) return false;
+  return true;
+}
+
+/** Go's url.ParseQuery values for one key (only what the S3 checks need). */
+function queryValues(rawQuery: string, key: string): string[] | undefined {
+  let found: string[] | undefined;
+  for (const part of rawQuery.split(/[&]/)) {
+    if (part === '' || part.includes(';')) continue;
+    const eq = part.indexOf('=');
+    const k = eq >= 0 ? part.slice(0, eq) : part;
+    const v = eq >= 0 ? part.slice(eq + 1) : '';
+    let dk: string;
+    let dv: string;
+    try {
+      dk = decodeURIComponent(k.replace(/\+/g, ' '));
+      dv = decodeURIComponent(v.replace(/\+/g, ' '));
+    } catch {
+      continue;
+    }
+    if (dk === key) (found ??= []).push(dv);
+  }
+  return found;
+}
+
+function checkVersionId(u: GoUrl): string | undefined {
+  const v = queryValues(u.rawQuery, 'versionId');
+  if (v && (v.length === 0 || v[0] === '')) return E.InvalidS3ObjectVersionId;
+  return undefined;
+}
+
+function checkArn(raw: string, u: GoUrl): string | undefined {
+  const full = `${u.scheme}:${u.opaque}`;
+  const parts = full.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return E.InvalidS3ARN;
+  const service = parts[2];
+  const resource = parts.slice(5).join(':');
+  if (service !== 's3') return E.InvalidS3ARN;
+  const slashParts = full.split('/');
+  if (resource.startsWith('accesspoint/')) {
+    if (slashParts.length < 3) return E.InvalidS3ARN;
+  } else if (slashParts.length < 2) return E.InvalidS3ARN;
+  void raw;
+  return checkVersionId(u);
+}
+
+/** validateURL: undefined when the URL is acceptable for the spec version, else Ignition's message. */
+export function validateUrl(s: string, minor: number): string | undefined {
+  const u = goParseUrl(s);
+  if (!u) return E.InvalidUrl;
+  switch (u.scheme) {
+    case 'http':
+    case 'https':
+    case 'tftp':
+      return undefined;
+    case 'gs':
+      return minor >= 2 ? undefined : E.InvalidScheme;
+    case 's3':
+      return checkVersionId(u);
+    case 'arn':
+      return minor >= 4 ? checkArn(s, u) : E.InvalidScheme;
+    case 'data':
+      return decodeDataUrl(s);
+    default:
+      return E.InvalidScheme;
+  }
+}
+
+/** validateURLNilOK: an unset (or empty) source is fine. */
+export function validateUrlNilOk(s: unknown, minor: number): string | undefined {
+  if (s === undefined || s === '') return undefined;
+  return validateUrl(s as string, minor);
+}
+
+// ---- data URLs (github.com/vincent-petithory/dataurl) ----
+
+const TSPECIALS = '()<>@,;:\\"/[]?=';
+const isTokenChar = (c: string) => c > ' ' && c < '\x7f' && !TSPECIALS.includes(c);
+const isDataChar = (c: string) => /[A-Za-z0-9\-_.!~*'();/?:@&=+$,%]/.test(c);
+
+/** Decode a data URL; undefined when it decodes, else the library's message. */
+export function decodeDataUrl(s: string): string | undefined {
+  let i = 'data:'.length;
+  const n = s.length;
+  let base64 = false;
+  const atEnd = () => i >= n;
+  // media type (optional)
+  if (!atEnd() && s[i] !== ',' && s[i] !== ';') {
+    while (!atEnd() && s[i] !== '/') {
+      if (!isTokenChar(s[i]!)) return 'invalid character for media type';
+      i++;
+    }
+    if (atEnd()) return 'incomplete media type';
+    i++; // '/'
+    const subStart = i;
+    while (!atEnd() && s[i] !== ';' && s[i] !== ',') {
+      if (!isTokenChar(s[i]!)) return 'invalid character for media subtype';
+      i++;
+    }
+    if (atEnd()) return 'incomplete media type';
+    void subStart;
+  }
+  // parameters
+  while (!atEnd() && s[i] === ';') {
+    i++;
+    const start = i;
+    while (!atEnd() && s[i] !== '=' && s[i] !== ',' && s[i] !== ';') {
+      if (!isTokenChar(s[i]!)) return 'invalid character for media type parameter';
+      i++;
+    }
+    const name = s.slice(start, i);
+    if (!atEnd() && s[i] === '=') {
+      i++;
+      while (!atEnd() && s[i] !== ',' && s[i] !== ';') i++;
+    } else if (name === 'base64') base64 = true;
+  }
+  if (atEnd() || s[i] !== ',') return 'missing comma before data';
+  i++;
+  const data = s.slice(i);
+  for (let k = 0; k < data.length; k++) {
+    const ch = data[k]!;
+    if (ch === '%') {
+      // an escape: the two characters that follow are taken as its digits (checked when unescaping)
+      if (k + 2 >= data.length + 0 && k + 2 > data.length) return 'invalid data character';
+      if (data[k + 1] === '%' || data[k + 2] === '%') return 'invalid data character';
+      k += 2;
+      continue;
+    }
+    if (!isDataChar(ch)) return 'invalid data character';
+  }
+  let bytes: string;
+  try {
+    bytes = unescapeData(data);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (base64) return base64Error(bytes);
+  return undefined;
+}
+
+function unescapeData(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '%') {
+      const hex = s.slice(i + 1, i + 3);
+      if (!HEX.test(hex)) throw new Error(`rfc2396: invalid char 0x25 in unescape sequence`);
+      out += String.fromCharCode(parseInt(hex, 16));
+      i += 2;
+    } else out += s[i];
+  }
+  return out;
+}
+
+const B64 = /[A-Za-z0-9+/]/;
+/** Go's base64.StdEncoding.DecodeString error, or undefined. */
+export function base64Error(src: string): string | undefined {
+  const err = (at: number) => `illegal base64 data at input byte ${at}`;
+  let si = 0;
+  const n = src.length;
+  for (;;) {
+    let j = 0;
+    for (; j < 4; j++) {
+      while (si < n && (src[si] === '\n' || src[si] === '\r')) si++;
+      if (si === n) {
+        if (j === 0) return undefined;
+        return err(si - j);
+      }
+      const c = src[si]!;
+      si++;
+      if (c === '=') {
+        if (j === 0 || j === 1) return err(si - 1);
+        if (j === 2) {
+          while (si < n && (src[si] === '\n' || src[si] === '\r')) si++;
+          if (si === n) return err(n);
+          if (src[si] !== '=') return err(si - 1);
+          si++;
+        }
+        while (si < n && (src[si] === '\n' || src[si] === '\r')) si++;
+        if (si < n) return err(si);
+        return undefined;
+      }
+      if (!B64.test(c)) return err(si - 1);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The shape of an Ignition config, described as the Go types Ignition decodes it into.
+ *
+ * Each spec version has one tree (v3_X.ts). From the tree come the JSON schema compiled by ajv (schemaOf), the
+ * wording of type errors (Go's "cannot unmarshal … of type …"), the list of known keys (unused-key warnings),
+ * and the struct order in which Ignition walks the config.
+ */
+export type GoType = StrT | IntT | BoolT | ObjT | ArrT;
+export interface StrT {
+  k: 'string';
+  /** The Go type name shown in type errors ("string", "types.Device"). */
+  go: string;
+}
+export interface IntT {
+  k: 'int';
+  go: 'int';
+}
+export interface BoolT {
+  k: 'bool';
+  go: 'bool';
+}
+export interface ObjT {
+  k: 'object';
+  go: string;
+  /** The Go struct name ("File"): the "Go struct field File.…" part of type errors. */
+  struct: string;
+  /** Fields in Go struct order (Ignition's traversal order). */
+  fields: Record<string, GoType>;
+}
+export interface ArrT {
+  k: 'array';
+  go: string;
+  item: GoType;
+}
+
+export const str = (go = 'string'): StrT => ({ k: 'string', go });
+export const int: IntT = { k: 'int', go: 'int' };
+export const bool: BoolT = { k: 'bool', go: 'bool' };
+export const obj = (struct: string, fields: Record<string, GoType>): ObjT => ({ k: 'object', go: `types.${struct}`, struct, fields });
+export const arr = (item: GoType, go?: string): ArrT => ({ k: 'array', go: go ?? `[]${item.go}`, item });
+
+/** The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Nulls are removed before validation, as Go ignores them. */
+export function schemaOf(t: GoType): Record<string, unknown> {
+  switch (t.k) {
+    case 'string':
+      return { type: 'string' };
+    case 'int':
+      return { type: 'integer' };
+    case 'bool':
+      return { type: 'boolean' };
+    case 'array':
+      return { type: 'array', items: schemaOf(t.item) };
+    case 'object': {
+      const properties: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(t.fields)) properties[k] = schemaOf(v);
+      return { type: 'object', properties };
+    }
+  }
+}
+
+/** The Go type at a JSON path of the tree, with the struct that holds the field and the field path Go prints. */
+export function typeAt(root: ObjT, path: readonly (string | number)[]): { type: GoType; struct: string; field: string } | undefined {
+  let t: GoType = root;
+  let struct = '';
+  const names: string[] = [];
+  for (const seg of path) {
+    if (typeof seg === 'number') {
+      if (t.k !== 'array') return undefined;
+      t = t.item;
+    } else {
+      if (t.k !== 'object') return undefined;
+      const f: GoType | undefined = t.fields[seg];
+      if (!f) return undefined;
+      struct = t.struct;
+      names.push(seg);
+      t = f;
+    }
+  }
+  return { type: t, struct, field: names.join('.') };
+}
