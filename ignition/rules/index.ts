@@ -113,6 +113,12 @@ function validateProxyUrl(s: string | undefined, p: Path, ctx: Ctx, httpOk: bool
 
 const STRUCT_RULES: Record<string, Rule> = {
   Config(v, c, ctx) {
+    // Spec 3.3+: a link needs a target. Ignition reports this before the rest of the walk.
+    if (ctx.minor >= 3) {
+      (v.storage?.links ?? []).forEach((l: V, i: number) => {
+        if (l.target === undefined) ctx.r.error(at(c, 'storage', 'links', i, 'target'), E.LinkTargetRequired);
+      });
+    }
     if (ctx.minor < 4) return;
     // Spec 3.4+: files, directories and links must not collide with a unit or dropin Ignition writes.
     const unitPaths = new Set<string>();
@@ -151,6 +157,7 @@ const STRUCT_RULES: Record<string, Rule> = {
   },
   FileContents(v, c, ctx) {
     compressionRule(v, c, ctx);
+    if (v.verification?.hash !== undefined && v.source === undefined) ctx.r.error(at(c, 'verification', 'hash'), E.VerificationAndNilSource);
     ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
   },
   HTTPHeader(v, c, ctx) {
@@ -168,7 +175,6 @@ const STRUCT_RULES: Record<string, Rule> = {
   },
   Link(v, c, ctx) {
     nodeRules(v, c, ctx);
-    if (ctx.minor >= 3 && v.target === undefined) ctx.r.error(at(c, 'target'), E.LinkTargetRequired);
   },
   NodeUser: ownerRule,
   NodeGroup: ownerRule,

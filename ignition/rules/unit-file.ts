@@ -22,7 +22,7 @@ export function deserializeUnit(text: string): UnitOption[] {
   const opts: UnitOption[] = [];
   let i = 0;
   const n = text.length;
-  let section = '';
+  let section: string | undefined; // undefined until the first section header: text before it is skipped
   const toEOL = (): string => {
     const nl = text.indexOf('\n', i);
     let line: string;
@@ -36,21 +36,22 @@ export function deserializeUnit(text: string): UnitOption[] {
     return line.endsWith('\r') ? line.slice(0, -1) : line;
   };
   for (;;) {
-    // lexNextSectionOrOption
     if (i >= n) return opts;
     const c = text[i]!;
+    if (section === undefined) {
+      // lexNextSection: anything before the first '[' is ignored; a comment character skips its line.
+      i++;
+      if (c === '[') readSection();
+      else if (c === '#' || c === ';') toEOL();
+      continue;
+    }
     if (isSpace(c)) {
       i++;
       continue;
     }
     if (c === '[') {
       i++;
-      const end = text.indexOf(']', i);
-      if (end < 0) throw new UnitParseError('unable to find end of section');
-      section = text.slice(i, end);
-      i = end + 1;
-      const garbage = toEOL().trim();
-      if (garbage.length > 0) throw new UnitParseError(`found garbage after section name : ${goQuote(garbage)}`);
+      readSection();
       continue;
     }
     if (c === '#' || c === ';') {
@@ -58,6 +59,7 @@ export function deserializeUnit(text: string): UnitOption[] {
       continue;
     }
     // option name
+    const nameStart = i;
     let name = '';
     for (;;) {
       if (i >= n) throw new UnitParseError('EOF');
@@ -68,21 +70,37 @@ export function deserializeUnit(text: string): UnitOption[] {
       name += r;
     }
     name = name.trim();
-    // option value, with continuation lines
+    // option value, with continuation lines (a line ending in a backslash)
     let value = '';
+    let first = true;
     for (;;) {
+      const lineStart = first ? nameStart : i;
       const line = toEOL();
-      if (value.length + line.length >= LINE_MAX) throw new UnitParseError(`line too long (max ${LINE_MAX} bytes)`);
+      if ((first ? i - lineStart - (text[i - 1] === '\n' ? 1 : 0) : line.length) >= LINE_MAX) throw new UnitParseError(`line too long (max ${LINE_MAX} bytes)`);
+      first = false;
       if (line.endsWith('\\')) {
         value += line.slice(0, -1) + ' ';
-        // comment lines inside a continuation are skipped
-        while (i < n && (text[i] === '#' || text[i] === ';')) toEOL();
         if (i >= n) break;
+        // a comment line right after a continuation is skipped and ends the value
+        if (text[i] === '#' || text[i] === ';') {
+          toEOL();
+          break;
+        }
+        if (text.slice(i, text.indexOf('\n', i) < 0 ? n : text.indexOf('\n', i)).trim() === '') break;
         continue;
       }
       value += line;
       break;
     }
     opts.push({ section, name, value: value.trim() });
+  }
+
+  function readSection(): void {
+    const end = text.indexOf(']', i);
+    if (end < 0) throw new UnitParseError('unable to find end of section');
+    section = text.slice(i, end);
+    i = end + 1;
+    const garbage = toEOL().trim();
+    if (garbage.length > 0) throw new UnitParseError(`found garbage after section name : ${goQuote(garbage)}`);
   }
 }
