@@ -27,6 +27,8 @@ export interface Decoded {
   value: Record<string, unknown>;
   unused: UnusedKey[];
   intErrors: IntError[];
+  /** Nulls where the spec's schema does not allow them (Go ignores them). */
+  nulls: Path[];
 }
 
 const INT64_MAX = 9223372036854775807n;
@@ -61,6 +63,7 @@ function standIn(node: JsonNode): unknown {
 export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
   const unused: UnusedKey[] = [];
   const intErrors: IntError[] = [];
+  const nulls: Path[] = [];
 
   const decode = (node: JsonNode, t: GoType, path: Path): unknown => {
     switch (t.k) {
@@ -75,14 +78,22 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
         for (const k of [...here.keys()].sort()) unused.push(here.get(k)!);
         for (const [name, ft] of Object.entries(t.fields)) {
           const m = findMember(node, name);
-          if (!m || m.value.kind === 'null') continue;
+          if (!m) continue;
+          if (m.value.kind === 'null') {
+            if (ft.k === 'object' || ft.k === 'array' || t.nonNull?.includes(name)) nulls.push([...path, name]);
+            continue;
+          }
           out[name] = decode(m.value, ft, [...path, name]);
         }
         return out;
       }
       case 'array': {
         if (node.kind !== 'array') return standIn(node);
-        return node.items.map((item, i) => (item.kind === 'null' ? zeroOf(t.item) : decode(item, t.item, [...path, i])));
+        return node.items.map((item, i) => {
+          if (item.kind !== 'null') return decode(item, t.item, [...path, i]);
+          if (!t.nullItems) nulls.push([...path, i]);
+          return zeroOf(t.item);
+        });
       }
       case 'int': {
         if (node.kind === 'number') {
@@ -106,7 +117,7 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
   };
 
   const value = decode(root, tree, []) as Record<string, unknown>;
-  return { value, unused, intErrors };
+  return { value, unused, intErrors, nulls };
 }
 
 /** The node at a path of canonical names, or the deepest node on the way there. */

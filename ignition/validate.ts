@@ -95,7 +95,7 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
 }
 
 function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions): { config?: unknown; findings: Finding[] } {
-  const { value, unused, intErrors } = decodeConfig(root, spec.tree);
+  const { value, unused, intErrors, nulls } = decodeConfig(root, spec.tree);
 
   // Type errors: Go reports the first one in the document and stops.
   const check = validatorFor(spec);
@@ -117,6 +117,17 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
   const ctx = { minor: spec.minor, config: value, r };
   walkRules(value, spec.tree, [], ctx);
   walkDups(value, spec.tree, [], ctx);
+
+  // Beyond Ignition: what the spec's schema forbids but Ignition silently accepts (a null it ignores, a required key
+  // it defaults to empty) is a warning, unless Ignition already reports an error there.
+  const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
+  for (const p of nulls) if (!errorAt.has(formatPath(p))) r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
+  for (const e of (check.errors ?? []) as ErrorObject[]) {
+    if (e.keyword !== 'required') continue;
+    const key = (e.params as { missingProperty: string }).missingProperty;
+    const p = [...pointerToPath(e.instancePath), key];
+    if (!errorAt.has(formatPath(p))) r.warn(p, `missing required key ${key} (spec ${spec.version})`);
+  }
 
   const findings: Finding[] = r.entries.map((e) => {
     // Positions come from the JSON tree with exact keys, like Ignition's Correlate (a key matched only

@@ -2,25 +2,28 @@
  * Builds the type tree of spec 3.<minor>.0. The differences between versions are spelled out here, field by field,
  * from the spec documents (docs/configuration-v3_X.md in coreos/ignition) and Ignition's generated types.
  */
-import { arr, bool, int, obj, str, type GoType, type ObjT } from './types.js';
+import { arr, bool, int, obj, str, withRules, type GoType, type ObjT } from './types.js';
 
 export function buildTree(minor: number): ObjT {
   const verification = obj('Verification', { hash: str() });
-  const httpHeaders = arr(obj('HTTPHeader', { name: str(), value: str() }), 'types.HTTPHeaders');
-  const resource = (legacyName: string, sourceRequired = false): ObjT =>
+  const httpHeaders = arr(withRules(obj('HTTPHeader', { name: str(), value: str() }), ['name'], ['name']), 'types.HTTPHeaders');
+  const resource = (legacyName: string): ObjT =>
     minor >= 1
       ? obj('Resource', { compression: str(), httpHeaders, source: str(), verification })
       : legacyName === 'FileContents'
         ? obj('FileContents', { compression: str(), source: str(), verification })
-        : obj(legacyName, { source: str(), verification, ...(sourceRequired ? {} : {}) });
+        : legacyName === 'CaReference'
+          ? withRules(obj('CaReference', { source: str(), verification }), ['source'], ['source'])
+          : withRules(obj(legacyName, { source: str(), verification }), [], ['source']);
 
   const ignitionFields: Record<string, GoType> = {
     config: obj('IgnitionConfig', { merge: arr(resource('ConfigReference')), replace: resource('ConfigReference') }),
   };
-  if (minor >= 1) ignitionFields.proxy = obj('Proxy', { httpProxy: str(), httpsProxy: str(), noProxy: arr(str('types.NoProxyItem')) });
+  if (minor >= 1) ignitionFields.proxy = obj('Proxy', { httpProxy: str(), httpsProxy: str(), noProxy: { ...arr(str('types.NoProxyItem')), nullItems: minor < 4 } });
   ignitionFields.security = obj('Security', { tls: obj('TLS', { certificateAuthorities: arr(resource('CaReference')) }) });
   ignitionFields.timeouts = obj('Timeouts', { httpResponseHeaders: int, httpTotal: int });
   ignitionFields.version = str();
+  const ignition = withRules(obj('Ignition', ignitionFields), ['version'], minor >= 4 ? ['version'] : []);
 
   const nodeFields = (): Record<string, GoType> => ({
     group: obj('NodeGroup', { id: int, name: str() }),
@@ -38,15 +41,15 @@ export function buildTree(minor: number): ObjT {
   Object.assign(filesystemFields, { options: arr(str('types.FilesystemOption')), path: str(), uuid: str(), wipeFilesystem: bool });
 
   const storage: Record<string, GoType> = {
-    directories: arr(obj('Directory', { ...nodeFields(), mode: int })),
-    disks: arr(obj('Disk', { device: str(), partitions: arr(obj('Partition', partitionFields)), wipeTable: bool })),
-    files: arr(obj('File', { ...nodeFields(), append: arr(resource('FileContents')), contents: resource('FileContents'), mode: int })),
-    filesystems: arr(obj('Filesystem', filesystemFields)),
-    links: arr(obj('Link', { ...nodeFields(), hard: bool, target: str() })),
+    directories: arr(withRules(obj('Directory', { ...nodeFields(), mode: int }), ['path'], ['path'])),
+    disks: arr(withRules(obj('Disk', { device: str(), partitions: arr(withRules(obj('Partition', partitionFields), ['number'])), wipeTable: bool }), ['device'], ['device'])),
+    files: arr(withRules(obj('File', { ...nodeFields(), append: arr(resource('FileContents')), contents: resource('FileContents'), mode: int }), ['path'], ['path'])),
+    filesystems: arr(withRules(obj('Filesystem', filesystemFields), ['device'], ['device'])),
+    links: arr(withRules(obj('Link', { ...nodeFields(), hard: bool, target: str() }), minor >= 3 ? ['path'] : ['path', 'target'], minor >= 3 ? ['path'] : ['path', 'target'])),
   };
   if (minor >= 2) {
-    const custom = obj(minor >= 3 ? 'ClevisCustom' : 'Custom', { config: str(), needsNetwork: bool, pin: str() });
-    const tang = obj('Tang', minor >= 4 ? { advertisement: str(), thumbprint: str(), url: str() } : { thumbprint: str(), url: str() });
+    const custom = withRules(obj(minor >= 3 ? 'ClevisCustom' : 'Custom', { config: str(), needsNetwork: bool, pin: str() }), minor >= 3 ? [] : ['config', 'pin']);
+    const tang = withRules(obj('Tang', minor >= 4 ? { advertisement: str(), thumbprint: str(), url: str() } : { thumbprint: str(), url: str() }), ['url']);
     const luks: Record<string, GoType> = {};
     if (minor >= 5) luks.cex = obj('Cex', { enabled: bool });
     luks.clevis = obj('Clevis', { custom, tang: arr(tang), threshold: int, tpm2: bool });
@@ -55,9 +58,11 @@ export function buildTree(minor: number): ObjT {
     Object.assign(luks, { keyFile: resource('Resource'), label: str(), name: str() });
     if (minor >= 4) luks.openOptions = arr(str('types.OpenOption'));
     Object.assign(luks, { options: arr(str('types.LuksOption')), uuid: str(), wipeVolume: bool });
-    storage.luks = arr(obj('Luks', luks));
+    storage.luks = arr(withRules(obj('Luks', luks), ['name'], ['name']));
   }
-  storage.raid = arr(obj('Raid', { devices: arr(str('types.Device')), level: str(), name: str(), options: arr(str('types.RaidOption')), spares: int }));
+  storage.raid = arr(
+    withRules(obj('Raid', { devices: arr(str('types.Device')), level: str(), name: str(), options: arr(str('types.RaidOption')), spares: int }), minor >= 3 ? ['name'] : ['name', 'level'], minor >= 3 ? ['name'] : ['name', 'level', 'devices']),
+  );
 
   const user: Record<string, GoType> = {
     gecos: str(),
@@ -78,12 +83,14 @@ export function buildTree(minor: number): ObjT {
   if (minor >= 2) group.shouldExist = bool;
   group.system = bool;
 
-  const config: Record<string, GoType> = { ignition: obj('Ignition', ignitionFields) };
+  const config: Record<string, GoType> = { ignition };
   if (minor >= 3) config.kernelArguments = obj('KernelArguments', { shouldExist: arr(str('types.KernelArgument')), shouldNotExist: arr(str('types.KernelArgument')) });
-  config.passwd = obj('Passwd', { groups: arr(obj('PasswdGroup', group)), users: arr(obj('PasswdUser', user)) });
+  config.passwd = obj('Passwd', { groups: arr(withRules(obj('PasswdGroup', group), ['name'], ['name'])), users: arr(withRules(obj('PasswdUser', user), ['name'], ['name'])) });
   config.storage = obj('Storage', storage);
   config.systemd = obj('Systemd', {
-    units: arr(obj('Unit', { contents: str(), dropins: arr(obj('Dropin', { contents: str(), name: str() })), enabled: bool, mask: bool, name: str() })),
+    units: arr(
+      withRules(obj('Unit', { contents: str(), dropins: arr(withRules(obj('Dropin', { contents: str(), name: str() }), ['name'], ['name'])), enabled: bool, mask: bool, name: str() }), ['name'], ['name']),
+    ),
   });
-  return obj('Config', config);
+  return withRules(obj('Config', config), [], ['ignition']);
 }

@@ -26,11 +26,17 @@ export interface ObjT {
   struct: string;
   /** Fields in Go struct order (Ignition's traversal order). */
   fields: Record<string, GoType>;
+  /** Scalar fields that are not pointers in Go: the spec's schema does not allow null for them. */
+  nonNull?: string[];
+  /** Fields the spec's schema requires. */
+  required?: string[];
 }
 export interface ArrT {
   k: 'array';
   go: string;
   item: GoType;
+  /** Whether the spec's schema allows null items (only noProxy before 3.4). */
+  nullItems?: boolean;
 }
 
 export const str = (go = 'string'): StrT => ({ k: 'string', go });
@@ -38,6 +44,10 @@ export const int: IntT = { k: 'int', go: 'int' };
 export const bool: BoolT = { k: 'bool', go: 'bool' };
 export const obj = (struct: string, fields: Record<string, GoType>): ObjT => ({ k: 'object', go: `types.${struct}`, struct, fields });
 export const arr = (item: GoType, go?: string): ArrT => ({ k: 'array', go: go ?? `[]${item.go}`, item });
+/** Mark fields of a struct as non-pointer scalars and/or required by the spec. */
+export function withRules(o: ObjT, nonNull: string[], required: string[] = []): ObjT {
+  return { ...o, nonNull, required };
+}
 
 /** The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Nulls are removed before validation, as Go ignores them. */
 export function schemaOf(t: GoType): Record<string, unknown> {
@@ -53,7 +63,7 @@ export function schemaOf(t: GoType): Record<string, unknown> {
     case 'object': {
       const properties: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(t.fields)) properties[k] = schemaOf(v);
-      return { type: 'object', properties };
+      return t.required?.length ? { type: 'object', properties, required: t.required } : { type: 'object', properties };
     }
   }
 }

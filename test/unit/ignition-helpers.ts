@@ -1,0 +1,43 @@
+/** Shared helpers of the ignition-* unit tests. */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv04 from 'ajv-draft-04';
+import type { Finding } from '../../ignition/report.js';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED = join(REPO, '..', 'shared', 'ignition');
+export const DOC_EXAMPLES = join(SHARED, 'doc-examples', 'ignition');
+
+export interface RuleCase {
+  name: string;
+  version: string;
+  config: string;
+  /** The expected findings, in report order (checked against ignition-validate for spec <= 3.3 by ignition-crosscheck). */
+  findings: Finding[];
+}
+
+export function ruleCases(): RuleCase[] {
+  return JSON.parse(readFileSync(join(REPO, 'test', 'fixtures', 'ignition', 'rule-cases.json'), 'utf8')) as RuleCase[];
+}
+
+export function docExamples(): { name: string; text: string }[] {
+  return readdirSync(DOC_EXAMPLES)
+    .filter((f) => f.endsWith('.ign') || f.endsWith('.json'))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(DOC_EXAMPLES, name), 'utf8') }));
+}
+
+const upstream = new Map<string, (data: unknown) => boolean>();
+/** The upstream draft-04 schema of a spec version, compiled with ajv-draft-04. */
+export function upstreamValidator(version: string): ((data: unknown) => boolean) & { errors?: unknown } {
+  let v = upstream.get(version);
+  if (!v) {
+    const minor = /^3\.(\d)\.0$/.exec(version)![1];
+    const schema = JSON.parse(readFileSync(join(SHARED, 'upstream-schemas', `v3_${minor}.json`), 'utf8'));
+    const Ajv = (Ajv04 as unknown as { default?: typeof Ajv04 }).default ?? Ajv04;
+    v = new Ajv({ strict: false, allErrors: true }).compile(schema);
+    upstream.set(version, v);
+  }
+  return v as ((data: unknown) => boolean) & { errors?: unknown };
+}
