@@ -35,20 +35,34 @@ function decodeText(input: string | Uint8Array): { text: string } | { badByte: n
   try {
     return { text: utf8.decode(input) };
   } catch {
-    let lo = 0;
-    let hi = input.length;
-    // The longest valid prefix, found by bisection (a valid prefix may end inside a character: allow 3 bytes slack).
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(input.subarray(0, mid), { stream: true });
-        lo = mid;
-      } catch {
-        hi = mid - 1;
-      }
-    }
-    return { badByte: lo };
+    return { badByte: firstInvalidUtf8(input) };
   }
+}
+
+/** Index of the first byte that does not start or continue a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let n: number;
+    let min: number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) [n, min] = [1, 0x80];
+    else if (c >= 0xe0 && c <= 0xef) [n, min] = [2, 0x800];
+    else if (c >= 0xf0 && c <= 0xf4) [n, min] = [3, 0x10000];
+    else return i;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return b.length;
 }
 
 function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
