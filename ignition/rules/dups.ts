@@ -73,7 +73,7 @@ export function walkDups(v: V, t: GoType, c: Path, ctx: Ctx): void {
     });
   }
   for (const [name, ft] of Object.entries(st.fields)) {
-    if (ft.k === 'object') walkDups(obj[name], ft, [...c, name], ctx);
+    if (ft.k === 'object' && obj[name] !== undefined) walkDups(obj[name], ft, [...c, name], ctx);
     else if (ft.k === 'array' && Array.isArray(obj[name])) walkDups(obj[name], ft, [...c, name], ctx);
   }
 }

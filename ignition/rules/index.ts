@@ -113,12 +113,6 @@ function validateProxyUrl(s: string | undefined, p: Path, ctx: Ctx, httpOk: bool
 
 const STRUCT_RULES: Record<string, Rule> = {
   Config(v, c, ctx) {
-    // Spec 3.3+: a link needs a target. Ignition reports this before the rest of the walk.
-    if (ctx.minor >= 3) {
-      (v.storage?.links ?? []).forEach((l: V, i: number) => {
-        if (l.target === undefined) ctx.r.error(at(c, 'storage', 'links', i, 'target'), E.LinkTargetRequired);
-      });
-    }
     if (ctx.minor < 4) return;
     // Spec 3.4+: files, directories and links must not collide with a unit or dropin Ignition writes.
     const unitPaths = new Set<string>();
@@ -136,12 +130,14 @@ const STRUCT_RULES: Record<string, Rule> = {
     if (ctx.minor < 1) return;
     (v.merge ?? []).forEach((m: V, i: number) => {
       if (m.source === undefined) ctx.r.error(at(c, 'merge', i), E.SourceRequired);
+      else ctx.r.error(at(c, 'merge', i), validateUrl(m.source, ctx.minor));
     });
   },
   TLS(v, c, ctx) {
     if (ctx.minor < 1) return;
     (v.certificateAuthorities ?? []).forEach((m: V, i: number) => {
       if (m.source === undefined) ctx.r.error(at(c, 'certificateAuthorities', i), E.SourceRequired);
+      else ctx.r.error(at(c, 'certificateAuthorities', i), validateUrl(m.source, ctx.minor));
     });
   },
   Proxy(v, c, ctx) {
@@ -162,6 +158,7 @@ const STRUCT_RULES: Record<string, Rule> = {
   },
   HTTPHeader(v, c, ctx) {
     if (nilOrEmpty(v.name)) ctx.r.error(at(c, 'name'), E.EmptyHTTPHeaderName);
+    if (v.value === '') ctx.r.error(at(c, 'value'), E.InvalidHTTPHeader);
   },
   Verification: hashRules,
   File(v, c, ctx) {
@@ -188,6 +185,8 @@ const STRUCT_RULES: Record<string, Rule> = {
     });
     links.forEach((l1: V, i: number) => {
       for (const l2 of links) if ((l1.path ?? '').startsWith((l2.path ?? '') + '/')) ctx.r.error(at(c, 'links', i), E.LinkUsedSymlink);
+      // Spec 3.3+: a link needs a target (reported here, in Storage's checks, before the links are walked).
+      if (ctx.minor >= 3 && l1.target === undefined) return ctx.r.error(at(c, 'links', i, 'target'), E.LinkTargetRequired);
       if (!isTrue(l1.hard)) return;
       const t: string = l1.target ?? '';
       let target = goClean(t);
@@ -329,8 +328,8 @@ const STRUCT_RULES: Record<string, Rule> = {
     if (isTrue(v.enabled) && !nilOrEmpty(v.contents) && opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(at(c, 'contents'), noInstallSection(name));
   },
   Dropin(v, c, ctx) {
-    if (goExt(v.name ?? '') !== '.conf') ctx.r.error(at(c, 'name'), E.InvalidSystemdDropinExt);
     ctx.r.error(at(c, 'contents'), unitContents(v.contents).err);
+    if (goExt(v.name ?? '') !== '.conf') ctx.r.error(at(c, 'name'), E.InvalidSystemdDropinExt);
   },
 };
 
@@ -353,10 +352,10 @@ export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
   if (t.k === 'object') {
     const obj = v ?? {};
     STRUCT_RULES[t.struct]?.(obj, c, ctx);
+    // Absent (zero-valued) structs are skipped: none of Ignition's rules reports anything on a zero value.
     for (const [name, ft] of Object.entries((t as ObjT).fields)) {
       const fv = obj[name];
-      if (ft.k === 'object') walkRules(fv, ft, at(c, name), ctx);
-      else if (fv !== undefined) walkRules(fv, ft, at(c, name), ctx);
+      if (fv !== undefined) walkRules(fv, ft, at(c, name), ctx);
     }
   } else if (t.k === 'array') {
     (v as V[]).forEach((item, i) => walkRules(item, t.item, at(c, i), ctx));

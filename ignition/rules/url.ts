@@ -169,63 +169,66 @@ const TSPECIALS = '()<>@,;:\\"/[]?=';
 const isTokenChar = (c: string) => c > ' ' && c < '\x7f' && !TSPECIALS.includes(c);
 const isDataChar = (c: string) => /[A-Za-z0-9\-_.!~*'();/?:@&=+$,%]/.test(c);
 
-/** Decode a data URL; undefined when it decodes, else the library's message. */
+/** Decode a data URL; undefined when it decodes, else the library's message (vincent-petithory/dataurl's lexer). */
 export function decodeDataUrl(s: string): string | undefined {
   let i = 'data:'.length;
   const n = s.length;
   let base64 = false;
   const atEnd = () => i >= n;
-  // media type (optional)
-  if (!atEnd() && s[i] !== ',' && s[i] !== ';') {
+  if (atEnd()) return 'missing comma before data';
+  if (s[i] !== ',' && s[i] !== ';') {
+    if (!isTokenChar(s[i]!)) return 'invalid character after data prefix';
+    // media type: type "/" subtype
     while (!atEnd() && s[i] !== '/') {
       if (!isTokenChar(s[i]!)) return 'invalid character for media type';
       i++;
     }
-    if (atEnd()) return 'incomplete media type';
-    i++; // '/'
-    const subStart = i;
+    if (atEnd()) return 'missing media type slash';
+    i++;
     while (!atEnd() && s[i] !== ';' && s[i] !== ',') {
       if (!isTokenChar(s[i]!)) return 'invalid character for media subtype';
       i++;
     }
     if (atEnd()) return 'incomplete media type';
-    void subStart;
   }
-  // parameters
+  // parameters: ;attribute=value … or a final ;base64
   while (!atEnd() && s[i] === ';') {
     i++;
     const start = i;
     while (!atEnd() && s[i] !== '=' && s[i] !== ',' && s[i] !== ';') {
-      if (!isTokenChar(s[i]!)) return 'invalid character for media type parameter';
+      if (!isTokenChar(s[i]!)) return 'invalid character for parameter attribute';
       i++;
     }
-    const name = s.slice(start, i);
-    if (!atEnd() && s[i] === '=') {
+    if (atEnd()) return 'unterminated parameter sequence';
+    const attr = s.slice(start, i);
+    if (s[i] === '=') {
       i++;
-      while (!atEnd() && s[i] !== ',' && s[i] !== ';') i++;
-    } else if (name === 'base64') base64 = true;
+      const vstart = i;
+      while (!atEnd() && s[i] !== ',' && s[i] !== ';') {
+        if (!isTokenChar(s[i]!)) return 'invalid character for parameter value';
+        i++;
+      }
+      if (i === vstart) return 'invalid character for parameter value';
+      if (atEnd()) return 'unterminated parameter sequence';
+      continue;
+    }
+    if (attr !== 'base64') return `expected base64, got ${attr}`;
+    if (s[i] !== ',') return 'invalid character for parameter attribute';
+    base64 = true;
   }
   if (atEnd() || s[i] !== ',') return 'missing comma before data';
   i++;
   const data = s.slice(i);
-  for (let k = 0; k < data.length; k++) {
-    const ch = data[k]!;
-    if (ch === '%') {
-      // an escape: the two characters that follow are taken as its digits (checked when unescaping)
-      if (k + 2 >= data.length + 0 && k + 2 > data.length) return 'invalid data character';
-      if (data[k + 1] === '%' || data[k + 2] === '%') return 'invalid data character';
-      k += 2;
-      continue;
-    }
-    if (!isDataChar(ch)) return 'invalid data character';
+  if (base64) {
+    for (const ch of data) if (!/[A-Za-z0-9+/=]/.test(ch)) return 'invalid data character';
+    return base64Error(data);
   }
-  let bytes: string;
+  for (const ch of data) if (!isDataChar(ch)) return 'invalid data character';
   try {
-    bytes = unescapeData(data);
+    unescapeData(data);
   } catch (e) {
     return (e as Error).message;
   }
-  if (base64) return base64Error(bytes);
   return undefined;
 }
 
@@ -234,7 +237,10 @@ function unescapeData(s: string): string {
   for (let i = 0; i < s.length; i++) {
     if (s[i] === '%') {
       const hex = s.slice(i + 1, i + 3);
-      if (!HEX.test(hex)) throw new Error(`rfc2396: invalid char 0x25 in unescape sequence`);
+      for (let k = 1; k <= 2; k++) {
+        if (i + k >= s.length) throw new Error('rfc2396: unexpected end of unescape sequence');
+        if (!/[0-9a-fA-F]/.test(s[i + k]!)) throw new Error('rfc2396: invalid char 0x25 in unescape sequence');
+      }
       out += String.fromCharCode(parseInt(hex, 16));
       i += 2;
     } else out += s[i];
