@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base.js';
 import { translateButaneFile } from '../../ignition/butane/index.js';
+import { formatFinding, type Finding } from '../../ignition/report.js';
 
 export default class Butane extends BaseCommand {
   static override description = 'translate a Butane config (variant fcos, 1.0.0–1.7.0) into Ignition JSON';
@@ -11,10 +12,17 @@ export default class Butane extends BaseCommand {
     output: Flags.string({ char: 'o', description: 'write the Ignition config to this file instead of stdout' }),
     pretty: Flags.boolean({ char: 'p', description: 'indent the output', default: false }),
   };
+  static override examples = [
+    '<%= config.bin %> butane config.bu',
+    '<%= config.bin %> butane --strict -d files/ -o config.ign config.bu',
+    'cat config.bu | <%= config.bin %> butane --pretty',
+  ];
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Butane);
     const r = await translateButaneFile({ file: args.file, filesDir: flags['files-dir'], strict: flags.strict, output: flags.output, pretty: flags.pretty });
-    this.output(r, (x) => x.text);
+    // Warnings go to stderr (as Butane prints its report), so stdout stays a clean config.
+    if (!this.jsonMode) for (const w of r.warnings as Finding[]) process.stderr.write(`${args.file ? `${args.file}: ` : ''}${formatFinding(w)}\n`);
+    this.output({ ignition: r.ignition, warnings: r.warnings }, () => r.text);
   }
 }
