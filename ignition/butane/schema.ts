@@ -158,7 +158,11 @@ const storage = obj('Storage', [
   f('links', list(obj('Link', [...node(), f('hard', B), f('target', S)]))),
   f('luks', list(luks), 2),
   f('raid', list(obj('Raid', [f('devices', list(S)), f('level', S), f('name', S), f('options', list(S)), f('spares', I)]))),
-  bf('trees', list(obj('Tree', [bf('local', S), bf('path', S)])), 1),
+  bf(
+    'trees',
+    list(obj('Tree', [bf('group', nodeGroup, 7), bf('local', S), bf('path', S), bf('user', nodeUser, 7), bf('file_mode', I, 7), bf('dir_mode', I, 7)])),
+    1,
+  ),
 ]);
 
 const systemd = obj('Systemd', [
@@ -175,6 +179,8 @@ const systemd = obj('Systemd', [
       ]),
     ),
   ),
+  // 3.7.0-experimental (fcos 1.8.0-experimental): podman quadlets, written to /etc/containers/systemd[/users].
+  bf('quadlets', list(obj('Quadlet', [bf('contents', S), bf('contents_local', S), bf('name', S), bf('rootful', B)])), 7),
 ]);
 
 /** The base (variant-independent) config. */

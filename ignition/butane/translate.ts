@@ -150,6 +150,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     let out = t.base(cfg);
     out = t.mountUnits(cfg, out);
     t.trees(cfg, out);
+    t.quadlets(cfg, out);
     if (hasErrors(ctx.findings)) throw new Fatal();
     if (variant === 'fcos') {
       out = bootDevice(ctx, cfg, out);
@@ -514,6 +515,37 @@ class Translator {
     return mergeConfigs({ systemd: { units } }, out) as Obj;
   }
 
+  /** systemd.quadlets (3.7.0-experimental): files under /etc/containers/systemd (rootful) or …/users. */
+  quadlets(cfg: Obj, out: Obj): void {
+    const qs = (((cfg.systemd as Obj | undefined) ?? {}).quadlets as Obj[] | undefined) ?? [];
+    if (qs.length === 0) return;
+    const storage = ((out.storage as Obj | undefined) ?? (out.storage = {})) as Obj;
+    const files = ((storage.files as Obj[] | undefined) ?? (storage.files = [])) as Obj[];
+    const links = ((storage.links as Obj[] | undefined) ?? (storage.links = [])) as Obj[];
+    const dirs = (storage.directories as Obj[] | undefined) ?? [];
+    qs.forEach((q, i) => {
+      const ypath = `$.systemd.quadlets.${i}`;
+      const name = String(q.name ?? '');
+      const dest = `${q.rootful === true ? '/etc/containers/systemd' : '/etc/containers/systemd/users'}/${name}`;
+      const taken = [...files, ...links, ...dirs].some((n) => n.path === dest);
+      if (taken) {
+        this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
+        return;
+      }
+      const template = quadletTemplate(name);
+      if (template) {
+        links.push({ path: dest, target: template });
+        return;
+      }
+      let data: Uint8Array | undefined;
+      if (q.contents_local) data = this.local(`${ypath}.contents_local`, String(q.contents_local));
+      if (q.contents) data = Buffer.from(String(q.contents), 'utf8');
+      const file: Obj = { path: dest, contents: {} };
+      files.push(file);
+      if (data) this.setSource(file.contents as Obj, data);
+    });
+  }
+
   /** storage.trees: every regular file becomes a file (data URL, 0644/0755), every symlink a link. */
   trees(cfg: Obj, out: Obj): void {
     const trees = (((cfg.storage as Obj | undefined) ?? {}).trees as Obj[] | undefined) ?? [];
@@ -522,6 +554,7 @@ class Translator {
     const files = ((storage.files as Obj[] | undefined) ?? (storage.files = [])) as Obj[];
     const links = ((storage.links as Obj[] | undefined) ?? (storage.links = [])) as Obj[];
     const dirs = (storage.directories as Obj[] | undefined) ?? [];
+    if (dirs.length > 0) storage.directories = dirs;
     const exists = (p: string) => [...files, ...links, ...dirs].some((n) => n.path === p);
     const fd = this.ctx.opts.filesDir;
     for (let i = 0; i < trees.length; i++) {
@@ -546,9 +579,21 @@ class Translator {
         continue;
       }
       const destBase = tree.path ? String(tree.path) : '/';
+      const hasOwner = Object.keys((tree.user as Obj | undefined) ?? {}).length > 0 || Object.keys((tree.group as Obj | undefined) ?? {}).length > 0;
+      const owner = (p: string): Obj => ({ path: p, ...(tree.user ? { user: { ...(tree.user as Obj) } } : {}), ...(tree.group ? { group: { ...(tree.group as Obj) } } : {}) });
       for (const ent of fd.walk(c.rel)) {
-        const dest = ent.rel === '' ? destBase : joinPosix(destBase, ent.rel);
-        if (ent.kind === 'dir') continue;
+        const dest = ent.rel === '' ? joinPosix(destBase, '') : joinPosix(destBase, ent.rel);
+        if (ent.kind === 'dir') {
+          // 3.7.0-experimental: ownership or dir_mode on a tree also creates its directories.
+          if (tree.dir_mode === undefined && !hasOwner) continue;
+          if (exists(dest)) {
+            this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
+            continue;
+          }
+          dirs.push({ ...owner(dest), mode: tree.dir_mode ?? 0o755 });
+          storage.directories = dirs;
+          continue;
+        }
         if (ent.kind === 'file') {
           let file = files.find((f) => f.path === dest);
           if (file) {
@@ -561,7 +606,7 @@ class Translator {
               this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
               continue;
             }
-            file = { path: dest };
+            file = owner(dest);
             files.push(file);
           }
           let data: Uint8Array;
@@ -573,7 +618,7 @@ class Translator {
           }
           const contents = ((file.contents as Obj | undefined) ?? (file.contents = {})) as Obj;
           this.setSource(contents, data);
-          if (file.mode === undefined) file.mode = ent.executable ? 0o755 : 0o644;
+          if (file.mode === undefined) file.mode = tree.file_mode ?? (ent.executable ? 0o755 : 0o644);
         } else if (ent.kind === 'symlink') {
           let link = links.find((l) => l.path === dest);
           if (link) {
@@ -586,7 +631,7 @@ class Translator {
               this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
               continue;
             }
-            link = { path: dest };
+            link = owner(dest);
             links.push(link);
           }
           link.target = ent.target!.replace(/\\/g, '/');
@@ -596,6 +641,14 @@ class Translator {
       }
     }
   }
+}
+
+/** Quadlet `foo@bar.container` → its template `foo@.container`; undefined when not a template instance. */
+export function quadletTemplate(name: string): string | undefined {
+  const at = name.indexOf('@');
+  const dot = name.indexOf('.');
+  if (at === -1 || at + 1 === dot) return undefined;
+  return `${name.slice(0, at)}@.${name.slice(dot + 1)}`;
 }
 
 function joinPosix(a: string, b: string): string {
