@@ -154,6 +154,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     if (hasErrors(ctx.findings)) throw new Fatal();
     if (variant === 'fcos') {
       out = bootDevice(ctx, cfg, out);
+      if (fcosMinor >= 6) checkReservedPartitions(ctx, out);
       out = grub(t, cfg, out);
     }
     if (hasErrors(ctx.findings)) throw new Fatal();
@@ -264,6 +265,9 @@ const ERR_DECIMAL_MODE = 'unreasonable mode would be reasonable if specified in 
 const ERR_MOUNT_UNIT_NO_PATH = 'path is required if with_mount_unit is true and format is not swap';
 const ERR_MOUNT_UNIT_NO_FORMAT = 'format is required if with_mount_unit is true';
 const ERR_TREE_NO_LOCAL = 'local is required';
+const ERR_REUSE_BY_LABEL =
+  'partitions cannot be reused by label; number must be specified except on boot disk (/dev/disk/by-id/coreos-boot-disk) or when wipe_table is true';
+const ERR_WRONG_PARTITION_NUMBER = 'incorrect partition number; a new partition will be created using reserved label';
 
 function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMinor: number): void {
   if (isList(t)) {
@@ -284,7 +288,7 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
       if (o.with_mount_unit === true) {
         if (!o.format) ctx.error(`${path}.format`, ERR_MOUNT_UNIT_NO_FORMAT);
         else if (o.format !== 'swap' && !o.path) ctx.error(`${path}.path`, ERR_MOUNT_UNIT_NO_PATH);
-        else if (fcosMinor >= 0 && o.format !== 'swap' && !/^\/(etc|var)(\/|$)/.test(String(o.path))) {
+        else if (fcosMinor >= 6 && o.format !== 'swap' && !/^\/(etc|var)(\/|$)/.test(String(o.path))) {
           ctx.error(`${path}.path`, 'path must be under /etc or /var if with_mount_unit is true');
         }
       }
@@ -299,6 +303,17 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
     case 'Unit':
     case 'Dropin':
       if (o.contents !== undefined && o.contents_local !== undefined) ctx.error(`${path}.contents_local`, ERR_TOO_MANY_SYSTEMD_SOURCES);
+      break;
+    case 'Config':
+      // fcos 1.6+: partitions on a disk that is not wiped can only be reused by number (except the boot disk).
+      if (fcosMinor >= 6) {
+        ((((o.storage as Obj | undefined) ?? {}).disks as Obj[] | undefined) ?? []).forEach((disk, i) => {
+          if (disk.device === '/dev/disk/by-id/coreos-boot-disk' || disk.wipe_table === true) return;
+          ((disk.partitions as Obj[] | undefined) ?? []).forEach((p, j) => {
+            if (!p.number && p.label !== undefined) ctx.warn(`${path}.storage.disks.${i}.partitions.${j}.number`, ERR_REUSE_BY_LABEL);
+          });
+        });
+      }
       break;
     case 'BootDevice':
       validateBootDevice(ctx, o, path, fcosMinor);
@@ -774,6 +789,18 @@ function bootDevice(_ctx: Ctx, cfg: Obj, out: Obj): Obj {
   if (disks.length > 0) storage.disks = disks;
   storage.filesystems = filesystems;
   return mergeConfigs({ storage }, out) as Obj;
+}
+
+/** fcos 1.6+: a partition with a reserved label of the boot disk layout but another number gets a new partition. */
+function checkReservedPartitions(ctx: Ctx, out: Obj): void {
+  const reserved: Record<string, number> = { 'BIOS-BOOT': 1, 'PowerPC-PReP-boot': 1, 'EFI-SYSTEM': 2, boot: 3, root: 4 };
+  ((((out.storage as Obj | undefined) ?? {}).disks as Obj[] | undefined) ?? []).forEach((disk, i) => {
+    if (disk.wipeTable === true) return;
+    ((disk.partitions as Obj[] | undefined) ?? []).forEach((p, j) => {
+      const want = typeof p.label === 'string' ? reserved[p.label] : undefined;
+      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(`$.storage.disks.${i}.partitions.${j}.label`, ERR_WRONG_PARTITION_NUMBER);
+    });
+  });
 }
 
 /** grub.users (fcos 1.5+): /boot/grub2/user.cfg with the superusers and their PBKDF2 hashes. */

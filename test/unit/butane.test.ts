@@ -187,9 +187,9 @@ describe('filesystems with_mount_unit', () => {
       { severity: 'error', path: '$.storage.filesystems.0.format', line: 5, col: 7, message: 'format is required if with_mount_unit is true' },
     ]);
     expect(fails(bu('1.1.0', `storage:\n  filesystems:\n    - device: /dev/vdb1\n      format: ext4\n      with_mount_unit: true\n`))[0]!.message).toBe('path is required if with_mount_unit is true and format is not swap');
-    expect(fails(bu('1.1.0', `storage:\n  filesystems:\n    - device: /dev/vdb1\n      path: /opt\n      format: ext4\n      with_mount_unit: true\n`))[0]!.message).toBe(
-      'path must be under /etc or /var if with_mount_unit is true',
-    );
+    const opt = `storage:\n  filesystems:\n    - device: /dev/vdb1\n      path: /opt\n      format: ext4\n      with_mount_unit: true\n`;
+    expect(fails(bu('1.6.0', opt))).toEqual([{ severity: 'error', path: '$.storage.filesystems.0.path', line: 6, col: 13, message: 'path must be under /etc or /var if with_mount_unit is true' }]);
+    expect(ok(bu('1.5.0', opt)).systemd.units[0].name).toBe('opt.mount'); // the check arrived with fcos 1.6
   });
   it('escapes unit names like systemd-escape --path', () => {
     expect(unitNamePathEscape('/var/lib/my-data')).toBe('var-lib-my\\x2ddata');
@@ -268,6 +268,27 @@ describe('boot_device', () => {
     expect(fails(bu('1.3.0', `boot_device:\n  mirror:\n    devices: [/dev/sda]\n`))[0]!.message).toBe('mirroring requires at least two devices');
     expect(fails(bu('1.6.0', `boot_device:\n  layout: s390x-eckd\n  luks:\n    tpm2: true\n`))[0]!.message).toBe('device is required for layouts: s390x-eckd, s390x-zfcp');
     expect(translateButane(bu('1.2.0', `boot_device:\n  luks:\n    tpm2: true\n`)).findings[0]!.message).toBe('Unused key boot_device');
+  });
+});
+
+describe('fcos 1.6+ partition checks', () => {
+  it('reusing a partition by label (no number) on a disk that is not wiped is a warning', () => {
+    const text = `storage:\n  disks:\n    - device: /dev/sdb\n      partitions:\n        - label: data\n`;
+    expect(translateButane(bu('1.6.0', text)).findings).toEqual([
+      {
+        severity: 'warning',
+        path: '$.storage.disks.0.partitions.0.number',
+        line: 7,
+        col: 11,
+        message: 'partitions cannot be reused by label; number must be specified except on boot disk (/dev/disk/by-id/coreos-boot-disk) or when wipe_table is true',
+      },
+    ]);
+    expect(translateButane(bu('1.5.0', text)).findings).toEqual([]);
+    expect(translateButane(bu('1.6.0', text.replace('/dev/sdb', '/dev/disk/by-id/coreos-boot-disk'))).findings).toEqual([]);
+  });
+  it('a reserved label (root) with another number than 4 is a warning', () => {
+    const r = translateButane(bu('1.6.0', `storage:\n  disks:\n    - device: /dev/disk/by-id/coreos-boot-disk\n      partitions:\n        - label: root\n          number: 5\n`));
+    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.disks.0.partitions.0.label', line: 7, col: 18, message: 'incorrect partition number; a new partition will be created using reserved label' }]);
   });
 });
 
