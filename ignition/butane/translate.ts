@@ -16,7 +16,9 @@ import { makeDataUrl } from './dataurl.js';
 import { confineLocalPath, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
 import { mergeConfigs } from './merge.js';
 import { baseConfig, fcosFields, ignitionType, isList, isObj, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
-import { parseYaml, YamlSyntaxError, type SourceText, type YNode } from './yaml.js';
+import { parseGoInt, parseYaml, YamlSyntaxError, type SourceText, type YNode } from './yaml.js';
+
+export { parseGoInt };
 
 export interface TranslateOptions {
   /** Where `local` references are read from; absent → such references are errors (as with Butane without -d). */
@@ -192,21 +194,6 @@ function unmarshalError(n: YNode, t: FieldType): string {
   return `cannot unmarshal ${tagOf(n)}${shown} into ${typeName(t)}`;
 }
 
-/** Go's strconv.ParseInt(s, 0, 64) after yaml.v3 drops underscores: 0x.., 0o.., 0b.., and 0-prefixed octal. */
-export function parseGoInt(raw: string): number | undefined {
-  const s = raw.replace(/_/g, '');
-  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
-  if (!m) return undefined;
-  const body = m[2]!;
-  let v: number;
-  if (/^0[xX]/.test(body)) v = parseInt(body.slice(2), 16);
-  else if (/^0[oO]/.test(body)) v = parseInt(body.slice(2), 8);
-  else if (/^0[bB]/.test(body)) v = parseInt(body.slice(2), 2);
-  else if (body.length > 1 && body.startsWith('0')) v = parseInt(body.slice(1), 8);
-  else v = parseInt(body, 10);
-  return m[1] === '-' ? -v : v;
-}
-
 function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
   ctx.valuePos.set(path, ctx.src.pos(n.start));
   if (n.kind === 'scalar' && n.value === null) return undefined;
@@ -242,6 +229,8 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
         const i = parseGoInt(n.raw);
         if (i !== undefined) return i;
       }
+      // Aliased or merged values have no text of their own; the schema already read them like yaml.v3.
+      if (!n.quoted && n.raw === undefined && typeof v === 'number' && Number.isInteger(v)) return v;
       return ctx.error(path, unmarshalError(n, t));
     }
     case 'bool':

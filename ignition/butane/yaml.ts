@@ -35,6 +35,31 @@ export interface YScalar extends YBase {
   quoted: boolean;
 }
 
+/** Go's strconv.ParseInt(s, 0, 64) after yaml.v3 drops underscores: 0x.., 0o.., 0b.., and 0-prefixed octal. */
+export function parseGoInt(raw: string): number | undefined {
+  const s = raw.replace(/_/g, '');
+  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
+  if (!m) return undefined;
+  const body = m[2]!;
+  let v: number;
+  if (/^0[xX]/.test(body)) v = parseInt(body.slice(2), 16);
+  else if (/^0[oO]/.test(body)) v = parseInt(body.slice(2), 8);
+  else if (/^0[bB]/.test(body)) v = parseInt(body.slice(2), 2);
+  else if (body.length > 1 && body.startsWith('0')) v = parseInt(body.slice(1), 8);
+  else v = parseInt(body, 10);
+  return m[1] === '-' ? -v : v;
+}
+
+/** js-yaml's default schema (YAML 1.2 core + merge keys, timestamps), except that integers resolve as Go's yaml.v3 resolves them (so `mode: 0644` is 420). */
+const goInt = new yaml.Type('tag:yaml.org,2002:int', {
+  kind: 'scalar',
+  resolve: (data: unknown) => typeof data === 'string' && parseGoInt(data) !== undefined,
+  construct: (data: string) => parseGoInt(data),
+  predicate: (o: unknown) => typeof o === 'number' && Number.isInteger(o),
+  represent: (o: unknown) => String(o),
+});
+const SCHEMA = yaml.DEFAULT_SCHEMA.extend({ implicit: [goInt] });
+
 export class YamlSyntaxError extends Error {
   constructor(
     message: string,
@@ -90,6 +115,7 @@ export function parseYaml(text: string): { root: YNode | undefined; src: SourceT
   try {
     value = yaml.load(text, {
       json: false,
+      schema: SCHEMA,
       listener(type, state) {
         if (type === 'open') {
           stack.push({ start: state.position, end: state.position, result: undefined, children: [] });
@@ -117,40 +143,70 @@ function throwSyntax(msg: string, line?: number, col?: number): never {
   throw new YamlSyntaxError(msg, line, col);
 }
 
-function build(ev: RawEv, value: unknown, src: SourceText): YNode {
+const same = (ev: RawEv | undefined, v: unknown): boolean => ev !== undefined && (ev.result === v || (Number.isNaN(ev.result) && Number.isNaN(v)));
+
+/** Anchors seen so far (name → raw text of the anchored plain scalar), to read aliases like the original. */
+type Anchors = Map<string, { raw?: string; quoted: boolean }>;
+
+function build(ev: RawEv, value: unknown, src: SourceText, anchors: Anchors = new Map()): YNode {
   const start = src.skip(ev.start);
+  const kids = ev.children;
   if (Array.isArray(value)) {
     const items: YNode[] = [];
-    const kids = ev.children;
+    let k = 0;
     for (let i = 0; i < value.length; i++) {
-      const k = kids[i];
-      items.push(k ? build(k, value[i], src) : { kind: 'scalar', start, value: value[i], quoted: false });
+      // Empty (null) items produce no events.
+      if (same(kids[k], value[i])) items.push(build(kids[k++]!, value[i], src, anchors));
+      else items.push(fromValue(value[i], start));
     }
     return { kind: 'seq', start, items };
   }
   if (value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    const obj = value as Record<string, unknown>;
     const entries: YMap['entries'] = [];
-    const kids = ev.children;
-    // Children alternate key, value.
-    for (let i = 0; i + 1 < kids.length; i += 2) {
-      const k = kids[i]!;
-      const v = kids[i + 1]!;
-      const key = String(k.result);
-      if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-      entries.push({ key, keyStart: src.skip(k.start), value: build(v, (value as Record<string, unknown>)[key], src) });
+    const seen = new Set<string>();
+    for (let k = 0; k < kids.length; ) {
+      const keyEv = kids[k]!;
+      const key = String(keyEv.result);
+      if (!Object.prototype.hasOwnProperty.call(obj, key) || seen.has(key)) {
+        k += 2; // a merge key (<<) and its value, or something we cannot pair
+        continue;
+      }
+      const keyStart = src.skip(keyEv.start);
+      seen.add(key);
+      if (same(kids[k + 1], obj[key])) {
+        entries.push({ key, keyStart, value: build(kids[k + 1]!, obj[key], src, anchors) });
+        k += 2;
+      } else {
+        entries.push({ key, keyStart, value: fromValue(obj[key], keyStart) });
+        k += 1;
+      }
     }
-    // Keys js-yaml produced without events we could pair (merge keys, aliases): positions fall back to the map.
-    const seen = new Set(entries.map((e) => e.key));
-    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      if (!seen.has(key)) entries.push({ key, keyStart: start, value: fromValue(v, start) });
-    }
+    // Keys without events we could pair (merge keys, aliases): positions fall back to the map.
+    for (const [key, v] of Object.entries(obj)) if (!seen.has(key)) entries.push({ key, keyStart: start, value: fromValue(v, start) });
     return { kind: 'map', start, entries };
   }
-  const rawText = src.text.slice(start, Math.max(start, ev.end));
-  const first = src.text[start];
-  const quoted = first === '"' || first === "'" || first === '|' || first === '>';
+  let text = src.text.slice(start, Math.max(start, ev.end)).replace(/\s+$/, '');
+  let anchor: string | undefined;
+  let tagStr = false;
+  // Properties before the scalar: an anchor (&a) and/or a tag (!!str).
+  for (;;) {
+    const m = /^([&!])(\S*)\s+/.exec(text);
+    if (!m) break;
+    if (m[1] === '&') anchor = m[2];
+    else if (m[2] === '!!str' || m[2] === 'tag:yaml.org,2002:str') tagStr = true;
+    text = text.slice(m[0].length);
+  }
+  let quoted = tagStr || /^["'|>]/.test(text);
+  let raw: string | undefined = quoted ? undefined : text;
+  if (text.startsWith('*')) {
+    const a = anchors.get(text.slice(1));
+    raw = a?.raw;
+    quoted = a?.quoted ?? typeof value === 'string';
+  }
+  if (anchor !== undefined) anchors.set(anchor, { raw, quoted });
   const node: YScalar = { kind: 'scalar', start, value, quoted };
-  if (!quoted && !first?.match(/[&*!]/)) node.raw = rawText.replace(/\s+$/, '');
+  if (raw !== undefined) node.raw = raw;
   return node;
 }
 

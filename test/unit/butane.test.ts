@@ -357,6 +357,16 @@ describe('errors carry YAML positions', () => {
     expect(parseGoInt('1_000')).toBe(1000);
     expect(parseGoInt('09')).toBeUndefined();
   });
+  it('anchors, aliases, tags, merge keys and empty items keep values and positions', () => {
+    const c = ok(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: &m 0600\n    - path: /b\n      mode: *m\n    - path: /c\n      mode: !!int 0755\n  luks:\n    - name: !!str 0123\n      device: /dev/sdb\n`));
+    expect(c.storage.files.map((f: { mode: number }) => f.mode)).toEqual([0o600, 0o600, 0o755]);
+    expect(c.storage.luks[0].name).toBe('0123');
+    const r = translateButane(bu('1.4.0', `storage:\n  files:\n    -\n    - path: /x\n      contents:\n      bogus: 1\n`));
+    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.1.bogus', line: 8, col: 7, message: 'Unused key bogus' }]);
+    const m = translateButane(bu('1.4.0', `base: &b\n  mode: 0644\nstorage:\n  files:\n    - <<: *b\n      path: /a\n`));
+    expect(m.findings).toEqual([{ severity: 'warning', path: '$.base', line: 3, col: 1, message: 'Unused key base' }]);
+    expect((m.config as any).storage.files).toEqual([{ path: '/a', mode: 0o644 }]);
+  });
   it('a mode written in decimal is a warning', () => {
     const r = translateButane(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: 644\n`));
     expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.0.mode', line: 6, col: 13, message: 'unreasonable mode would be reasonable if specified in octal; remember to add a leading zero' }]);
