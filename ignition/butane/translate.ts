@@ -154,6 +154,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     t.trees(cfg, out);
     t.quadlets(cfg, out);
     if (hasErrors(ctx.findings)) throw new Fatal();
+    variantRestrictions(ctx, variant, out);
     if (variant === 'fcos') {
       out = bootDevice(ctx, cfg, out);
       if (fcosMinor >= 6) checkReservedPartitions(ctx, out);
@@ -703,6 +704,29 @@ export function mountUnit(fs: Obj, remote: boolean): Obj {
     enabled: true,
     name: `${unitNamePathEscape(String(fs.path))}.mount`,
   };
+}
+
+/** What flatcar and r4e cannot do (Butane's field filters and forbidden-field checks). */
+function variantRestrictions(ctx: Ctx, variant: string, out: Obj): void {
+  const storage = (out.storage as Obj | undefined) ?? {};
+  if (variant === 'flatcar') {
+    ((storage.luks as Obj[] | undefined) ?? []).forEach((l, i) => {
+      if (l.clevis && Object.keys(l.clevis as Obj).length > 0) ctx.error(`$.storage.luks.${i}.clevis`, 'clevis is not supported in this spec version');
+    });
+  }
+  if (variant === 'r4e') {
+    const ka = (out.kernelArguments as Obj | undefined) ?? {};
+    if (((ka.shouldExist as unknown[]) ?? []).length > 0 || ((ka.shouldNotExist as unknown[]) ?? []).length > 0) {
+      ctx.error('$.kernel_arguments', 'kernel argument customization is not supported in this spec version');
+    }
+    const checks: [string, string][] = [
+      ['disks', 'disk customization is not supported in this spec version'],
+      ['filesystems', 'filesystem customization is not supported in this spec version'],
+      ['luks', 'luks is not supported in this spec version'],
+      ['raid', 'raid is not supported in this spec version'],
+    ];
+    for (const [k, msg] of checks) if (((storage[k] as unknown[] | undefined) ?? []).length > 0) ctx.error(`$.storage.${k}`, msg);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

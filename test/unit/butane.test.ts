@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { translateButane, parseGoInt, unitNamePathEscape, decimalModeLooksWrong, marshalIgnition, type TranslateOptions } from '../../ignition/butane/translate.js';
 import { makeDataUrl, pathEscape } from '../../ignition/butane/dataurl.js';
-import { memoryFilesDir, confineLocalPath } from '../../ignition/butane/filesdir.js';
+import { memoryFilesDir, confineLocalPath, nodeFilesDir } from '../../ignition/butane/filesdir.js';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mergeConfigs } from '../../ignition/butane/merge.js';
 
 const ZZZ = 'z'.repeat(150);
@@ -314,6 +317,16 @@ describe('versions and variants', () => {
     expect(ok('variant: flatcar\nversion: 1.0.0\n').ignition.version).toBe('3.3.0');
     expect(ok('variant: r4e\nversion: 1.1.0\n').ignition.version).toBe('3.4.0');
   });
+  it('flatcar has no clevis; r4e has no kernel arguments, disks, filesystems, luks or raid', () => {
+    expect(fails('variant: flatcar\nversion: 1.1.0\nstorage:\n  luks:\n    - name: d\n      device: /dev/sdb\n      clevis:\n        tpm2: true\n')).toEqual([
+      { severity: 'error', path: '$.storage.luks.0.clevis', line: 8, col: 9, message: 'clevis is not supported in this spec version' },
+    ]);
+    expect(ok('variant: flatcar\nversion: 1.1.0\nstorage:\n  luks:\n    - name: d\n      device: /dev/sdb\n      key_file:\n        inline: k\n').storage.luks[0].keyFile).toEqual({ compression: '', source: 'data:,k' });
+    expect(fails('variant: r4e\nversion: 1.1.0\nkernel_arguments:\n  should_exist: [a]\nstorage:\n  raid:\n    - name: md\n      level: raid1\n      devices: [/dev/a, /dev/b]\n')).toEqual([
+      { severity: 'error', path: '$.kernel_arguments', line: 4, col: 3, message: 'kernel argument customization is not supported in this spec version' },
+      { severity: 'error', path: '$.storage.raid', line: 7, col: 5, message: 'raid is not supported in this spec version' },
+    ]);
+  });
   it('unknown version, unknown variant, stale experimental, missing variant, bad semver', () => {
     expect(fails(bu('1.9.0', ''))).toEqual([
       { severity: 'error', path: '$.version', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
@@ -397,6 +410,22 @@ describe('local files are confined to --files-dir', () => {
     expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: a/b\n`))).toEqual([{ severity: 'error', path: '$.storage.files.0.contents.local', line: 7, col: 16, message: msg }]);
     expect(fails(bu('1.4.0', `storage:\n  trees:\n    - local: a\n`))[0]!.message).toBe(msg);
     expect(fails(bu('1.5.0', `systemd:\n  units:\n    - name: x.service\n      contents_local: a/b\n`))[0]!.message).toBe(msg);
+  });
+  it('on disk, a symlink leading out of the files dir is refused too; tree symlinks stay links', () => {
+    const base = mkdtempSync(join(tmpdir(), 'fcos-butane-fd-'));
+    try {
+      const dir = join(base, 'files');
+      mkdirSync(join(dir, 'tree'), { recursive: true });
+      writeFileSync(join(base, 'secret'), 'top secret');
+      symlinkSync('../secret', join(dir, 'escape'));
+      symlinkSync('../../secret', join(dir, 'tree', 'link'));
+      const fd = nodeFilesDir(dir);
+      expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: escape\n`), { filesDir: fd })[0]!.message).toBe('local file path traverses outside the files directory');
+      expect(ok(bu('1.4.0', `storage:\n  trees:\n    - local: tree\n      path: /t\n`), { filesDir: fd }).storage).toEqual({ links: [{ path: '/t/link', target: '../../secret' }] });
+      expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: tree\n`), { filesDir: fd })[0]!.message).toBe(`read ${join(dir, 'tree')}: is a directory`);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
   it('a missing local file is an error naming it', () => {
     expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: a/c\n`), { filesDir })[0]!.message).toBe('open a/c: no such file or directory');
