@@ -54,8 +54,9 @@ export const SPEC_VERSIONS: Record<string, Record<string, string>> = {
     '1.7.0': '3.6.0',
     '1.8.0-experimental': '3.7.0-experimental',
   },
-  flatcar: { '1.0.0': '3.3.0', '1.1.0': '3.4.0' },
-  r4e: { '1.0.0': '3.3.0', '1.1.0': '3.4.0' },
+  flatcar: { '1.0.0': '3.3.0', '1.1.0': '3.4.0', '1.2.0-experimental': '3.7.0-experimental' },
+  r4e: { '1.0.0': '3.3.0', '1.1.0': '3.4.0', '1.2.0-experimental': '3.7.0-experimental' },
+  fiot: { '1.0.0': '3.4.0', '1.1.0-experimental': '3.7.0-experimental' },
 };
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
@@ -154,7 +155,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     t.trees(cfg, out);
     t.quadlets(cfg, out);
     if (hasErrors(ctx.findings)) throw new Fatal();
-    variantRestrictions(ctx, variant, out);
+    variantRestrictions(ctx, variant, version, out);
     if (variant === 'fcos') {
       out = bootDevice(ctx, cfg, out);
       if (fcosMinor >= 6) checkReservedPartitions(ctx, out);
@@ -706,15 +707,15 @@ export function mountUnit(fs: Obj, remote: boolean): Obj {
   };
 }
 
-/** What flatcar and r4e cannot do (Butane's field filters and forbidden-field checks). */
-function variantRestrictions(ctx: Ctx, variant: string, out: Obj): void {
+/** What flatcar, r4e and fiot cannot do (Butane's field filters and forbidden-field checks). */
+function variantRestrictions(ctx: Ctx, variant: string, version: string, out: Obj): void {
   const storage = (out.storage as Obj | undefined) ?? {};
-  if (variant === 'flatcar') {
+  if (variant === 'flatcar' && !version.endsWith('-experimental')) {
     ((storage.luks as Obj[] | undefined) ?? []).forEach((l, i) => {
       if (l.clevis && Object.keys(l.clevis as Obj).length > 0) ctx.error(`$.storage.luks.${i}.clevis`, 'clevis is not supported in this spec version');
     });
   }
-  if (variant === 'r4e') {
+  if (variant === 'r4e' || variant === 'fiot') {
     const ka = (out.kernelArguments as Obj | undefined) ?? {};
     if (((ka.shouldExist as unknown[]) ?? []).length > 0 || ((ka.shouldNotExist as unknown[]) ?? []).length > 0) {
       ctx.error('$.kernel_arguments', 'kernel argument customization is not supported in this spec version');

@@ -23,7 +23,7 @@ const docs = join(root, '..', 'shared', 'ignition', 'doc-examples', 'butane');
 const schemas = join(root, '..', 'shared', 'ignition', 'upstream-schemas');
 const filesDir = nodeFilesDir(join(root, 'test', 'fixtures', 'butane', 'files'));
 
-/** Butane's variant/version → Ignition spec table (config/config.go RegisterTranslator calls). */
+/** Butane's variant/version → Ignition spec table (Butane docs, specs.md). */
 const EXPECTED: Record<string, string> = {
   'fcos 1.0.0': '3.0.0',
   'fcos 1.1.0': '3.1.0',
@@ -38,6 +38,10 @@ const EXPECTED: Record<string, string> = {
   'flatcar 1.1.0': '3.4.0',
   'r4e 1.0.0': '3.3.0',
   'r4e 1.1.0': '3.4.0',
+  'r4e 1.2.0-experimental': '3.7.0-experimental',
+  'flatcar 1.2.0-experimental': '3.7.0-experimental',
+  'fiot 1.0.0': '3.4.0',
+  'fiot 1.1.0-experimental': '3.7.0-experimental',
 };
 
 const examples = readdirSync(docs)
@@ -68,7 +72,7 @@ describe('Butane doc examples', () => {
         expect(r.config).toBeUndefined();
         expect(r.findings).toHaveLength(1);
         expect(r.findings[0]!.message).toBe(
-          `No translator exists for variant openshift with version ${head.version} (fcos butane supports the variants fcos, flatcar, r4e; OpenShift MachineConfig output is not supported)`,
+          `No translator exists for variant openshift with version ${head.version} (fcos butane supports the variants fcos, flatcar, r4e, fiot; OpenShift MachineConfig output is not supported)`,
         );
         expect(r.findings[0]!.line).toBe(2);
       });

@@ -313,9 +313,23 @@ describe('versions and variants', () => {
     const want: Record<string, string> = { '1.0.0': '3.0.0', '1.1.0': '3.1.0', '1.2.0': '3.2.0', '1.3.0': '3.2.0', '1.4.0': '3.3.0', '1.5.0': '3.4.0', '1.6.0': '3.5.0', '1.7.0': '3.6.0', '1.8.0-experimental': '3.7.0-experimental' };
     for (const [v, ign] of Object.entries(want)) expect(ok(bu(v, '')).ignition).toEqual({ version: ign });
   });
-  it('flatcar and r4e', () => {
-    expect(ok('variant: flatcar\nversion: 1.0.0\n').ignition.version).toBe('3.3.0');
-    expect(ok('variant: r4e\nversion: 1.1.0\n').ignition.version).toBe('3.4.0');
+  it('flatcar, r4e and fiot', () => {
+    const want: Record<string, string> = {
+      'flatcar 1.0.0': '3.3.0',
+      'flatcar 1.1.0': '3.4.0',
+      'flatcar 1.2.0-experimental': '3.7.0-experimental',
+      'r4e 1.0.0': '3.3.0',
+      'r4e 1.1.0': '3.4.0',
+      'r4e 1.2.0-experimental': '3.7.0-experimental',
+      'fiot 1.0.0': '3.4.0',
+      'fiot 1.1.0-experimental': '3.7.0-experimental',
+    };
+    for (const [k, ign] of Object.entries(want)) {
+      const [variant, version] = k.split(' ');
+      expect(ok(`variant: ${variant}\nversion: ${version}\n`).ignition.version).toBe(ign);
+    }
+    // flatcar 1.2.0-experimental supports clevis
+    expect(ok('variant: flatcar\nversion: 1.2.0-experimental\nstorage:\n  luks:\n    - name: d\n      device: /dev/sdb\n      clevis:\n        tpm2: true\n').storage.luks[0].clevis).toEqual({ tpm2: true });
   });
   it('flatcar has no clevis; r4e has no kernel arguments, disks, filesystems, luks or raid', () => {
     expect(fails('variant: flatcar\nversion: 1.1.0\nstorage:\n  luks:\n    - name: d\n      device: /dev/sdb\n      clevis:\n        tpm2: true\n')).toEqual([
@@ -332,7 +346,7 @@ describe('versions and variants', () => {
       { severity: 'error', path: '$.version', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
     ]);
     expect(fails(bu('1.7.0-experimental', ''))[0]!.message).toMatch(/^No translator exists for variant fcos with version 1.7.0-experimental/);
-    expect(fails('variant: coreos\nversion: 1.0.0\n')[0]!.message).toBe('No translator exists for variant coreos with version 1.0.0 (fcos butane supports the variants fcos, flatcar, r4e)');
+    expect(fails('variant: coreos\nversion: 1.0.0\n')[0]!.message).toBe('No translator exists for variant coreos with version 1.0.0 (fcos butane supports the variants fcos, flatcar, r4e, fiot)');
     expect(fails('version: 1.0.0\n')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
     expect(fails('variant: fcos\nversion: 1.0\n')).toEqual([{ severity: 'error', path: '$.version', line: 2, col: 10, message: 'error parsing version; must be a valid semver' }]);
   });
