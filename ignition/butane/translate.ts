@@ -158,7 +158,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     variantRestrictions(ctx, variant, version, out);
     if (variant === 'fcos') {
       out = bootDevice(ctx, cfg, out);
-      if (fcosMinor >= 6) checkReservedPartitions(ctx, out);
+      if (fcosMinor >= 6) checkReservedPartitions(ctx, out, fcosMinor);
       out = grub(t, cfg, out);
     }
     if (hasErrors(ctx.findings)) throw new Fatal();
@@ -298,8 +298,10 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
     case 'Config':
       // fcos 1.6+: partitions on a disk that is not wiped can only be reused by number (except the boot disk).
       if (fcosMinor >= 6) {
+        const mirrored = new Set((((o.boot_device as Obj | undefined)?.mirror as Obj | undefined)?.devices as string[] | undefined) ?? []);
         ((((o.storage as Obj | undefined) ?? {}).disks as Obj[] | undefined) ?? []).forEach((disk, i) => {
-          if (disk.device === '/dev/disk/by-id/coreos-boot-disk' || disk.wipe_table === true) return;
+          // Mirrored boot disks get wipe_table: true from boot_device.
+          if (disk.device === '/dev/disk/by-id/coreos-boot-disk' || disk.wipe_table === true || mirrored.has(String(disk.device))) return;
           ((disk.partitions as Obj[] | undefined) ?? []).forEach((p, j) => {
             if (!p.number && p.label !== undefined) ctx.warn(`${path}.storage.disks.${i}.partitions.${j}.number`, ERR_REUSE_BY_LABEL);
           });
@@ -320,13 +322,21 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
   }
 }
 
+/** Butane's BootDevice / BootDeviceLuks / BootDeviceMirror checks, per fcos version. */
 function validateBootDevice(ctx: Ctx, d: Obj, path: string, fcosMinor: number): void {
   const luks = (d.luks as Obj | undefined) ?? {};
   const mirror = (d.mirror as Obj | undefined) ?? {};
   const devices = (mirror.devices as string[] | undefined) ?? [];
+  const tang = (luks.tang as Obj[] | undefined) ?? [];
+  const cexEnabled = (luks.cex as Obj | undefined)?.enabled === true;
+  const s390 = fcosMinor >= 6;
+  if (devices.length > 0 && d.layout === undefined) {
+    const msg = 'boot_device.layout should be specified when boot_device.mirror is specified';
+    if (fcosMinor >= 7) ctx.error(`${path}.mirror`, msg);
+    else ctx.warn(`${path}.mirror`, msg);
+  }
   if (d.layout !== undefined) {
     const layout = String(d.layout);
-    const s390 = fcosMinor >= 6;
     switch (layout) {
       case 'aarch64':
       case 'ppc64le':
@@ -335,9 +345,9 @@ function validateBootDevice(ctx: Ctx, d: Obj, path: string, fcosMinor: number): 
       case 's390x-eckd':
       case 's390x-zfcp':
         if (!s390) ctx.error(`${path}.layout`, layoutMessage(s390));
-        else if (!luks.device) ctx.error(`${path}.${layout}`, 'device is required for layouts: s390x-eckd, s390x-zfcp');
+        else if (!luks.device) ctx.error(`${path}.layout`, 'device is required for layouts: s390x-eckd, s390x-zfcp');
         else if (!(layout === 's390x-eckd' ? /\/dev\/dasd[a-z]$/ : /\/dev\/sd[a-z]$/).test(String(luks.device))) {
-          ctx.error(`${path}.${layout}`, 'device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout');
+          ctx.error(`${path}.layout`, 'device name must start with /dev/dasd on s390x-eckd layout or /dev/sd on s390x-zfcp layout');
         }
         break;
       case 's390x-virt':
@@ -346,7 +356,18 @@ function validateBootDevice(ctx: Ctx, d: Obj, path: string, fcosMinor: number): 
       default:
         ctx.error(`${path}.layout`, layoutMessage(s390));
     }
-    if (layout.startsWith('s390x-') && devices.length > 0) ctx.error(`${path}.${layout}`, 'mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt');
+    if (s390 && layout.startsWith('s390x') && devices.length > 0) ctx.error(`${path}.layout`, 'mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt');
+  }
+  // CEX (1.6+) is only valid on s390x and excludes Clevis.
+  if (s390 && cexEnabled) {
+    if (d.layout === undefined) ctx.error(`${path}.luks.cex`, 'when using cex the targeted architecture must match s390x');
+    else if (!String(d.layout).startsWith('s390x')) ctx.error(`${path}.layout`, 'when using cex the targeted architecture must match s390x');
+    if (tang.length > 0 || luks.tpm2 === true) ctx.error(`${path}.luks`, 'cex cannot be used together with clevis (tang, tpm2)');
+  }
+  // 1.7+: a LUKS device needs an unlock method.
+  if (fcosMinor >= 7 && luks.device) {
+    const hasTang = tang.some((t) => Object.keys(t).length > 0);
+    if (!hasTang && luks.tpm2 !== true && !cexEnabled) ctx.error(`${path}.luks`, 'no method specified for luks');
   }
   if (devices.length === 1) ctx.error(`${path}.mirror.devices`, 'mirroring requires at least two devices');
 }
@@ -710,6 +731,11 @@ export function mountUnit(fs: Obj, remote: boolean): Obj {
 /** What flatcar, r4e and fiot cannot do (Butane's field filters and forbidden-field checks). */
 function variantRestrictions(ctx: Ctx, variant: string, version: string, out: Obj): void {
   const storage = (out.storage as Obj | undefined) ?? {};
+  if (variant === 'flatcar' && version.endsWith('-experimental')) {
+    ((storage.luks as Obj[] | undefined) ?? []).forEach((l, i) => {
+      if (l.cex && Object.keys(l.cex as Obj).length > 0) ctx.error(`$.storage.luks.${i}.cex`, 'cex is not currently supported on the target platform');
+    });
+  }
   if (variant === 'flatcar' && !version.endsWith('-experimental')) {
     ((storage.luks as Obj[] | undefined) ?? []).forEach((l, i) => {
       if (l.clevis && Object.keys(l.clevis as Obj).length > 0) ctx.error(`$.storage.luks.${i}.clevis`, 'clevis is not supported in this spec version');
@@ -805,14 +831,27 @@ function bootDevice(_ctx: Ctx, cfg: Obj, out: Obj): Obj {
   return mergeConfigs({ storage }, out) as Obj;
 }
 
-/** fcos 1.6+: a partition with a reserved label of the boot disk layout but another number gets a new partition. */
-function checkReservedPartitions(ctx: Ctx, out: Obj): void {
+/**
+ * fcos 1.6+: a partition with a reserved label of the boot disk layout but another number gets a new partition.
+ * fcos 1.7+: a root partition should have 8 GiB, and cannot grow if an auto-positioned partition follows it.
+ */
+function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number): void {
   const reserved: Record<string, number> = { 'BIOS-BOOT': 1, 'PowerPC-PReP-boot': 1, 'EFI-SYSTEM': 2, boot: 3, root: 4 };
   ((((out.storage as Obj | undefined) ?? {}).disks as Obj[] | undefined) ?? []).forEach((disk, i) => {
-    if (disk.wipeTable === true) return;
-    ((disk.partitions as Obj[] | undefined) ?? []).forEach((p, j) => {
-      const want = typeof p.label === 'string' ? reserved[p.label] : undefined;
-      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(`$.storage.disks.${i}.partitions.${j}.label`, ERR_WRONG_PARTITION_NUMBER);
+    const parts = (disk.partitions as Obj[] | undefined) ?? [];
+    parts.forEach((p, j) => {
+      if (typeof p.label !== 'string') return;
+      const at = `$.storage.disks.${i}.partitions.${j}`;
+      if (fcosMinor >= 7 && p.label === 'root') {
+        if (!p.sizeMiB) {
+          if (parts.some((q, k) => k !== j && !q.startMiB)) {
+            ctx.warn(`${at}.label`, 'root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition');
+          }
+        } else if ((p.sizeMiB as number) < 8192) ctx.warn(`${at}.size_mib`, 'root should have 8GiB of space assigned');
+      }
+      if (disk.wipeTable === true) return;
+      const want = reserved[p.label];
+      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(`${at}.label`, ERR_WRONG_PARTITION_NUMBER);
     });
   });
 }

@@ -223,7 +223,7 @@ describe('boot_device', () => {
     expect(c.storage.filesystems).toEqual([{ ...rootFs, format: 'ext4' }]);
   });
   it('mirror on x86_64: BIOS + ESP + boot + root per disk, RAID1 md-boot/md-root', () => {
-    const c = ok(bu('1.3.0', `boot_device:\n  mirror:\n    devices: [/dev/sda, /dev/sdb]\n`));
+    const c = ok(bu('1.3.0', `boot_device:\n  layout: x86_64\n  mirror:\n    devices: [/dev/sda, /dev/sdb]\n`));
     const disk = (dev: string, n: number) => ({
       device: dev,
       partitions: [
@@ -268,8 +268,20 @@ describe('boot_device', () => {
     expect(fails(bu('1.3.0', `boot_device:\n  layout: sparc\n  luks:\n    tpm2: true\n`))).toEqual([
       { severity: 'error', path: '$.boot_device.layout', line: 4, col: 11, message: 'layout must be one of: aarch64, ppc64le, x86_64' },
     ]);
-    expect(fails(bu('1.3.0', `boot_device:\n  mirror:\n    devices: [/dev/sda]\n`))[0]!.message).toBe('mirroring requires at least two devices');
-    expect(fails(bu('1.6.0', `boot_device:\n  layout: s390x-eckd\n  luks:\n    tpm2: true\n`))[0]!.message).toBe('device is required for layouts: s390x-eckd, s390x-zfcp');
+    expect(fails(bu('1.3.0', `boot_device:\n  layout: aarch64\n  mirror:\n    devices: [/dev/sda]\n`))[0]!.message).toBe('mirroring requires at least two devices');
+    expect(fails(bu('1.6.0', `boot_device:\n  layout: s390x-eckd\n  luks:\n    tpm2: true\n`))).toEqual([
+      { severity: 'error', path: '$.boot_device.layout', line: 4, col: 11, message: 'device is required for layouts: s390x-eckd, s390x-zfcp' },
+    ]);
+    expect(fails(bu('1.6.0', `boot_device:\n  layout: x86_64\n  luks:\n    cex:\n      enabled: true\n`))[0]!.message).toBe('when using cex the targeted architecture must match s390x');
+    // mirror without a layout: a warning up to 1.6, an error from 1.7
+    const noLayout = `boot_device:\n  mirror:\n    devices: [/dev/sda, /dev/sdb]\n`;
+    expect(translateButane(bu('1.6.0', noLayout)).findings).toEqual([
+      { severity: 'warning', path: '$.boot_device.mirror', line: 5, col: 5, message: 'boot_device.layout should be specified when boot_device.mirror is specified' },
+    ]);
+    expect(fails(bu('1.7.0', noLayout))[0]!.severity).toBe('error');
+    expect(fails(bu('1.7.0', `boot_device:\n  layout: s390x-zfcp\n  luks:\n    device: /dev/sdb\n`))).toEqual([
+      { severity: 'error', path: '$.boot_device.luks', line: 6, col: 5, message: 'no method specified for luks' },
+    ]);
     expect(translateButane(bu('1.2.0', `boot_device:\n  luks:\n    tpm2: true\n`)).findings[0]!.message).toBe('Unused key boot_device');
   });
 });
@@ -288,6 +300,13 @@ describe('fcos 1.6+ partition checks', () => {
     ]);
     expect(translateButane(bu('1.5.0', text)).findings).toEqual([]);
     expect(translateButane(bu('1.6.0', text.replace('/dev/sdb', '/dev/disk/by-id/coreos-boot-disk'))).findings).toEqual([]);
+  });
+  it('1.7+: root should have 8 GiB and room to grow', () => {
+    const small = translateButane(bu('1.7.0', `storage:\n  disks:\n    - device: /dev/disk/by-id/coreos-boot-disk\n      partitions:\n        - label: root\n          number: 4\n          size_mib: 4096\n`));
+    expect(small.findings).toEqual([{ severity: 'warning', path: '$.storage.disks.0.partitions.0.size_mib', line: 9, col: 21, message: 'root should have 8GiB of space assigned' }]);
+    const stuck = translateButane(bu('1.7.0', `storage:\n  disks:\n    - device: /dev/disk/by-id/coreos-boot-disk\n      partitions:\n        - label: root\n          number: 4\n        - label: var\n          number: 5\n`));
+    expect(stuck.findings.map((f) => f.message)).toEqual(['root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition']);
+    expect(translateButane(bu('1.6.0', `storage:\n  disks:\n    - device: /dev/disk/by-id/coreos-boot-disk\n      partitions:\n        - label: root\n          number: 4\n          size_mib: 4096\n`)).findings).toEqual([]);
   });
   it('a reserved label (root) with another number than 4 is a warning', () => {
     const r = translateButane(bu('1.6.0', `storage:\n  disks:\n    - device: /dev/disk/by-id/coreos-boot-disk\n      partitions:\n        - label: root\n          number: 5\n`));
