@@ -40,7 +40,7 @@ export interface TextTranslation extends TranslateResult {
  * reported on the Ignition JSON path, with the YAML position where the paths correspond.
  */
 export function translateAndValidate(text: string, opts: TranslateOptions & { pretty?: boolean } = {}): TextTranslation {
-  const r: TextTranslation = translateButane(text, opts);
+  const r: TextTranslation = translateButane(text, { validateIgnition: (t) => validateConfig(t), ...opts });
   if (!r.config || hasErrors(r.findings)) return r;
   // Under --strict a warning already fails the translation: don't validate a config that won't be written.
   if (opts.strict && r.findings.length > 0) return r;

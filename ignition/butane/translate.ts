@@ -27,6 +27,11 @@ export interface TranslateOptions {
   strict?: boolean;
   /** Never gzip inline/local contents (Butane's --no-resource-auto-compression… internal option). */
   noAutoCompression?: boolean;
+  /**
+   * Validates an Ignition config given inline or as a local file in ignition.config.merge/replace, as Butane
+   * does (e.g. ignition/validate.ts validateConfig). Without it, such configs are embedded unchecked.
+   */
+  validateIgnition?: (text: string) => { version?: string; findings: Finding[] };
 }
 
 export interface TranslateResult {
@@ -149,7 +154,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     validateButane(ctx, cfg, schema, '$', fcosMinor);
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 4–6. translate
-    const t = new Translator(ctx, minor);
+    const t = new Translator(ctx, minor, ign);
     let out = t.base(cfg);
     out = t.mountUnits(cfg, out);
     t.trees(cfg, out);
@@ -433,6 +438,7 @@ class Translator {
   constructor(
     readonly ctx: Ctx,
     readonly minor: number,
+    readonly ignitionVersion: string,
   ) {}
 
   private local(path: string, ref: string): Uint8Array | undefined {
@@ -471,13 +477,20 @@ class Translator {
       out[fl.json] = this.convert(fl.type, o[k], `${path}.${k}`);
     }
     switch (t.name) {
-      case 'Resource':
+      case 'Resource': {
+        const isConfig = path.startsWith('$.ignition.config.');
         if (o.local !== undefined) {
           const data = this.local(`${path}.local`, String(o.local));
+          if (data && isConfig) this.checkIgnitionConfig(`${path}.local`, data);
           if (data) this.setSource(out, data);
         }
-        if (o.inline !== undefined) this.setSource(out, Buffer.from(String(o.inline), 'utf8'));
+        if (o.inline !== undefined) {
+          const data = Buffer.from(String(o.inline), 'utf8');
+          if (isConfig) this.checkIgnitionConfig(`${path}.inline`, data);
+          this.setSource(out, data);
+        }
         break;
+      }
       case 'PasswdUser': {
         const files = o.ssh_authorized_keys_local as string[] | undefined;
         if (files && files.length > 0) {
@@ -502,6 +515,27 @@ class Translator {
         break;
     }
     return out;
+  }
+
+  /** Butane's ValidateIgnitionConfig: a merged/replacing config of another spec version is only warned about. */
+  private checkIgnitionConfig(path: string, data: Uint8Array): void {
+    const validate = this.ctx.opts.validateIgnition;
+    if (!validate) return;
+    const text = Buffer.from(data).toString('utf8');
+    let version: unknown;
+    try {
+      version = (JSON.parse(text) as { ignition?: { version?: unknown } })?.ignition?.version;
+    } catch (e) {
+      this.ctx.error(path, `config is not valid JSON: ${(e as Error).message}`);
+      return;
+    }
+    if (version !== this.ignitionVersion) {
+      this.ctx.warn(`${path}.version`, 'skipping validation for the merge/replace ignition config due to an unkown version');
+      return;
+    }
+    for (const f of validate(text).findings) {
+      this.ctx.add(f.severity, path, `${f.path && f.path !== '$' ? `${f.path}: ` : ''}${f.message}`);
+    }
   }
 
   private setSource(out: Obj, data: Uint8Array): void {

@@ -93,6 +93,28 @@ describe('inline and local contents', () => {
   });
 });
 
+describe('merged and replacing Ignition configs (inline/local) are validated like Butane does', () => {
+  const calls: string[] = [];
+  const validateIgnition = (text: string) => {
+    calls.push(text);
+    return { findings: text.includes('relative') ? [{ severity: 'error' as const, path: '$.storage.files.0.path', message: 'path not absolute' }] : [] };
+  };
+  it('checks configs of the output spec, warns about other versions, refuses bad JSON', () => {
+    const cfg = (inline: string) => bu('1.6.0', `ignition:\n  config:\n    merge:\n      - inline: '${inline}'\n`);
+    expect(ok(cfg('{"ignition": {"version": "3.5.0"}}'), { validateIgnition }).ignition.config.merge).toEqual([{ compression: '', source: 'data:;base64,eyJpZ25pdGlvbiI6IHsidmVyc2lvbiI6ICIzLjUuMCJ9fQ==' }]);
+    expect(calls).toEqual(['{"ignition": {"version": "3.5.0"}}']);
+    expect(translateButane(cfg('{"ignition": {"version": "3.4.0"}}'), { validateIgnition }).findings).toEqual([
+      { severity: 'warning', path: '$.ignition.config.merge.0.inline.version', line: 6, col: 17, message: 'skipping validation for the merge/replace ignition config due to an unkown version' },
+    ]);
+    expect(fails(cfg('{"ignition": {"version": "3.5.0"}, "storage": {"files": [{"path": "relative"}]}}'), { validateIgnition })).toEqual([
+      { severity: 'error', path: '$.ignition.config.merge.0.inline', line: 6, col: 17, message: '$.storage.files.0.path: path not absolute' },
+    ]);
+    expect(fails(cfg('{not json'), { validateIgnition })[0]!.message).toMatch(/^config is not valid JSON: /);
+    // Without a validator (pure translation) the config is embedded as is.
+    expect(ok(cfg('{not json')).ignition.config.merge[0].source).toBe('data:,%7Bnot%20json');
+  });
+});
+
 describe('systemd and passwd sugar', () => {
   const filesDir = memoryFilesDir({ 'u.service': '[Service]\nExecStart=/bin/true\n', 'd.conf': '[Service]\nX=1\n', keys: 'ssh-rsa A a@b\r\n\nssh-ed25519 B c@d\n', more: 'ssh-ed25519 C e@f' });
   it('contents_local for units and dropins (1.5+)', () => {
