@@ -9,15 +9,17 @@
  */
 import { gzipSync } from 'node:zlib';
 
-/** Go's url.PathEscape: keep [A-Za-z0-9-_.~$&+:=@], %XX (upper-case) for every other byte. */
+/** Each byte's spelling in Go's url.PathEscape: [A-Za-z0-9-_.~$&+:=@] as is, %XX (upper-case) otherwise. */
+const ESCAPED: string[] = Array.from({ length: 256 }, (_v, b) => {
+  const c = String.fromCharCode(b);
+  return /[A-Za-z0-9\-_.~$&+:=@]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+});
+
+/** Go's url.PathEscape, byte by byte. */
 export function pathEscape(data: Uint8Array): string {
-  let out = '';
-  for (const b of data) {
-    const c = String.fromCharCode(b);
-    if (/[A-Za-z0-9\-_.~$&+:=@]/.test(c)) out += c;
-    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
+  const parts: string[] = new Array(data.length);
+  for (let i = 0; i < data.length; i++) parts[i] = ESCAPED[data[i]!]!;
+  return parts.join('');
 }
 
 export function gzipGo(data: Uint8Array): Buffer {

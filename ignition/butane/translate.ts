@@ -924,6 +924,8 @@ export function canonical(t: FieldType, v: unknown): unknown {
     for (const fl of t.fields) {
       if (fl.json === undefined) continue;
       const x = canonical(fl.type, o[fl.json]);
+      // Partition.Number is a plain int with omitempty in Ignition's Go types: 0 is not written.
+      if (t.name === 'Partition' && fl.json === 'number' && x === 0) continue;
       if (x !== undefined) out[fl.json] = x;
     }
     return Object.keys(out).length > 0 ? out : undefined;

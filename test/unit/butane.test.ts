@@ -138,6 +138,9 @@ describe('systemd and passwd sugar', () => {
     const c = ok(bu('1.4.0', `kernel_arguments:\n  should_exist:\n    - foobar\n    - baz boo\n  should_not_exist:\n    - raboof\n`));
     expect(marshalIgnition(c, false)).toBe('{"ignition":{"version":"3.3.0"},"kernelArguments":{"shouldExist":["foobar","baz boo"],"shouldNotExist":["raboof"]}}');
   });
+  it('a partition number 0 is not written (omitempty in Ignition)', () => {
+    expect(ok(bu('1.2.0', `storage:\n  disks:\n    - device: /dev/sdb\n      wipe_table: true\n      partitions:\n        - number: 0\n          label: data\n`)).storage.disks[0].partitions).toEqual([{ label: 'data' }]);
+  });
   it('snake_case keys become camelCase (size_mib → sizeMiB)', () => {
     const c = ok(bu('1.2.0', `storage:\n  disks:\n    - device: /dev/sda\n      wipe_table: false\n      partitions:\n        - number: 4\n          label: root\n          size_mib: 16384\n          start_mib: 0\n          type_guid: 0FC63DAF-8483-4772-8E79-3D69D8477DE4\n          resize: true\n`));
     expect(c.storage.disks[0]).toEqual({ device: '/dev/sda', partitions: [{ label: 'root', number: 4, resize: true, sizeMiB: 16384, startMiB: 0, typeGuid: '0FC63DAF-8483-4772-8E79-3D69D8477DE4' }], wipeTable: false });
