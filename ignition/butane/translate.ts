@@ -123,7 +123,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     return e.value.kind === 'scalar' && e.value.value !== null ? (typeof e.value.value === 'string' ? e.value.value : (e.value.raw ?? String(e.value.value))) : undefined;
   };
   if (root !== undefined && !top) {
-    return { findings: [{ severity: 'error', path: '$', ...parsed.src.pos(root.start), message: 'the config must be a YAML mapping' }] };
+    return { findings: [{ severity: 'error', path: '$', ...parsed.src.pos(root.start), message: `cannot unmarshal ${tagOf(root)} into Config (a Butane config is a YAML mapping)` }] };
   }
   const variant = scalarOf('variant');
   const version = scalarOf('version');

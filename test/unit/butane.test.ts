@@ -407,6 +407,10 @@ describe('errors carry YAML positions', () => {
     ]);
     expect(fails('variant: fcos\nversion: 1.4.0\nversion: 1.3.0\n')[0]).toMatchObject({ line: 3, message: 'error parsing YAML: duplicated mapping key' });
   });
+  it('a document that is not a mapping', () => {
+    expect(fails('- variant: fcos\n')).toEqual([{ severity: 'error', path: '$', line: 1, col: 1, message: 'cannot unmarshal !!seq into Config (a Butane config is a YAML mapping)' }]);
+    expect(fails('')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
+  });
   it('unknown key: a warning at the key (fails only under --strict, decided by the caller)', () => {
     const r = translateButane(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      modee: 0644\n`));
     expect(r.config).toBeDefined();
