@@ -9,8 +9,11 @@ import { formatFinding, hasErrors } from '../report.js';
 import { validateConfig } from '../validate.js';
 import { nodeFilesDir } from './filesdir.js';
 import { marshalIgnition, snakePath, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
+import { elidedFields, marshalMachineConfig } from './openshift.js';
+import { snake } from './schema.js';
 
 export { translateButane, marshalIgnition, SPEC_VERSIONS } from './translate.js';
+export { marshalMachineConfig } from './openshift.js';
 export type { TranslateOptions, TranslateResult } from './translate.js';
 export { memoryFilesDir, nodeFilesDir, type FilesDir } from './filesdir.js';
 
@@ -20,6 +23,8 @@ export interface TranslateFileOptions {
   strict?: boolean;
   output?: string;
   pretty?: boolean;
+  /** openshift: write the Ignition config instead of the MachineConfig (Butane's -r/--raw). */
+  raw?: boolean;
   /** Input text instead of reading `file` or stdin (tests, library callers). */
   input?: string;
 }
@@ -27,21 +32,33 @@ export interface TranslateFileResult {
   /** Text printed in non-JSON mode: the Ignition config (when not written to a file) plus warnings. */
   text: string;
   ignition: unknown;
+  /** openshift (without raw): the MachineConfig that was written. */
+  machineConfig?: unknown;
   warnings: unknown[];
 }
 
 export interface TextTranslation extends TranslateResult {
   /** The serialized Ignition config, when translation and validation succeeded. */
   json?: string;
+  /** What to write: the Ignition JSON, or for openshift (unless raw) the MachineConfig YAML. */
+  output?: string;
 }
 
 /**
  * Translate Butane text and validate the result with validateConfig. Findings of the validator are
  * reported on the Ignition JSON path, with the YAML position where the paths correspond.
  */
-export function translateAndValidate(text: string, opts: TranslateOptions & { pretty?: boolean } = {}): TextTranslation {
+export function translateAndValidate(text: string, opts: TranslateOptions & { pretty?: boolean; raw?: boolean } = {}): TextTranslation {
   const r: TextTranslation = translateButane(text, { validateIgnition: (t) => validateConfig(t), ...opts });
   if (!r.config || hasErrors(r.findings)) return r;
+  if (r.machineConfig && opts.raw) {
+    // Butane -r: the MachineConfig-only fields have nowhere to go.
+    for (const k of elidedFields(r.machineConfig)) {
+      const p = `$.openshift.${snake(k)}`;
+      const pos = r.locate?.(p);
+      r.findings.push({ severity: 'warning', path: p, ...(pos ? { line: pos.line, col: pos.col } : {}), message: 'field ignored in raw mode' });
+    }
+  }
   // Under --strict a warning already fails the translation: don't validate a config that won't be written.
   if (opts.strict && r.findings.length > 0) return r;
   const json = marshalIgnition(r.config, opts.pretty ?? false);
@@ -56,7 +73,10 @@ export function translateAndValidate(text: string, opts: TranslateOptions & { pr
     const pos = r.locate?.(yamlPath);
     r.findings.push({ severity: f.severity, path: f.path, ...(pos ? { line: pos.line, col: pos.col } : {}), message: f.severity === 'error' ? `config generated was invalid: ${f.message}` : f.message });
   }
-  if (!hasErrors(r.findings)) r.json = json;
+  if (!hasErrors(r.findings)) {
+    r.json = json;
+    r.output = r.machineConfig && !opts.raw ? marshalMachineConfig(r.machineConfig) : json;
+  }
   return r;
 }
 
@@ -112,17 +132,17 @@ export async function translateButaneFile(o: TranslateFileOptions): Promise<Tran
     }
     if (!isDir) throw new UserError(`files directory ${o.filesDir} is not a directory`);
   }
-  const r = translateAndValidate(text, { filesDir: o.filesDir !== undefined ? nodeFilesDir(o.filesDir) : undefined, strict: o.strict, pretty: o.pretty });
+  const r = translateAndValidate(text, { filesDir: o.filesDir !== undefined ? nodeFilesDir(o.filesDir) : undefined, strict: o.strict, pretty: o.pretty, raw: o.raw });
   const where = o.file && o.file !== '-' ? `${o.file}: ` : '';
   const errors = r.findings.filter((f) => f.severity === 'error');
   const warnings = r.findings.filter((f) => f.severity === 'warning');
-  if (errors.length > 0 || r.json === undefined) {
+  if (errors.length > 0 || r.output === undefined) {
     const shown = errors.length > 0 ? errors : r.findings;
     throw new UserError(shown.map((f) => where + formatFinding(f)).join('\n') || `${where}translation failed`);
   }
   if (o.strict && warnings.length > 0) {
     throw new UserError(warnings.map((f) => where + formatFinding(f)).join('\n'), '--strict turns warnings into errors');
   }
-  if (o.output) writeFileAtomic(o.output, r.json + '\n');
-  return { text: o.output ? '' : r.json, ignition: r.config, warnings };
+  if (o.output) writeFileAtomic(o.output, r.output + '\n');
+  return { text: o.output ? '' : r.output, ignition: r.config, ...(r.machineConfig && !o.raw ? { machineConfig: r.machineConfig } : {}), warnings };
 }

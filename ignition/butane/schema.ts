@@ -8,9 +8,16 @@
  */
 
 export type Scalar = 'string' | 'int' | 'bool';
-export type FieldType = Scalar | ObjType | ListType;
+export type FieldType = Scalar | ObjType | ListType | MapType;
 export interface ListType {
   list: FieldType;
+}
+/** A mapping with free-form keys (MachineConfig labels). */
+export interface MapType {
+  map: Scalar;
+}
+export function isMap(t: FieldType): t is MapType {
+  return typeof t === 'object' && 'map' in t;
 }
 export interface ObjType {
   /** Go-ish type name, used in messages ("cannot unmarshal !!str into Disk"). */
@@ -212,6 +219,14 @@ export function fcosFields(fcosMinor: number): Field[] {
   }
   if (fcosMinor >= 5) out.push(bf('grub', obj('Grub', [bf('users', list(obj('GrubUser', [bf('name', S), bf('password_hash', S)])))])));
   return out;
+}
+
+/** openshift: MachineConfig metadata and the MachineConfig-only spec fields. */
+export function openshiftFields(): Field[] {
+  return [
+    bf('metadata', obj('Metadata', [bf('name', S), bf('labels', { map: S })])),
+    bf('openshift', obj('OpenShift', [bf('kernel_arguments', list(S)), bf('extensions', list(S)), bf('fips', B), bf('kernel_type', S)])),
+  ];
 }
 
 /** The YAML name of a field, or undefined for Ignition-only fields. */

@@ -15,7 +15,8 @@ import { hasErrors } from '../report.js';
 import { makeDataUrl } from './dataurl.js';
 import { confineLocalPath, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
 import { mergeConfigs } from './merge.js';
-import { baseConfig, fcosFields, ignitionType, isList, isObj, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
+import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
+import { checkOpenShift, openshiftBase, wrapMachineConfig } from './openshift.js';
 import { parseGoInt, parseYaml, YamlSyntaxError, type SourceText, type YNode } from './yaml.js';
 
 export { parseGoInt };
@@ -41,6 +42,8 @@ export interface TranslateResult {
   ignitionVersion?: string;
   variant?: string;
   version?: string;
+  /** openshift: the MachineConfig wrapping `config` (Butane's default output for that variant). */
+  machineConfig?: Record<string, unknown>;
   findings: Finding[];
   /** Position in the Butane text of a YAML path ("$.storage.files.0.mode"), or of its closest known ancestor. */
   locate?: (yamlPath: string) => { line: number; col: number } | undefined;
@@ -62,6 +65,24 @@ export const SPEC_VERSIONS: Record<string, Record<string, string>> = {
   flatcar: { '1.0.0': '3.3.0', '1.1.0': '3.4.0', '1.2.0-experimental': '3.7.0-experimental' },
   r4e: { '1.0.0': '3.3.0', '1.1.0': '3.4.0', '1.2.0-experimental': '3.7.0-experimental' },
   fiot: { '1.0.0': '3.4.0', '1.1.0-experimental': '3.7.0-experimental' },
+  openshift: {
+    '4.8.0': '3.2.0',
+    '4.9.0': '3.2.0',
+    '4.10.0': '3.2.0',
+    '4.11.0': '3.2.0',
+    '4.12.0': '3.2.0',
+    '4.13.0': '3.2.0',
+    '4.14.0': '3.4.0',
+    '4.15.0': '3.4.0',
+    '4.16.0': '3.4.0',
+    '4.17.0': '3.4.0',
+    '4.18.0': '3.4.0',
+    '4.19.0': '3.5.0',
+    '4.20.0': '3.5.0',
+    '4.21.0': '3.5.0',
+    '4.22.0': '3.6.0',
+    '4.23.0-experimental': '3.7.0-experimental',
+  },
 };
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
@@ -72,7 +93,7 @@ class Fatal extends Error {}
 type Obj = Record<string, unknown>;
 type Pos = { line: number; col: number };
 
-class Ctx {
+export class Ctx {
   findings: Finding[] = [];
   /** YAML path → position of the value, and of the key for mapping entries. */
   valuePos = new Map<string, Pos>();
@@ -113,7 +134,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     }
     throw e;
   }
-  const ctx = new Ctx(parsed.src, opts);
+  let ctx = new Ctx(parsed.src, opts);
   const root = parsed.root;
   const top = root?.kind === 'map' ? root : undefined;
   const scalarOf = (k: string) => {
@@ -135,15 +156,25 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
   if (!ign) {
     const known = Object.keys(SPEC_VERSIONS);
     let msg = `No translator exists for variant ${variant} with version ${version}`;
-    if (!SPEC_VERSIONS[variant]) msg += ` (fcos butane supports the variants ${known.join(', ')}${variant === 'openshift' ? '; OpenShift MachineConfig output is not supported' : ''})`;
+    if (!SPEC_VERSIONS[variant]) msg += ` (fcos butane supports the variants ${known.join(', ')})`;
     else msg += ` (known versions: ${Object.keys(SPEC_VERSIONS[variant]!).join(', ')})`;
     return { variant, version, findings: [{ severity: 'error', path: '$.version', ...(ctx.valuePos.get('$.version') ?? {}), message: msg }] };
   }
   const minor = Number(ign.split('.')[1]);
-  const fcosMinor = variant === 'fcos' ? Number(version.split('.')[1]) : -1;
+  // openshift configs embed the fcos config of their generation (4.8 → fcos 1.3 … 4.22 → fcos 1.7).
+  const fcosMinor = variant === 'fcos' ? Number(version.split('.')[1]) : variant === 'openshift' ? openshiftBase(version) : -1;
+  const fcosLike = variant === 'fcos' || variant === 'openshift';
   let schema: ObjType = restrict(baseConfig, minor, 'yaml');
-  if (variant === 'fcos') schema = { name: 'Config', fields: [...schema.fields, ...fcosFields(fcosMinor)] };
+  if (fcosLike) schema = { name: 'Config', fields: [...schema.fields, ...fcosFields(fcosMinor)] };
+  if (variant === 'openshift') schema = { name: 'Config', fields: [...schema.fields, ...openshiftFields()] };
+  // openshift 4.8/4.9: the MCO cannot handle compressed files, so nothing is gzipped.
+  if (variant === 'openshift' && (version === '4.8.0' || version === '4.9.0')) opts = { ...opts, noAutoCompression: true };
 
+  if (opts !== ctx.opts) {
+    const c2 = new Ctx(parsed.src, opts);
+    c2.valuePos = ctx.valuePos;
+    ctx = c2;
+  }
   const result: TranslateResult = { variant, version, ignitionVersion: ign, findings: ctx.findings };
   result.locate = (p) => ctx.valuePos.get(p) ?? ctx.nearest(p);
   try {
@@ -152,6 +183,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 3. checks
     validateButane(ctx, cfg, schema, '$', fcosMinor);
+    if (variant === 'openshift') checkOpenShift.source(ctx, cfg, version);
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 4–6. translate
     const t = new Translator(ctx, minor, ign);
@@ -161,7 +193,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     t.quadlets(cfg, out);
     if (hasErrors(ctx.findings)) throw new Fatal();
     variantRestrictions(ctx, variant, version, out);
-    if (variant === 'fcos') {
+    if (fcosLike) {
       out = bootDevice(ctx, cfg, out);
       if (fcosMinor >= 6) checkReservedPartitions(ctx, out, fcosMinor);
       out = grub(t, cfg, out);
@@ -169,7 +201,12 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     if (hasErrors(ctx.findings)) throw new Fatal();
     (out.ignition as Obj | undefined) ?? (out.ignition = {});
     (out.ignition as Obj).version = ign;
+    if (variant === 'openshift') {
+      checkOpenShift.output(ctx, cfg, out, version);
+      if (hasErrors(ctx.findings)) throw new Fatal();
+    }
     result.config = canonical(ignitionType(minor), out) as Obj;
+    if (variant === 'openshift') result.machineConfig = wrapMachineConfig(cfg, result.config);
   } catch (e) {
     if (!(e instanceof Fatal)) throw e;
   }
@@ -192,6 +229,7 @@ function tagOf(n: YNode): string {
 
 function typeName(t: FieldType): string {
   if (isList(t)) return `[]${typeName(t.list)}`;
+  if (isMap(t)) return `map[string]${t.map}`;
   if (isObj(t)) return t.name;
   return t;
 }
@@ -217,6 +255,17 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
         continue;
       }
       const v = decode(ctx, fl.type, e.value, p);
+      if (v !== undefined) out[e.key] = v;
+    }
+    return out;
+  }
+  if (isMap(t)) {
+    if (n.kind !== 'map') return ctx.error(path, unmarshalError(n, t));
+    const out: Obj = {};
+    for (const e of n.entries) {
+      const p = `${path}.${e.key}`;
+      ctx.keyPos.set(p, ctx.src.pos(e.keyStart));
+      const v = decode(ctx, t.map, e.value, p);
       if (v !== undefined) out[e.key] = v;
     }
     return out;

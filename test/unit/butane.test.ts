@@ -352,6 +352,57 @@ describe('grub.users (1.5+)', () => {
   });
 });
 
+describe('openshift (MachineConfig)', () => {
+  const os = (version: string, body: string, md = `metadata:\n  name: worker-custom\n  labels:\n    machineconfiguration.openshift.io/role: worker\n`) => `variant: openshift\nversion: ${version}\n${md}${body}`;
+  it('wraps the Ignition config and the MachineConfig-only fields', () => {
+    const r = translateButane(os('4.14.0', `openshift:\n  kernel_arguments: [loglevel=7]\n  extensions: [usbguard]\n  fips: true\n  kernel_type: realtime\nstorage:\n  files:\n    - path: /etc/motd\n      mode: 0644\n      contents:\n        inline: hi\n`));
+    expect(r.findings).toEqual([]);
+    expect(r.machineConfig).toEqual({
+      apiVersion: 'machineconfiguration.openshift.io/v1',
+      kind: 'MachineConfig',
+      metadata: { labels: { 'machineconfiguration.openshift.io/role': 'worker' }, name: 'worker-custom' },
+      spec: {
+        config: { ignition: { version: '3.4.0' }, storage: { files: [{ path: '/etc/motd', contents: { compression: '', source: 'data:,hi' }, mode: 420 }] } },
+        kernelArguments: ['loglevel=7'],
+        extensions: ['usbguard'],
+        fips: true,
+        kernelType: 'realtime',
+      },
+    });
+  });
+  it('FIPS sets the LUKS cipher before 4.20, not after', () => {
+    const body = `openshift:\n  fips: true\nboot_device:\n  luks:\n    tpm2: true\n`;
+    expect((translateButane(os('4.19.0', body)).config as any).storage.luks[0].options).toEqual(['--cipher', 'aes-cbc-essiv:sha256']);
+    expect((translateButane(os('4.20.0', body)).config as any).storage.luks[0].options).toBeUndefined();
+  });
+  it('requires metadata.name and the role label; checks kernel_type', () => {
+    expect(fails(os('4.14.0', `openshift:\n  kernel_type: rt\n`, 'metadata:\n  labels: {}\n')).map((f) => [f.path, f.message])).toEqual([
+      ['$.metadata.name', 'metadata.name is required'],
+      ['$.metadata.labels', 'machineconfiguration.openshift.io/role label is required'],
+      ['$.openshift.kernel_type', 'must be empty, "default", or "realtime"'],
+    ]);
+  });
+  it('refuses what the Machine Config Operator cannot apply', () => {
+    const f = fails(os('4.14.0', `passwd:\n  users:\n    - name: admin\n      shell: /bin/zsh\nstorage:\n  links:\n    - path: /etc/l\n      target: /x\n  files:\n    - path: /etc/remote\n      contents:\n        source: https://example.com/x\n`));
+    expect(f.map((x) => [x.path, x.message])).toEqual([
+      ['$.passwd.users.0.name', 'users other than "core" are not supported in this spec version'],
+      ['$.passwd.users.0.shell', 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version'],
+      ['$.storage.links', 'links are not supported in this spec version'],
+      ['$.storage.files.0.contents.source', 'file contents source must be data URL in this spec version'],
+    ]);
+    expect(fails(os('4.12.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`))[0]!.path).toBe('$.passwd.users.0.password_hash');
+    expect(ok(os('4.13.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`)).passwd.users[0].passwordHash).toBe('x');
+    expect(fails(os('4.14.0', `kernel_arguments:\n  should_exist: [a]\n`))[0]!.message).toBe('this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead');
+  });
+  it('4.8 does not compress files; 4.19 needs the CEX key kernel argument', () => {
+    const big = 'z'.repeat(300);
+    expect((translateButane(os('4.8.0', `storage:\n  files:\n    - path: /etc/z\n      contents:\n        inline: ${big}\n`)).config as any).storage.files[0].contents).toEqual({ compression: '', source: `data:,${big}` });
+    const cex = `boot_device:\n  layout: s390x-eckd\n  luks:\n    device: /dev/dasda\n    cex:\n      enabled: true\n`;
+    expect(fails(os('4.19.0', cex))[0]!.message).toBe("'rd.luks.key=/etc/luks/cex.key' must be set as kernel argument when CEX is enabled for the boot device");
+    expect(translateButane(os('4.19.0', cex + `openshift:\n  kernel_arguments: [rd.luks.key=/etc/luks/cex.key]\n`)).findings).toEqual([]);
+  });
+});
+
 describe('versions and variants', () => {
   it('maps each fcos version to its Ignition spec', () => {
     const want: Record<string, string> = { '1.0.0': '3.0.0', '1.1.0': '3.1.0', '1.2.0': '3.2.0', '1.3.0': '3.2.0', '1.4.0': '3.3.0', '1.5.0': '3.4.0', '1.6.0': '3.5.0', '1.7.0': '3.6.0', '1.8.0-experimental': '3.7.0-experimental' };
@@ -390,7 +441,7 @@ describe('versions and variants', () => {
       { severity: 'error', path: '$.version', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
     ]);
     expect(fails(bu('1.7.0-experimental', ''))[0]!.message).toMatch(/^No translator exists for variant fcos with version 1.7.0-experimental/);
-    expect(fails('variant: coreos\nversion: 1.0.0\n')[0]!.message).toBe('No translator exists for variant coreos with version 1.0.0 (fcos butane supports the variants fcos, flatcar, r4e, fiot)');
+    expect(fails('variant: coreos\nversion: 1.0.0\n')[0]!.message).toBe('No translator exists for variant coreos with version 1.0.0 (fcos butane supports the variants fcos, flatcar, r4e, fiot, openshift)');
     expect(fails('version: 1.0.0\n')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
     expect(fails('variant: fcos\nversion: 1.0\n')).toEqual([{ severity: 'error', path: '$.version', line: 2, col: 10, message: 'error parsing version; must be a valid semver' }]);
   });
