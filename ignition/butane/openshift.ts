@@ -85,7 +85,7 @@ function output(ctx: Ctx, cfg: Obj, out: Obj, version: string): void {
     if (typeof contents.source === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:/.test(contents.source) && !/^data:/i.test(contents.source)) {
       ctx.error(`$.storage.files.${i}.contents.source`, 'file contents source must be data URL in this spec version');
     }
-    if (minor >= 13 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(`$.storage.files.${i}.mode`, 'special mode bits are not supported in this spec version');
+    if (minor >= 10 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(`$.storage.files.${i}.mode`, 'special mode bits are not supported in this spec version');
   });
   ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
     if (fs.format === 'btrfs') ctx.error(`$.storage.filesystems.${i}.format`, 'btrfs is not supported in this spec version');

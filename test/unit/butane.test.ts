@@ -392,6 +392,9 @@ describe('openshift (MachineConfig)', () => {
     ]);
     expect(fails(os('4.12.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`))[0]!.path).toBe('$.passwd.users.0.password_hash');
     expect(ok(os('4.13.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`)).passwd.users[0].passwordHash).toBe('x');
+    const suid = `storage:\n  files:\n    - path: /usr/local/bin/x\n      mode: 04755\n      contents:\n        inline: x\n`;
+    expect(fails(os('4.10.0', suid))[0]!.message).toBe('special mode bits are not supported in this spec version');
+    expect(ok(os('4.9.0', suid)).storage.files[0].mode).toBe(0o4755);
     expect(fails(os('4.14.0', `kernel_arguments:\n  should_exist: [a]\n`))[0]!.message).toBe('this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead');
   });
   it('4.8 does not compress files; 4.19 needs the CEX key kernel argument', () => {
