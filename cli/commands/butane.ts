@@ -1,20 +1,29 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base.js';
 import { translateButaneFile } from '../../ignition/butane/index.js';
+import { formatFinding, type Finding } from '../../ignition/report.js';
 
 export default class Butane extends BaseCommand {
-  static override description = 'translate a Butane config (variant fcos, 1.0.0–1.7.0) into Ignition JSON';
-  static override args = { file: Args.string({ description: 'Butane YAML file (stdin when omitted)', required: false }) };
+  static override description = 'translate a Butane config (fcos 1.0.0–1.7.0, flatcar, r4e, fiot, openshift) into Ignition JSON (a MachineConfig for openshift)';
+  static override args = { file: Args.string({ description: 'Butane YAML file (stdin when omitted or -)', required: false, ignoreStdin: true }) };
   static override flags = {
     'files-dir': Flags.string({ char: 'd', description: 'directory that local file references are confined to' }),
     strict: Flags.boolean({ description: 'fail on any warning', default: false }),
     output: Flags.string({ char: 'o', description: 'write the Ignition config to this file instead of stdout' }),
     pretty: Flags.boolean({ char: 'p', description: 'indent the output', default: false }),
+    raw: Flags.boolean({ char: 'r', description: 'openshift: write the Ignition config, not a MachineConfig', default: false }),
   };
+  static override examples = [
+    '<%= config.bin %> butane config.bu',
+    '<%= config.bin %> butane --strict -d files/ -o config.ign config.bu',
+    'cat config.bu | <%= config.bin %> butane --pretty',
+  ];
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Butane);
-    const r = await translateButaneFile({ file: args.file, filesDir: flags['files-dir'], strict: flags.strict, output: flags.output, pretty: flags.pretty });
-    this.output(r, (x) => x.text);
+    const r = await translateButaneFile({ file: args.file, filesDir: flags['files-dir'], strict: flags.strict, output: flags.output, pretty: flags.pretty, raw: flags.raw });
+    // Warnings go to stderr (as Butane prints its report), so stdout stays a clean config.
+    if (!this.jsonMode) for (const w of r.warnings as Finding[]) process.stderr.write(`${args.file ? `${args.file}: ` : ''}${formatFinding(w)}\n`);
+    this.output({ ignition: r.ignition, ...(r.machineConfig ? { machineConfig: r.machineConfig } : {}), warnings: r.warnings }, () => r.text);
   }
 }

@@ -1,5 +1,21 @@
-/** Butane → Ignition translation. (Stub: the implementation lands with the Butane work.) */
-import { BugError } from '../../lib/errors.js';
+/**
+ * `fcos butane`: Butane → Ignition, as a file-level service. The translation itself is pure
+ * (translate.ts); this module reads the input, validates the output, and writes it atomically.
+ */
+import { readFileSync, renameSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UserError } from '../../lib/errors.js';
+import { formatFinding, hasErrors } from '../report.js';
+import { validateConfig } from '../validate.js';
+import { nodeFilesDir } from './filesdir.js';
+import { marshalIgnition, snakePath, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
+import { elidedFields, marshalMachineConfig } from './openshift.js';
+import { snake } from './schema.js';
+
+export { translateButane, marshalIgnition, SPEC_VERSIONS } from './translate.js';
+export { marshalMachineConfig } from './openshift.js';
+export type { TranslateOptions, TranslateResult } from './translate.js';
+export { memoryFilesDir, nodeFilesDir, type FilesDir } from './filesdir.js';
 
 export interface TranslateFileOptions {
   file?: string;
@@ -7,14 +23,126 @@ export interface TranslateFileOptions {
   strict?: boolean;
   output?: string;
   pretty?: boolean;
+  /** openshift: write the Ignition config instead of the MachineConfig (Butane's -r/--raw). */
+  raw?: boolean;
+  /** Input text instead of reading `file` or stdin (tests, library callers). */
+  input?: string;
 }
 export interface TranslateFileResult {
   /** Text printed in non-JSON mode: the Ignition config (when not written to a file) plus warnings. */
   text: string;
   ignition: unknown;
+  /** openshift (without raw): the MachineConfig that was written. */
+  machineConfig?: unknown;
   warnings: unknown[];
 }
 
-export async function translateButaneFile(_o: TranslateFileOptions): Promise<TranslateFileResult> {
-  throw new BugError('butane translation is not implemented yet');
+export interface TextTranslation extends TranslateResult {
+  /** The serialized Ignition config, when translation and validation succeeded. */
+  json?: string;
+  /** What to write: the Ignition JSON, or for openshift (unless raw) the MachineConfig YAML. */
+  output?: string;
+}
+
+/**
+ * Translate Butane text and validate the result with validateConfig. Findings of the validator are
+ * reported on the Ignition JSON path, with the YAML position where the paths correspond.
+ */
+export function translateAndValidate(text: string, opts: TranslateOptions & { pretty?: boolean; raw?: boolean } = {}): TextTranslation {
+  const r: TextTranslation = translateButane(text, { validateIgnition: (t) => validateConfig(t), ...opts });
+  if (!r.config || hasErrors(r.findings)) return r;
+  if (r.machineConfig && opts.raw) {
+    // Butane -r: the MachineConfig-only fields have nowhere to go.
+    for (const k of elidedFields(r.machineConfig)) {
+      const p = `$.openshift.${snake(k)}`;
+      const pos = r.locate?.(p);
+      r.findings.push({ severity: 'warning', path: p, ...(pos ? { line: pos.line, col: pos.col } : {}), message: 'field ignored in raw mode' });
+    }
+  }
+  // Under --strict a warning already fails the translation: don't validate a config that won't be written.
+  if (opts.strict && r.findings.length > 0) return r;
+  const json = marshalIgnition(r.config, opts.pretty ?? false);
+  // 3.7.0-experimental (fcos 1.8.0-experimental) has the shape of 3.6.0 in everything we emit; the
+  // validator knows the stable specs, so the experimental output is checked as 3.6.0.
+  const cfg = r.config as { ignition: { version: string } };
+  const v = r.ignitionVersion?.endsWith('-experimental')
+    ? validateConfig(marshalIgnition({ ...cfg, ignition: { ...cfg.ignition, version: '3.6.0' } }, false))
+    : validateConfig(json);
+  for (const f of v.findings) {
+    const yamlPath = snakePath(f.path);
+    const pos = r.locate?.(yamlPath);
+    r.findings.push({ severity: f.severity, path: f.path, ...(pos ? { line: pos.line, col: pos.col } : {}), message: f.severity === 'error' ? `config generated was invalid: ${f.message}` : f.message });
+  }
+  if (!hasErrors(r.findings)) {
+    r.json = json;
+    r.output = r.machineConfig && !opts.raw ? marshalMachineConfig(r.machineConfig) : json;
+  }
+  return r;
+}
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read the Butane config from stdin: ${(e as Error).message}`);
+  }
+}
+
+function readInput(file: string): string {
+  try {
+    if (statSync(file).isDirectory()) throw new UserError(`${file} is a directory, not a Butane config`);
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`no such file: ${file}`);
+    if (code === 'EACCES') throw new UserError(`permission denied: ${file}`);
+    throw new UserError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Write a file atomically: a temporary file in the same directory, then rename over the target. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    writeFileSync(tmp, data, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created */
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`cannot write ${path}: directory ${dirname(path)} does not exist`);
+    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`cannot write ${path}: permission denied`);
+    if (code === 'EISDIR') throw new UserError(`cannot write ${path}: is a directory`);
+    throw e;
+  }
+}
+
+export async function translateButaneFile(o: TranslateFileOptions): Promise<TranslateFileResult> {
+  const text = o.input ?? (o.file !== undefined && o.file !== '-' ? readInput(o.file) : readStdin());
+  if (o.filesDir !== undefined) {
+    let isDir = false;
+    try {
+      isDir = statSync(o.filesDir).isDirectory();
+    } catch {
+      throw new UserError(`files directory ${o.filesDir} does not exist`);
+    }
+    if (!isDir) throw new UserError(`files directory ${o.filesDir} is not a directory`);
+  }
+  const r = translateAndValidate(text, { filesDir: o.filesDir !== undefined ? nodeFilesDir(o.filesDir) : undefined, strict: o.strict, pretty: o.pretty, raw: o.raw });
+  const where = o.file && o.file !== '-' ? `${o.file}: ` : '';
+  const errors = r.findings.filter((f) => f.severity === 'error');
+  const warnings = r.findings.filter((f) => f.severity === 'warning');
+  if (errors.length > 0 || r.output === undefined) {
+    const shown = errors.length > 0 ? errors : r.findings;
+    throw new UserError(shown.map((f) => where + formatFinding(f)).join('\n') || `${where}translation failed`);
+  }
+  if (o.strict && warnings.length > 0) {
+    throw new UserError(warnings.map((f) => where + formatFinding(f)).join('\n'), '--strict turns warnings into errors');
+  }
+  if (o.output) writeFileAtomic(o.output, r.output + '\n');
+  return { text: o.output ? '' : r.output, ignition: r.config, ...(r.machineConfig && !o.raw ? { machineConfig: r.machineConfig } : {}), warnings };
 }

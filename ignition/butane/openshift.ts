@@ -1,0 +1,119 @@
+/**
+ * The `openshift` variant: an fcos config of the matching generation wrapped in a MachineConfig, with the
+ * fields the Machine Config Operator cannot handle refused (Butane's config/openshift/v4_X).
+ */
+import yaml from 'js-yaml';
+import type { Ctx } from './translate.js';
+import { snake } from './schema.js';
+
+type Obj = Record<string, unknown>;
+
+export const ROLE_LABEL_KEY = 'machineconfiguration.openshift.io/role';
+const MC_API_VERSION = 'machineconfiguration.openshift.io/v1';
+const MC_KIND = 'MachineConfig';
+
+/** openshift 4.x minor → the fcos 1.x minor it embeds (4.8–4.13: fcos 1.3, 4.14–4.18: 1.5, 4.19–4.21: 1.6, 4.22: 1.7). */
+export function openshiftBase(version: string): number {
+  const minor = Number(version.split('.')[1]);
+  if (minor <= 13) return 3;
+  if (minor <= 18) return 5;
+  if (minor <= 21) return 6;
+  if (minor === 22) return 7;
+  return 8;
+}
+
+const minorOf = (version: string) => Number(version.split('.')[1]);
+const CEX_KARG = 'rd.luks.key=/etc/luks/cex.key';
+
+function source(ctx: Ctx, cfg: Obj, version: string): void {
+  const md = (cfg.metadata as Obj | undefined) ?? {};
+  if (!md.name) ctx.error('$.metadata.name', 'metadata.name is required');
+  if (!((md.labels as Obj | undefined) ?? {})[ROLE_LABEL_KEY]) ctx.error('$.metadata.labels', `${ROLE_LABEL_KEY} label is required`);
+  const os = (cfg.openshift as Obj | undefined) ?? {};
+  if (os.kernel_type !== undefined && !['', 'default', 'realtime'].includes(String(os.kernel_type))) {
+    ctx.error('$.openshift.kernel_type', 'must be empty, "default", or "realtime"');
+  }
+  if (minorOf(version) >= 19) {
+    const kargs = (os.kernel_arguments as string[] | undefined) ?? [];
+    const bootCex = ((((cfg.boot_device as Obj | undefined)?.luks as Obj | undefined)?.cex as Obj | undefined)?.enabled ?? false) === true;
+    const rootCex = ((((cfg.storage as Obj | undefined) ?? {}).luks as Obj[] | undefined) ?? []).some((l) => l.name === 'root' && (l.cex as Obj | undefined)?.enabled === true);
+    if ((bootCex || rootCex) && !kargs.includes(CEX_KARG)) {
+      ctx.error('$.openshift.kernel_arguments', `'${CEX_KARG}' must be set as kernel argument when CEX is enabled for the boot device`);
+    }
+  }
+}
+
+/** FIPS (before 4.20), field filters, and the RHCOS/MCO support checks on the desugared config. */
+function output(ctx: Ctx, cfg: Obj, out: Obj, version: string): void {
+  const minor = minorOf(version);
+  const os = (cfg.openshift as Obj | undefined) ?? {};
+  const storage = (out.storage as Obj | undefined) ?? {};
+  const passwd = (out.passwd as Obj | undefined) ?? {};
+
+  // FIPS 140-2 does not allow LUKS's default XTS mode (Butane stopped overriding it in 4.20).
+  if (os.fips === true && minor < 20) {
+    for (const l of (storage.luks as Obj[] | undefined) ?? []) {
+      const options = ((l.options as string[] | undefined) ?? []).slice();
+      if (options.some((o) => o === '--cipher' || o.startsWith('--cipher=') || o === '-c')) continue;
+      l.options = [...options, '--cipher', 'aes-cbc-essiv:sha256'];
+    }
+  }
+
+  const kargs = (out.kernelArguments as Obj | undefined) ?? {};
+  if (((kargs.shouldExist as unknown[]) ?? []).length > 0 || ((kargs.shouldNotExist as unknown[]) ?? []).length > 0) {
+    ctx.error('$.kernel_arguments', 'this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead');
+  }
+  if (((passwd.groups as unknown[]) ?? []).length > 0) ctx.error('$.passwd.groups', 'groups are not supported in this spec version');
+  const userFields = ['gecos', 'groups', 'homeDir', 'noCreateHome', 'noLogInit', 'noUserGroup', 'primaryGroup', 'shell', 'shouldExist', 'system', 'uid'];
+  if (minor <= 12) userFields.push('passwordHash');
+  ((passwd.users as Obj[] | undefined) ?? []).forEach((u, i) => {
+    for (const f of userFields) {
+      const v = u[f];
+      if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {
+        ctx.error(`$.passwd.users.${i}.${snake(f)}`, 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version');
+      }
+    }
+    if (u.name !== 'core') ctx.error(`$.passwd.users.${i}.name`, 'users other than "core" are not supported in this spec version');
+  });
+  if (((storage.directories as unknown[]) ?? []).length > 0) ctx.error('$.storage.directories', 'directories are not supported in this spec version');
+  if (((storage.links as unknown[]) ?? []).length > 0) ctx.error('$.storage.links', 'links are not supported in this spec version');
+  ((storage.files as Obj[] | undefined) ?? []).forEach((f, i) => {
+    const contents = (f.contents as Obj | undefined) ?? {};
+    if (((f.append as unknown[]) ?? []).length > 0) ctx.error(`$.storage.files.${i}.append`, 'appending to files is not supported in this spec version');
+    if (((contents.httpHeaders as unknown[]) ?? []).length > 0) ctx.error(`$.storage.files.${i}.contents.http_headers`, 'file HTTP headers are not supported in this spec version');
+    if (minor <= 9 && contents.compression) ctx.error(`$.storage.files.${i}.contents.compression`, 'file compression is not supported in this spec version');
+    if (typeof contents.source === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:/.test(contents.source) && !/^data:/i.test(contents.source)) {
+      ctx.error(`$.storage.files.${i}.contents.source`, 'file contents source must be data URL in this spec version');
+    }
+    if (minor >= 10 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(`$.storage.files.${i}.mode`, 'special mode bits are not supported in this spec version');
+  });
+  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
+    if (fs.format === 'btrfs') ctx.error(`$.storage.filesystems.${i}.format`, 'btrfs is not supported in this spec version');
+    if (minor >= 14 && fs.format === 'none') ctx.error(`$.storage.filesystems.${i}.format`, 'format "none" is not supported in this spec version');
+  });
+}
+
+export const checkOpenShift = { source, output };
+
+/** The MachineConfig: metadata from the config, the Ignition config in spec.config, the MachineConfig-only fields. */
+export function wrapMachineConfig(cfg: Obj, ignition: Obj): Obj {
+  const md = (cfg.metadata as Obj | undefined) ?? {};
+  const os = (cfg.openshift as Obj | undefined) ?? {};
+  const spec: Obj = { config: ignition };
+  if (((os.kernel_arguments as unknown[]) ?? []).length > 0) spec.kernelArguments = os.kernel_arguments;
+  if (((os.extensions as unknown[]) ?? []).length > 0) spec.extensions = os.extensions;
+  if (os.fips !== undefined) spec.fips = os.fips;
+  if (os.kernel_type !== undefined) spec.kernelType = os.kernel_type;
+  return { apiVersion: MC_API_VERSION, kind: MC_KIND, metadata: { labels: { ...((md.labels as Obj | undefined) ?? {}) }, name: md.name ?? '' }, spec };
+}
+
+/** Butane's MachineConfig YAML: keys sorted (it round-trips through a generic map), two-space indent, a header. */
+export function marshalMachineConfig(mc: Obj): string {
+  return '# Generated by Butane; do not edit\n' + yaml.dump(mc, { sortKeys: true, indent: 2, lineWidth: -1, noRefs: true }).replace(/\n+$/, '');
+}
+
+/** Fields that a raw (Ignition-only) openshift translation drops, as Butane warns about them. */
+export function elidedFields(mc: Obj): string[] {
+  const spec = (mc.spec as Obj | undefined) ?? {};
+  return Object.keys(spec).filter((k) => k !== 'config');
+}
