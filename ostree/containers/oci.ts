@@ -545,7 +545,7 @@ export async function buildOciImage(opts: BuildOciImageOptions): Promise<OciImag
       createdBy = 'fcos: layer from a root directory';
     } else if ('rootfsTar' in from) {
       layers = [await layerFromTar(tmp, from.rootfsTar, mtime, !!opts.preserveOwnership)];
-      createdBy = `fcos: layer from ${basename(from.rootfsTar)}`;
+      createdBy = 'fcos: layer from a rootfs tarball';
     } else if ('files' in from) {
       layers = [await layerFromFiles(tmp, from.files, mtime)];
       createdBy = 'fcos: layer from files';
@@ -554,7 +554,7 @@ export async function buildOciImage(opts: BuildOciImageOptions): Promise<OciImag
       layers = base.layers;
       baseConfig = (base.config.config as Record<string, unknown>) ?? {};
       baseHistory = (base.config.history as unknown[]) ?? [];
-      createdBy = `fcos: config from ${basename(from.ociArchive)}`;
+      createdBy = 'fcos: config on top of a base OCI image';
     } else {
       throw new BugError('buildOciImage: unknown source');
     }
