@@ -4,7 +4,10 @@
  */
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, mkdirSync, writeFileSync, cpSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { overlayK8sDir } from '../../ostree/containers/k8s-payload.js';
 import { join, dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ensureKubelet, cachedKubelet, DEFAULT_KUBELET_VERSION } from '../../ostree/kubelet.js';
@@ -60,4 +63,39 @@ describe('kubelet from the Go module proxy', () => {
     },
     40 * 60_000,
   );
+
+  it('accepts fcos’s KubeletConfiguration (+ drop-in dir) and runs standalone up to the CRI connection', async () => {
+    const k = await cachedKubelet();
+    expect(k, 'kubelet built by the previous test').toBeDefined();
+    const t = mkdtempSync(join(tmpdir(), 'fcos-kubelet-cfg-'));
+    try {
+      const O = overlayK8sDir();
+      // fcos's config with paths moved into the temp dir; the PKI from fcos's own kubelet-prepare
+      await execa(join(O, 'usr/libexec/fcos/kubelet-prepare'), { env: { FCOS_ROOT: join(t, 'r') } });
+      const cfg = readFileSync(join(O, 'etc/kubernetes/kubelet.yaml'), 'utf8')
+        .replaceAll('/etc/kubernetes/manifests', join(t, 'r/etc/kubernetes/manifests'))
+        .replaceAll('/etc/kubernetes/pki', join(t, 'r/etc/kubernetes/pki'))
+        .replace('unix:///run/containerd/containerd.sock', `unix://${t}/no-containerd.sock`);
+      writeFileSync(join(t, 'kubelet.yaml'), cfg);
+      const dropins = join(t, 'config.d');
+      mkdirSync(dropins);
+      cpSync(join(t, 'r/run/kubelet/config.d'), dropins, { recursive: true });
+      // the image is cgroup v2; a cgroup v1 CI host needs this to get past validation
+      if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+        writeFileSync(join(dropins, '99-test-cgroupv1.conf'), 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailCgroupV1: false\n');
+      }
+      expect(readdirSync(dropins)).toContain('50-fcos-resolv.conf');
+      const r = await execa(k!.path, [`--config=${join(t, 'kubelet.yaml')}`, `--config-dir=${dropins}`, `--root-dir=${join(t, 'root')}`], {
+        reject: false,
+        timeout: 60_000,
+        all: true,
+      });
+      const out = r.all ?? '';
+      expect(out).not.toMatch(/strict decoding error|unknown field|failed to validate kubelet configuration|failed to load kubelet config/i);
+      expect(out).toContain('Standalone mode, no API client');
+      expect(out).toMatch(/validate CRI v1 runtime API for endpoint .*no-containerd\.sock/);
+    } finally {
+      rmSync(t, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
