@@ -210,7 +210,14 @@ function readCacheEntry(dir: string): KubeletBinary | undefined {
 
 /** Move a finished temp directory into place; if another process won the race, keep theirs. */
 async function publish(tmp: string, final: string): Promise<void> {
-  if (existsSync(final)) await rm(final, { recursive: true, force: true }); // stale/invalid entry
+  if (existsSync(final)) {
+    if (readCacheEntry(final)) {
+      // another fcos process finished the same build first: keep theirs (it may be in use), drop ours
+      await rm(tmp, { recursive: true, force: true });
+      return;
+    }
+    await rm(final, { recursive: true, force: true }); // stale/invalid entry
+  }
   try {
     await rename(tmp, final);
   } catch (e) {
