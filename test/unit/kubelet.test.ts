@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   parseKubernetesGoMod,
   wrapperGoMod,
@@ -162,6 +164,38 @@ describe('kubelet caches', () => {
     // no temp leftovers
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(join(dir, 'cache', 'kubelet')).filter((n) => n.startsWith('.tmp'))).toEqual([]);
+  });
+
+  it('fetchKubelet: http:// URL (local server): good hash, bad hash, 404', async () => {
+    const k = fakeKubelet('v1.34.4');
+    const body = readFileSync(k.path);
+    let hits = 0;
+    const server: Server = createServer((req, res) => {
+      hits++;
+      if (req.url === '/kubelet') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(body);
+      } else {
+        res.writeHead(404);
+        res.end('not found');
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const bad = await fetchKubelet({ url: `${base}/kubelet`, sha256: 'f'.repeat(64) }).catch((e) => e);
+      expect(bad).toBeInstanceOf(UserError);
+      expect(bad.message).toContain(k.sha256);
+      const a = await fetchKubelet({ url: `${base}/kubelet`, sha256: k.sha256 });
+      expect(a.version).toBe('v1.34.4');
+      expect(a.cached).toBe(false);
+      const before = hits;
+      expect((await fetchKubelet({ url: `${base}/kubelet`, sha256: k.sha256 })).cached).toBe(true);
+      expect(hits).toBe(before);
+      await expect(fetchKubelet({ url: `${base}/missing`, sha256: 'e'.repeat(64) })).rejects.toThrow(/HTTP 404/);
+    } finally {
+      server.close();
+    }
   });
 
   it('fetchKubelet: missing file, bad scheme, bad hash text are UserErrors', async () => {
