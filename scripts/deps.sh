@@ -23,6 +23,8 @@ PKGS=(
   ca-certificates
   arch-test         # mmdebstrap's architecture check
   python3           # small helpers in tests
+  containerd runc   # e2e: `ctr images import` of the OCI archives fcos builds (private containerd, temp root)
+  skopeo podman     # e2e: the same archives read by containers/image (skopeo inspect, podman load)
 )
 
 missing=()

@@ -1,0 +1,621 @@
+/**
+ * OCI images without a registry or a container engine.
+ *
+ * buildOciImage() writes an OCI image-layout tar archive ("oci-archive"): `oci-layout`, `index.json` (one manifest,
+ * named by `org.opencontainers.image.ref.name` and containerd's `io.containerd.image.name`), and
+ * `blobs/sha256/…` (image config, manifest, gzip layers). It is what `ctr -n k8s.io images import`,
+ * `podman load -i` and `skopeo copy oci-archive:…` read.
+ *
+ * Deterministic: entries sorted by name, mtimes = SOURCE_DATE_EPOCH (or 0), uid/gid 0, no uname/gname,
+ * gzip without timestamp, JSON with a fixed key order, so the same input gives the same digests.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
+import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip, constants as zc } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { BugError, UserError } from '../../lib/errors.js';
+import { withCleanup } from '../../lib/signals.js';
+
+export const MT_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const MT_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const MT_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const MT_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const MT_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+export const ANN_REF_NAME = 'org.opencontainers.image.ref.name';
+export const ANN_CONTAINERD_NAME = 'io.containerd.image.name';
+
+export interface OciImageConfig {
+  entrypoint?: string[];
+  cmd?: string[];
+  /** "KEY=value" entries. */
+  env?: string[];
+  workingDir?: string;
+  /** "80/tcp", "53/udp" (a bare "80" means tcp). */
+  exposedPorts?: string[];
+  labels?: Record<string, string>;
+  user?: string;
+  stopSignal?: string;
+}
+
+/** A file given in memory (for tiny images: a static binary and a few files). */
+export interface OciFile {
+  /** Path inside the image, e.g. "/pause" or "etc/passwd". */
+  path: string;
+  /** Content: file; string/Buffer. Omit for directories. */
+  content?: string | Buffer;
+  /** Or: copy content from this host file. */
+  sourcePath?: string;
+  mode?: number;
+  type?: 'file' | 'directory' | 'symlink';
+  /** symlink target */
+  linkname?: string;
+}
+
+export type OciSource =
+  | { rootfsDir: string }
+  | { rootfsTar: string }
+  | { ociArchive: string }
+  | { files: OciFile[] };
+
+export interface BuildOciImageOptions {
+  /** Repository name, e.g. "localhost/fcos/pause". */
+  name: string;
+  tag: string;
+  from: OciSource;
+  config?: OciImageConfig;
+  /** Output archive path (…/pause.oci.tar). Written atomically. */
+  out: string;
+  /** Seconds since epoch for every timestamp; default $SOURCE_DATE_EPOCH, else 0. */
+  sourceDateEpoch?: number;
+  architecture?: string;
+  os?: string;
+  /** Keep the uid/gid of files from rootfsDir/rootfsTar (default: everything is owned by 0:0). */
+  preserveOwnership?: boolean;
+}
+
+export interface OciDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { architecture: string; os: string };
+  annotations?: Record<string, string>;
+}
+
+export interface OciImageResult {
+  out: string;
+  /** "localhost/fcos/pause:3.10" */
+  ref: string;
+  manifestDigest: string;
+  configDigest: string;
+  layers: { digest: string; diffId: string; size: number }[];
+  /** Size of the archive file. */
+  archiveSize: number;
+}
+
+interface LayerBlob {
+  file: string;
+  digest: string;
+  diffId: string;
+  size: number;
+  mediaType: string;
+}
+
+function epochOf(opts: { sourceDateEpoch?: number }): number {
+  if (opts.sourceDateEpoch !== undefined) return opts.sourceDateEpoch;
+  const e = Number(process.env.SOURCE_DATE_EPOCH);
+  return Number.isFinite(e) && process.env.SOURCE_DATE_EPOCH ? e : 0;
+}
+
+function sha256(data: Buffer | string): string {
+  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+
+/** GOARCH-style architecture of this host (OCI uses Go's names). */
+export function hostArchitecture(): string {
+  const m: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return m[process.arch] ?? process.arch;
+}
+
+/** Validate a reference name the way containerd/podman accept it (lowercase path components, a tag). */
+export function validateRef(name: string, tag: string): void {
+  const comp = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+  const re = new RegExp(`^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?${comp}(?:/${comp})*$`);
+  if (!re.test(name)) throw new UserError(`invalid image name '${name}'`, 'use lowercase components such as localhost/fcos/pause');
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new UserError(`invalid image tag '${tag}'`);
+}
+
+/** Stable JSON: object keys in insertion order as built below (we build objects in a fixed order). */
+function json(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Layer writers
+
+type Header = Partial<tar.Header> & { name: string };
+
+/** Write a tar stream into a gzip layer file, computing diffID (tar sha256) and digest (gz sha256). */
+async function writeLayer(dir: string, produce: (pack: tar.Pack) => Promise<void>): Promise<LayerBlob> {
+  const file = join(dir, `layer-${randomBytes(4).toString('hex')}.tar.gz`);
+  const pack = tar.pack();
+  const tarHash = createHash('sha256');
+  const gzHash = createHash('sha256');
+  let size = 0;
+  const tapTar = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      tarHash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const tapGz = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      gzHash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const gz = createGzip({ level: zc.Z_BEST_COMPRESSION });
+  const done = pipeline(pack, tapTar, gz, tapGz, createWriteStream(file));
+  try {
+    await produce(pack);
+    pack.finalize();
+  } catch (e) {
+    pack.destroy(e as Error);
+    await done.catch(() => undefined);
+    throw e;
+  }
+  await done;
+  return { file, digest: 'sha256:' + gzHash.digest('hex'), diffId: 'sha256:' + tarHash.digest('hex'), size, mediaType: MT_LAYER_GZIP };
+}
+
+/** Add one entry; for content streams, wait until fully written (with backpressure). */
+async function addEntry(pack: tar.Pack, header: Header, content?: Buffer | AsyncIterable<Uint8Array>): Promise<void> {
+  if (content === undefined || Buffer.isBuffer(content)) {
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (content === undefined) pack.entry(header, cb);
+      else pack.entry(header, content, cb);
+    });
+    return;
+  }
+  let finished!: Promise<void>;
+  const sink = await new Promise<ReturnType<tar.Pack['entry']>>((resolveSink) => {
+    finished = new Promise<void>((resolve, reject) => {
+      resolveSink(pack.entry(header, (err) => (err ? reject(err) : resolve())));
+    });
+  });
+  for await (const chunk of content) {
+    if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
+  }
+  sink.end(undefined as never);
+  await finished;
+}
+
+function normName(p: string, isDir: boolean): string {
+  let n = posix.normalize(p.replace(/^\/+/, ''));
+  if (n === '.' || n === '') n = '.';
+  if (n.startsWith('../')) throw new UserError(`path escapes the image root: ${p}`);
+  return isDir && n !== '.' && !n.endsWith('/') ? n + '/' : n;
+}
+
+/** Layer from a host directory: sorted walk, hard links kept, devices/fifos kept, sockets skipped. */
+async function layerFromDir(tmp: string, root: string, mtime: Date, preserveOwnership: boolean): Promise<LayerBlob> {
+  const st = await stat(root).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UserError(`rootfs directory not found: ${root}`);
+  return writeLayer(tmp, async (pack) => {
+    const seen = new Map<string, string>(); // dev:ino → first path (hard links)
+    const walk = async (rel: string): Promise<void> => {
+      const names = (await readdir(join(root, rel))).sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
+      for (const name of names) {
+        const relPath = rel ? `${rel}/${name}` : name;
+        const abs = join(root, relPath);
+        const s = await lstat(abs);
+        const base: Header = {
+          name: relPath,
+          mode: s.mode & 0o7777,
+          uid: preserveOwnership ? s.uid : 0,
+          gid: preserveOwnership ? s.gid : 0,
+          mtime,
+        };
+        if (s.isDirectory()) {
+          await addEntry(pack, { ...base, name: relPath + '/', type: 'directory' });
+          await walk(relPath);
+        } else if (s.isSymbolicLink()) {
+          await addEntry(pack, { ...base, type: 'symlink', linkname: await readlink(abs) });
+        } else if (s.isFile()) {
+          const key = `${s.dev}:${s.ino}`;
+          if (s.nlink > 1 && seen.has(key)) {
+            await addEntry(pack, { ...base, type: 'link', linkname: seen.get(key)! });
+            continue;
+          }
+          if (s.nlink > 1) seen.set(key, relPath);
+          await addEntry(pack, { ...base, type: 'file', size: s.size }, createReadStream(abs));
+        } else if (s.isCharacterDevice() || s.isBlockDevice()) {
+          await addEntry(pack, {
+            ...base,
+            type: s.isCharacterDevice() ? 'character-device' : 'block-device',
+            devmajor: Number(BigInt(s.rdev) >> 8n) & 0xfff,
+            devminor: (s.rdev & 0xff) | ((s.rdev >> 12) & 0xfff00),
+          });
+        } else if (s.isFIFO()) {
+          await addEntry(pack, { ...base, type: 'fifo' });
+        } // sockets: skipped (cannot be stored in tar)
+      }
+    };
+    await walk('');
+  });
+}
+
+/** Layer from in-memory files: parent directories are added automatically. */
+async function layerFromFiles(tmp: string, files: OciFile[], mtime: Date): Promise<LayerBlob> {
+  const entries = new Map<string, { header: Header; content?: Buffer | string; sourcePath?: string }>();
+  const addDirs = (p: string) => {
+    const parts = p.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const d = parts.slice(0, i).join('/') + '/';
+      if (!entries.has(d)) entries.set(d, { header: { name: d, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime } });
+    }
+  };
+  for (const f of files) {
+    const type = f.type ?? (f.content === undefined && f.sourcePath === undefined ? 'directory' : 'file');
+    const name = normName(f.path, type === 'directory');
+    addDirs(name.replace(/\/$/, ''));
+    if (type === 'directory') entries.set(name, { header: { name, type, mode: f.mode ?? 0o755, uid: 0, gid: 0, mtime } });
+    else if (type === 'symlink') {
+      if (!f.linkname) throw new UserError(`symlink ${f.path} has no target`);
+      entries.set(name, { header: { name, type, linkname: f.linkname, mode: f.mode ?? 0o777, uid: 0, gid: 0, mtime } });
+    } else {
+      entries.set(name, { header: { name, type: 'file', mode: f.mode ?? 0o644, uid: 0, gid: 0, mtime }, content: f.content, sourcePath: f.sourcePath });
+    }
+  }
+  const sorted = [...entries.keys()].sort();
+  return writeLayer(tmp, async (pack) => {
+    for (const k of sorted) {
+      const e = entries.get(k)!;
+      if (e.header.type !== 'file') {
+        await addEntry(pack, e.header);
+        continue;
+      }
+      if (e.sourcePath !== undefined) {
+        const s = await stat(e.sourcePath).catch(() => undefined);
+        if (!s?.isFile()) throw new UserError(`file for image path /${k} not found: ${e.sourcePath}`);
+        await addEntry(pack, { ...e.header, size: s.size }, createReadStream(e.sourcePath));
+      } else {
+        const buf = Buffer.isBuffer(e.content) ? e.content : Buffer.from(e.content ?? '');
+        await addEntry(pack, { ...e.header, size: buf.length }, buf);
+      }
+    }
+  });
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    await fh.read(b, 0, 2, 0);
+    return b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Layer from an existing tarball (plain or gzip): entries kept in their order, timestamps/owners normalized. */
+async function layerFromTar(tmp: string, src: string, mtime: Date, preserveOwnership: boolean): Promise<LayerBlob> {
+  if (!existsSync(src)) throw new UserError(`rootfs tarball not found: ${src}`);
+  const gz = await isGzip(src);
+  return writeLayer(tmp, async (pack) => {
+    const ex = tar.extract();
+    const input = gz ? createReadStream(src).pipe(createGunzip()) : createReadStream(src);
+    input.on('error', (e: Error) => ex.destroy(e));
+    input.pipe(ex);
+    for await (const entry of ex) {
+      const h = entry.header;
+      const header: Header = {
+        name: h.name.replace(/^\.\//, '').replace(/^\/+/, ''),
+        type: h.type,
+        mode: h.mode,
+        uid: preserveOwnership ? h.uid : 0,
+        gid: preserveOwnership ? h.gid : 0,
+        mtime,
+        linkname: h.type === 'link' ? (h.linkname ?? '').replace(/^\.\//, '').replace(/^\/+/, '') : h.linkname,
+        size: h.type === 'file' || h.type === 'contiguous-file' ? h.size : 0,
+        devmajor: h.devmajor,
+        devminor: h.devminor,
+      };
+      if (header.type === 'contiguous-file') header.type = 'file';
+      if (!header.name || header.name === './' || header.name === '.') {
+        entry.resume();
+        continue;
+      }
+      if (header.type === 'file') await addEntry(pack, header, entry as AsyncIterable<Uint8Array>);
+      else {
+        entry.resume();
+        await addEntry(pack, header);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading archives
+
+export interface OciArchiveContents {
+  index: { schemaVersion: number; mediaType?: string; manifests: OciDescriptor[] };
+  layout: { imageLayoutVersion: string };
+  /** digest → blob (all blobs in memory: for tests and small images). */
+  blobs: Map<string, Buffer>;
+  /** Archive member names in order. */
+  names: string[];
+}
+
+/** Read a whole OCI archive into memory. */
+export async function readOciArchive(path: string): Promise<OciArchiveContents> {
+  if (!existsSync(path)) throw new UserError(`OCI archive not found: ${path}`);
+  const ex = tar.extract();
+  createReadStream(path).pipe(ex);
+  const blobs = new Map<string, Buffer>();
+  const names: string[] = [];
+  let index: OciArchiveContents['index'] | undefined;
+  let layout: OciArchiveContents['layout'] | undefined;
+  for await (const entry of ex) {
+    const name = entry.header.name.replace(/^\.\//, '');
+    names.push(name);
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    const buf = Buffer.concat(chunks);
+    if (name === 'index.json') index = JSON.parse(buf.toString('utf8'));
+    else if (name === 'oci-layout') layout = JSON.parse(buf.toString('utf8'));
+    else {
+      const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name);
+      if (m) blobs.set(`${m[1]}:${m[2]}`, buf);
+    }
+  }
+  if (!index) throw new UserError(`${path} is not an OCI archive: no index.json`);
+  if (!layout) throw new UserError(`${path} is not an OCI archive: no oci-layout`);
+  return { index, layout, blobs, names };
+}
+
+export interface OciVerifyReport {
+  refs: string[];
+  manifests: number;
+  blobs: number;
+}
+
+/**
+ * Check an OCI archive: every blob's sha256 matches its name, every descriptor's size and digest match the blob,
+ * the config's diff_ids match the layers. Throws UserError on the first problem.
+ */
+export async function verifyOciArchive(path: string): Promise<OciVerifyReport> {
+  const a = await readOciArchive(path);
+  if (a.layout.imageLayoutVersion !== '1.0.0') throw new UserError(`${path}: oci-layout version ${a.layout.imageLayoutVersion}`);
+  for (const [d, b] of a.blobs) if (sha256(b) !== d) throw new UserError(`${path}: blob ${d} has sha256 ${sha256(b)}`);
+  const need = (desc: OciDescriptor, what: string): Buffer => {
+    const b = a.blobs.get(desc.digest);
+    if (!b) throw new UserError(`${path}: ${what} ${desc.digest} missing`);
+    if (b.length !== desc.size) throw new UserError(`${path}: ${what} ${desc.digest} size ${b.length} != descriptor ${desc.size}`);
+    return b;
+  };
+  const refs: string[] = [];
+  for (const md of a.index.manifests) {
+    if (md.mediaType !== MT_MANIFEST) throw new UserError(`${path}: unsupported manifest media type ${md.mediaType}`);
+    const ref = md.annotations?.[ANN_REF_NAME];
+    if (ref) refs.push(ref);
+    const m = JSON.parse(need(md, 'manifest').toString('utf8')) as { schemaVersion: number; mediaType?: string; config: OciDescriptor; layers: OciDescriptor[] };
+    if (m.schemaVersion !== 2) throw new UserError(`${path}: manifest schemaVersion ${m.schemaVersion}`);
+    const cfg = JSON.parse(need(m.config, 'config').toString('utf8')) as { rootfs: { diff_ids: string[] } };
+    if (cfg.rootfs.diff_ids.length !== m.layers.length) throw new UserError(`${path}: ${m.layers.length} layers but ${cfg.rootfs.diff_ids.length} diff_ids`);
+    for (let i = 0; i < m.layers.length; i++) {
+      const l = m.layers[i]!;
+      const blob = need(l, 'layer');
+      const tarBytes = l.mediaType === MT_LAYER_GZIP ? await gunzipBuffer(blob) : blob;
+      if (sha256(tarBytes) !== cfg.rootfs.diff_ids[i]) throw new UserError(`${path}: layer ${i} diff_id mismatch`);
+    }
+  }
+  return { refs, manifests: a.index.manifests.length, blobs: a.blobs.size };
+}
+
+async function gunzipBuffer(b: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(Readable.from([b]), createGunzip(), async function* (src: AsyncIterable<Buffer>) {
+    for await (const c of src) chunks.push(c);
+  });
+  return Buffer.concat(chunks);
+}
+
+/** List the entries of one layer tar (for tests / inspection). */
+export async function listLayer(blob: Buffer): Promise<Header[]> {
+  const ex = tar.extract();
+  Readable.from([blob]).pipe(createGunzip()).pipe(ex);
+  const out: Header[] = [];
+  for await (const e of ex) {
+    out.push(e.header);
+    e.resume();
+  }
+  return out;
+}
+
+/** Extract the blobs of the (single-manifest) OCI archive to dir/<hex>; returns its manifest and config. */
+async function baseFromArchive(path: string, dir: string): Promise<{ layers: LayerBlob[]; config: Record<string, unknown> }> {
+  if (!existsSync(path)) throw new UserError(`base OCI archive not found: ${path}`);
+  const ex = tar.extract();
+  createReadStream(path).pipe(ex);
+  const small = new Map<string, Buffer>();
+  const files = new Map<string, string>();
+  let indexBuf: Buffer | undefined;
+  for await (const entry of ex) {
+    const name = entry.header.name.replace(/^\.\//, '');
+    const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
+    if (m) {
+      const f = join(dir, `base-${m[1]}`);
+      const h = createHash('sha256');
+      const tap = new PassThrough();
+      tap.on('data', (c: Buffer) => h.update(c));
+      await pipeline(entry, tap, createWriteStream(f));
+      if (h.digest('hex') !== m[1]) throw new UserError(`${path}: blob ${m[1]} is corrupt`);
+      files.set(`sha256:${m[1]}`, f);
+      if ((entry.header.size ?? 0) < 4 * 1024 * 1024) small.set(`sha256:${m[1]}`, await import('node:fs/promises').then((fs) => fs.readFile(f)));
+    } else if (name === 'index.json') {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      indexBuf = Buffer.concat(chunks);
+    } else entry.resume();
+  }
+  if (!indexBuf) throw new UserError(`${path} is not an OCI archive: no index.json`);
+  const index = JSON.parse(indexBuf.toString('utf8')) as { manifests: OciDescriptor[] };
+  if (index.manifests.length !== 1) throw new UserError(`${path}: base archive must hold exactly one image (has ${index.manifests.length})`);
+  const md = index.manifests[0]!;
+  if (md.mediaType !== MT_MANIFEST) throw new UserError(`${path}: base image must be a single-platform OCI manifest, not ${md.mediaType}`);
+  const mbuf = small.get(md.digest);
+  if (!mbuf) throw new UserError(`${path}: manifest ${md.digest} missing`);
+  const manifest = JSON.parse(mbuf.toString('utf8')) as { config: OciDescriptor; layers: OciDescriptor[] };
+  const cbuf = small.get(manifest.config.digest);
+  if (!cbuf) throw new UserError(`${path}: config ${manifest.config.digest} missing`);
+  const config = JSON.parse(cbuf.toString('utf8')) as Record<string, unknown> & { rootfs: { diff_ids: string[] } };
+  const layers = manifest.layers.map((l, i) => {
+    const f = files.get(l.digest);
+    if (!f) throw new UserError(`${path}: layer ${l.digest} missing`);
+    return { file: f, digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: config.rootfs.diff_ids[i]! };
+  });
+  return { layers, config };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function imageConfigSection(c: OciImageConfig, base: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  if (c.user !== undefined) out.User = c.user;
+  if (c.exposedPorts) {
+    const ports: Record<string, Record<string, never>> = { ...((base.ExposedPorts as Record<string, Record<string, never>>) ?? {}) };
+    for (const p of c.exposedPorts) ports[p.includes('/') ? p : `${p}/tcp`] = {};
+    out.ExposedPorts = Object.fromEntries(Object.entries(ports).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+  if (c.env) {
+    const env = [...((base.Env as string[]) ?? [])];
+    for (const e of c.env) {
+      if (!e.includes('=')) throw new UserError(`image env entry '${e}' is not KEY=value`);
+      const k = e.slice(0, e.indexOf('='));
+      const i = env.findIndex((x) => x.startsWith(k + '='));
+      if (i >= 0) env[i] = e;
+      else env.push(e);
+    }
+    out.Env = env;
+  }
+  if (c.entrypoint) {
+    out.Entrypoint = c.entrypoint;
+    if (!c.cmd) delete out.Cmd; // like a Dockerfile: a new ENTRYPOINT resets CMD
+  }
+  if (c.cmd) out.Cmd = c.cmd;
+  if (c.workingDir !== undefined) out.WorkingDir = c.workingDir;
+  if (c.labels) out.Labels = { ...((base.Labels as Record<string, string>) ?? {}), ...c.labels };
+  if (c.stopSignal !== undefined) out.StopSignal = c.stopSignal;
+  // fixed key order
+  const order = ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'WorkingDir', 'Labels', 'StopSignal'];
+  const sorted: Record<string, unknown> = {};
+  for (const k of order) if (k in out) sorted[k] = out[k];
+  for (const k of Object.keys(out).sort()) if (!(k in sorted)) sorted[k] = out[k];
+  return sorted;
+}
+
+/** Build an OCI image-layout archive (see the file comment). */
+export async function buildOciImage(opts: BuildOciImageOptions): Promise<OciImageResult> {
+  validateRef(opts.name, opts.tag);
+  const ref = `${opts.name}:${opts.tag}`;
+  const epoch = epochOf(opts);
+  const mtime = new Date(epoch * 1000);
+  const created = mtime.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const architecture = opts.architecture ?? hostArchitecture();
+  const os = opts.os ?? 'linux';
+  await mkdir(dirname(opts.out), { recursive: true });
+  return withCleanup(async (c) => {
+    const tmp = join(dirname(opts.out), `.${basename(opts.out)}.tmp-${randomBytes(4).toString('hex')}`);
+    await mkdir(tmp);
+    c.push('remove OCI temp dir', () => rm(tmp, { recursive: true, force: true }));
+
+    let layers: LayerBlob[];
+    let baseConfig: Record<string, unknown> = {};
+    let baseHistory: unknown[] = [];
+    const from = opts.from;
+    let createdBy: string;
+    if ('rootfsDir' in from) {
+      layers = [await layerFromDir(tmp, from.rootfsDir, mtime, !!opts.preserveOwnership)];
+      createdBy = 'fcos: layer from a root directory';
+    } else if ('rootfsTar' in from) {
+      layers = [await layerFromTar(tmp, from.rootfsTar, mtime, !!opts.preserveOwnership)];
+      createdBy = 'fcos: layer from a rootfs tarball';
+    } else if ('files' in from) {
+      layers = [await layerFromFiles(tmp, from.files, mtime)];
+      createdBy = 'fcos: layer from files';
+    } else if ('ociArchive' in from) {
+      const base = await baseFromArchive(from.ociArchive, tmp);
+      layers = base.layers;
+      baseConfig = (base.config.config as Record<string, unknown>) ?? {};
+      baseHistory = (base.config.history as unknown[]) ?? [];
+      createdBy = 'fcos: config on top of a base OCI image';
+    } else {
+      throw new BugError('buildOciImage: unknown source');
+    }
+
+    const config = {
+      created,
+      architecture,
+      os,
+      config: imageConfigSection(opts.config ?? {}, baseConfig),
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history: [...baseHistory, { created, created_by: createdBy, ...('ociArchive' in from ? { empty_layer: true } : {}) }],
+    };
+    const configBuf = json(config);
+    const configDesc: OciDescriptor = { mediaType: MT_CONFIG, digest: sha256(configBuf), size: configBuf.length };
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MT_MANIFEST,
+      config: configDesc,
+      layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    };
+    const manifestBuf = json(manifest);
+    const manifestDesc: OciDescriptor = {
+      mediaType: MT_MANIFEST,
+      digest: sha256(manifestBuf),
+      size: manifestBuf.length,
+      platform: { architecture, os },
+      annotations: { [ANN_CONTAINERD_NAME]: ref, [ANN_REF_NAME]: ref },
+    };
+    const index = { schemaVersion: 2, mediaType: MT_INDEX, manifests: [manifestDesc] };
+
+    // The archive: oci-layout, blobs (sorted by digest, deduplicated), index.json last-but-sorted.
+    const outTmp = join(tmp, 'archive.tar');
+    const pack = tar.pack();
+    const done = pipeline(pack, createWriteStream(outTmp));
+    const hdr = (name: string, extra: Partial<Header> = {}): Header => ({ name, mode: 0o644, uid: 0, gid: 0, mtime, ...extra });
+    const dirHdr = (name: string): Header => hdr(name, { type: 'directory', mode: 0o755 });
+    await addEntry(pack, dirHdr('blobs/'));
+    await addEntry(pack, dirHdr('blobs/sha256/'));
+    const blobs = new Map<string, { buf?: Buffer; file?: string; size: number }>();
+    blobs.set(configDesc.digest, { buf: configBuf, size: configBuf.length });
+    blobs.set(manifestDesc.digest, { buf: manifestBuf, size: manifestBuf.length });
+    for (const l of layers) blobs.set(l.digest, { file: l.file, size: l.size });
+    for (const d of [...blobs.keys()].sort()) {
+      const b = blobs.get(d)!;
+      const name = `blobs/sha256/${d.slice('sha256:'.length)}`;
+      if (b.buf) await addEntry(pack, hdr(name, { size: b.size }), b.buf);
+      else await addEntry(pack, hdr(name, { size: b.size }), createReadStream(b.file!));
+    }
+    await addEntry(pack, hdr('index.json'), json(index));
+    await addEntry(pack, hdr('oci-layout'), json({ imageLayoutVersion: '1.0.0' }));
+    pack.finalize();
+    await done;
+    await rename(outTmp, opts.out);
+    const archiveSize = (await stat(opts.out)).size;
+    return {
+      out: opts.out,
+      ref,
+      manifestDigest: manifestDesc.digest,
+      configDigest: configDesc.digest,
+      layers: layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size })),
+      archiveSize,
+    };
+  });
+}

@@ -1,0 +1,3 @@
+module fcos.local/hello
+
+go 1.22

@@ -1,0 +1,3 @@
+module fcos.local/pause
+
+go 1.22
