@@ -25,7 +25,7 @@ describe('fcos butane (CLI errors)', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toBe('fcos: error line 4 col 1: error parsing YAML: unexpected end of the stream within a flow collection\n');
+    expect(r.stderr).toBe('fcos: error at line 4 col 1: error parsing YAML: unexpected end of the stream within a flow collection\n');
   });
 
   it('unknown version: exit 1 with the message', async () => {
