@@ -285,7 +285,7 @@ const STRUCT_RULES: Record<string, Rule> = {
     }
   },
   Raid(v, c, ctx) {
-    if (v.level === undefined && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
+    if (nilOrEmpty(v.level) && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
     else {
       const level = String(v.level ?? '').toLowerCase();
       if (!RAID_LEVELS.has(level)) ctx.r.error(at(c, 'level'), E.UnrecognizedRaidLevel);
