@@ -95,7 +95,7 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
 
   // Members are applied in document order, like Go: a repeated key decodes again into the same field, so objects
   // merge and everything else is replaced; null leaves a field alone (a pointer or a list becomes unset).
-  const decode = (node: JsonNode, t: GoType, path: Path, into?: unknown): unknown => {
+  const decode = (node: JsonNode, t: GoType, path: Path, into?: unknown, reportUnused = true): unknown => {
     if (!kindMatches(node, t)) {
       kindErrors.push({ path, node });
       return standIn(node);
@@ -104,10 +104,11 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
       case 'object': {
         const obj = node as ObjectNode;
         const out: Record<string, unknown> = into && typeof into === 'object' && !Array.isArray(into) ? (into as Record<string, unknown>) : {};
-        // Unused keys of this object, sorted by key (Ignition reports them before walking into the fields).
+        // Unused keys of this object, sorted by key (Ignition reports them before walking into the fields). Ignition
+        // looks for them only under exactly spelled keys, not under a key matched case-insensitively.
         const here = new Map<string, UnusedKey>();
         for (const m of obj.members) {
-          if (!Object.prototype.hasOwnProperty.call(t.fields, m.key) && !here.has(m.key)) here.set(m.key, { path: [...path, m.key], key: m.key, keyStart: m.keyStart });
+          if (reportUnused && !Object.prototype.hasOwnProperty.call(t.fields, m.key) && !here.has(m.key)) here.set(m.key, { path: [...path, m.key], key: m.key, keyStart: m.keyStart });
         }
         for (const k of [...here.keys()].sort()) {
           const u = here.get(k)!;
@@ -128,13 +129,13 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
             if (ft.k === 'array' || !nonNull) delete out[name];
             continue;
           }
-          out[name] = decode(m.value, ft, p, ft.k === 'object' ? out[name] : undefined);
+          out[name] = decode(m.value, ft, p, ft.k === 'object' ? out[name] : undefined, reportUnused && m.key === name);
         }
         return out;
       }
       case 'array': {
         return (node as { items: JsonNode[] }).items.map((item, i) => {
-          if (item.kind !== 'null') return decode(item, t.item, [...path, i]);
+          if (item.kind !== 'null') return decode(item, t.item, [...path, i], undefined, reportUnused);
           if (!t.nullItems) nulls.push([...path, i]);
           return zeroOf(t.item);
         });
