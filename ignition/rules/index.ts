@@ -291,7 +291,7 @@ const STRUCT_RULES: Record<string, Rule> = {
       if (!RAID_LEVELS.has(level)) ctx.r.error(at(c, 'level'), E.UnrecognizedRaidLevel);
       else if (['linear', 'raid0', '0', 'stripe'].includes(level) && v.spares !== undefined && v.spares !== 0) ctx.r.error(at(c, 'level'), E.SparesUnsupportedForLevel);
     }
-    if (ctx.minor >= 3 && (v.devices ?? []).length === 0) ctx.r.error(at(c, 'devices'), E.RaidDevicesRequired);
+    if ((v.devices ?? []).length === 0) ctx.r.error(at(c, 'devices'), E.RaidDevicesRequired);
   },
   Luks(v, c, ctx) {
     if ((v.name ?? '').includes('/')) ctx.r.error(at(c, 'name'), E.LuksNameContainsSlash);
