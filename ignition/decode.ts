@@ -29,14 +29,17 @@ export interface Decoded {
   intErrors: IntError[];
   /** Nulls where the spec's schema does not allow them (Go ignores them). */
   nulls: Path[];
+  /** Values of the wrong JSON type, including those a repeated key later replaced (ajv only sees the final value). */
+  kindErrors: KindError[];
+}
+
+export interface KindError {
+  path: Path;
+  node: JsonNode;
 }
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
-
-function jsKind(node: JsonNode): string {
-  return node.kind;
-}
 
 function zeroOf(t: GoType): unknown {
   switch (t.k) {
@@ -60,64 +63,103 @@ function standIn(node: JsonNode): unknown {
   return (node as { value: unknown }).value;
 }
 
+/** The struct field a JSON key lands in, as Go's encoding/json picks it: an exact match, else a case-insensitive one. */
+function fieldFor(t: ObjT, key: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(t.fields, key)) return key;
+  const lower = key.toLowerCase();
+  for (const f of Object.keys(t.fields)) if (f.toLowerCase() === lower) return f;
+  return undefined;
+}
+
+function kindMatches(node: JsonNode, t: GoType): boolean {
+  switch (t.k) {
+    case 'object':
+      return node.kind === 'object';
+    case 'array':
+      return node.kind === 'array';
+    case 'string':
+      return node.kind === 'string';
+    case 'int':
+      return node.kind === 'number';
+    case 'bool':
+      return node.kind === 'boolean';
+  }
+}
+
 export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
   const unused: UnusedKey[] = [];
   const intErrors: IntError[] = [];
   const nulls: Path[] = [];
+  const kindErrors: KindError[] = [];
+  const seenUnused = new Set<string>();
 
-  const decode = (node: JsonNode, t: GoType, path: Path): unknown => {
+  // Members are applied in document order, like Go: a repeated key decodes again into the same field, so objects
+  // merge and everything else is replaced; null leaves a field alone (a pointer or a list becomes unset).
+  const decode = (node: JsonNode, t: GoType, path: Path, into?: unknown, reportUnused = true): unknown => {
+    if (!kindMatches(node, t)) {
+      kindErrors.push({ path, node });
+      return standIn(node);
+    }
     switch (t.k) {
       case 'object': {
-        if (node.kind !== 'object') return standIn(node);
-        const out: Record<string, unknown> = {};
-        // Unused keys of this object, sorted by key (Ignition reports them before walking into the fields).
+        const obj = node as ObjectNode;
+        const out: Record<string, unknown> = into && typeof into === 'object' && !Array.isArray(into) ? (into as Record<string, unknown>) : {};
+        // Unused keys of this object, sorted by key (Ignition reports them before walking into the fields). Ignition
+        // looks for them only under exactly spelled keys, not under a key matched case-insensitively.
         const here = new Map<string, UnusedKey>();
-        for (const m of node.members) {
-          if (!Object.prototype.hasOwnProperty.call(t.fields, m.key) && !here.has(m.key)) here.set(m.key, { path: [...path, m.key], key: m.key, keyStart: m.keyStart });
+        for (const m of obj.members) {
+          if (reportUnused && !Object.prototype.hasOwnProperty.call(t.fields, m.key) && !here.has(m.key)) here.set(m.key, { path: [...path, m.key], key: m.key, keyStart: m.keyStart });
         }
-        for (const k of [...here.keys()].sort()) unused.push(here.get(k)!);
-        for (const [name, ft] of Object.entries(t.fields)) {
-          const m = findMember(node, name);
-          if (!m) continue;
+        for (const k of [...here.keys()].sort()) {
+          const u = here.get(k)!;
+          const id = u.path.join('\u0000');
+          if (!seenUnused.has(id)) {
+            seenUnused.add(id);
+            unused.push(u);
+          }
+        }
+        for (const m of obj.members) {
+          const name = fieldFor(t, m.key);
+          if (name === undefined) continue;
+          const ft = t.fields[name]!;
+          const p = [...path, name];
           if (m.value.kind === 'null') {
-            if (ft.k === 'object' || ft.k === 'array' || t.nonNull?.includes(name)) nulls.push([...path, name]);
+            const nonNull = ft.k === 'object' || ft.k === 'array' || t.nonNull?.includes(name);
+            if (nonNull) nulls.push(p);
+            if (ft.k === 'array' || !nonNull) delete out[name];
             continue;
           }
-          out[name] = decode(m.value, ft, [...path, name]);
+          out[name] = decode(m.value, ft, p, ft.k === 'object' ? out[name] : undefined, reportUnused && m.key === name);
         }
         return out;
       }
       case 'array': {
-        if (node.kind !== 'array') return standIn(node);
-        return node.items.map((item, i) => {
-          if (item.kind !== 'null') return decode(item, t.item, [...path, i]);
+        return (node as { items: JsonNode[] }).items.map((item, i) => {
+          if (item.kind !== 'null') return decode(item, t.item, [...path, i], undefined, reportUnused);
           if (!t.nullItems) nulls.push([...path, i]);
           return zeroOf(t.item);
         });
       }
       case 'int': {
-        if (node.kind === 'number') {
-          const raw = (node as { raw?: string }).raw ?? String((node as { value: unknown }).value);
-          let ok = /^-?\d+$/.test(raw);
-          if (ok) {
-            const b = BigInt(raw);
-            ok = b <= INT64_MAX && b >= INT64_MIN;
-          }
-          if (!ok) {
-            intErrors.push({ path, node, raw });
-            return 0;
-          }
+        const raw = (node as { raw?: string }).raw ?? String((node as { value: unknown }).value);
+        let ok = /^-?\d+$/.test(raw);
+        if (ok) {
+          const b = BigInt(raw);
+          ok = b <= INT64_MAX && b >= INT64_MIN;
         }
-        return standIn(node);
+        if (!ok) {
+          intErrors.push({ path, node, raw });
+          return 0;
+        }
+        return (node as { value: unknown }).value;
       }
       default:
-        void jsKind;
-        return standIn(node);
+        return (node as { value: unknown }).value;
     }
   };
 
   const value = decode(root, tree, []) as Record<string, unknown>;
-  return { value, unused, intErrors, nulls };
+  return { value, unused, intErrors, nulls, kindErrors };
 }
 
 /** The node at a path of canonical names, or the deepest node on the way there. */

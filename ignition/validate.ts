@@ -109,11 +109,11 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
 }
 
 function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions): { config?: unknown; findings: Finding[] } {
-  const { value, unused, intErrors, nulls } = decodeConfig(root, spec.tree);
+  const { value, unused, intErrors, nulls, kindErrors } = decodeConfig(root, spec.tree);
 
   // Type errors: Go reports the first one in the document and stops.
   const check = validatorFor(spec);
-  if (!check(value) || intErrors.length > 0) {
+  if (!check(value) || intErrors.length > 0 || kindErrors.length > 0) {
     const typeErrors: { start: number; offset: number; message: string }[] = [];
     for (const e of (check.errors ?? []) as ErrorObject[]) {
       if (e.keyword !== 'type') continue;
@@ -121,6 +121,7 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
       const { node } = nodeAt(root, path);
       typeErrors.push({ start: node.start, offset: goTypeErrorOffset(node), message: typeMessage(spec, path, goKind(node)) });
     }
+    for (const ke of kindErrors) typeErrors.push({ start: ke.node.start, offset: goTypeErrorOffset(ke.node), message: typeMessage(spec, ke.path, goKind(ke.node)) });
     for (const ie of intErrors) typeErrors.push({ start: ie.node.start, offset: goTypeErrorOffset(ie.node), message: typeMessage(spec, ie.path, `number ${ie.raw}`) });
     typeErrors.sort((a, b) => a.start - b.start);
     const first = typeErrors[0];

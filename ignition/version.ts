@@ -1,5 +1,5 @@
 /** Reading ignition.version the way Ignition does before it picks the spec to parse with (its "version stub"). */
-import { findMember, type JsonNode } from './parse.js';
+import type { JsonNode } from './parse.js';
 
 export const ErrEmpty = 'not a config (empty)';
 export const ErrInvalidVersion = "invalid config version (couldn't parse)";
@@ -32,15 +32,24 @@ export function goKind(node: JsonNode): string {
 export function readVersion(root: JsonNode, supported: (v: string) => boolean): VersionCheck {
   if (root.kind === 'null') return { ok: false, message: ErrInvalidVersion };
   if (root.kind !== 'object') return { ok: false, message: `json: cannot unmarshal ${goKind(root)} into Go value of type util.versionStub`, node: root, typeError: true };
-  const ign = findMember(root, 'ignition')?.value;
-  if (!ign || ign.kind === 'null') return { ok: false, message: ErrInvalidVersion };
-  if (ign.kind !== 'object') {
-    return { ok: false, message: `json: cannot unmarshal ${goKind(ign)} into Go struct field versionStub.Ignition of type struct { Version string }`, node: ign, typeError: true };
+  // Go decodes every "ignition" key (matched case-insensitively) in document order into one struct: the first type
+  // error wins, and a later key without a version keeps the earlier version.
+  let ver: JsonNode | undefined;
+  let ign: JsonNode | undefined;
+  for (const m of root.members) {
+    if (m.key.toLowerCase() !== 'ignition' || m.value.kind === 'null') continue;
+    if (m.value.kind !== 'object') {
+      return { ok: false, message: `json: cannot unmarshal ${goKind(m.value)} into Go struct field versionStub.Ignition of type struct { Version string }`, node: m.value, typeError: true };
+    }
+    ign = m.value;
+    for (const vm of m.value.members) {
+      if (vm.key.toLowerCase() !== 'version' || vm.value.kind === 'null') continue;
+      if (vm.value.kind !== 'string') return { ok: false, message: `json: cannot unmarshal ${goKind(vm.value)} into Go struct field .Ignition.Version of type string`, node: vm.value, typeError: true };
+      ver = vm.value;
+    }
   }
-  const ver = findMember(ign, 'version')?.value;
-  if (!ver || ver.kind === 'null') return { ok: false, message: ErrInvalidVersion, node: ign };
-  if (ver.kind !== 'string') return { ok: false, message: `json: cannot unmarshal ${goKind(ver)} into Go struct field .Ignition.Version of type string`, node: ver, typeError: true };
-  const v = ver.value as string;
+  if (!ver) return { ok: false, message: ErrInvalidVersion, node: ign };
+  const v = (ver as { value: string }).value;
   if (!SEMVER.test(v)) return { ok: false, message: ErrInvalidVersion, node: ver };
   if (!supported(v)) return { ok: false, message: ErrUnknownVersion, node: ver };
   return { ok: true, version: v, node: ver };

@@ -285,13 +285,13 @@ const STRUCT_RULES: Record<string, Rule> = {
     }
   },
   Raid(v, c, ctx) {
-    if (v.level === undefined && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
+    if (nilOrEmpty(v.level) && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
     else {
       const level = String(v.level ?? '').toLowerCase();
       if (!RAID_LEVELS.has(level)) ctx.r.error(at(c, 'level'), E.UnrecognizedRaidLevel);
       else if (['linear', 'raid0', '0', 'stripe'].includes(level) && v.spares !== undefined && v.spares !== 0) ctx.r.error(at(c, 'level'), E.SparesUnsupportedForLevel);
     }
-    if (ctx.minor >= 3 && (v.devices ?? []).length === 0) ctx.r.error(at(c, 'devices'), E.RaidDevicesRequired);
+    if ((v.devices ?? []).length === 0) ctx.r.error(at(c, 'devices'), E.RaidDevicesRequired);
   },
   Luks(v, c, ctx) {
     if ((v.name ?? '').includes('/')) ctx.r.error(at(c, 'name'), E.LuksNameContainsSlash);

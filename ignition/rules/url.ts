@@ -167,7 +167,7 @@ export function validateUrlNilOk(s: unknown, minor: number): string | undefined 
 
 const TSPECIALS = '()<>@,;:\\"/[]?=';
 const isTokenChar = (c: string) => c > ' ' && c < '\x7f' && !TSPECIALS.includes(c);
-const isDataChar = (c: string) => /[A-Za-z0-9\-_.!~*'();/?:@&=+$,%]/.test(c);
+const DATA_CHARS = /^[A-Za-z0-9\-_.!~*'();/?:@&=+$,%]*$/;
 
 /** Decode a data URL; undefined when it decodes, else the library's message (vincent-petithory/dataurl's lexer). */
 export function decodeDataUrl(s: string): string | undefined {
@@ -219,11 +219,14 @@ export function decodeDataUrl(s: string): string | undefined {
   if (atEnd() || s[i] !== ',') return 'missing comma before data';
   i++;
   const data = s.slice(i);
+  // Whole-string checks first: a data URL can be tens of megabytes.
   if (base64) {
-    for (const ch of data) if (!/[A-Za-z0-9+/=]/.test(ch)) return 'invalid data character';
+    if (!/^[A-Za-z0-9+/=]*$/.test(data)) return 'invalid data character';
+    if (data.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(data)) return undefined;
     return base64Error(data);
   }
-  for (const ch of data) if (!isDataChar(ch)) return 'invalid data character';
+  if (!DATA_CHARS.test(data)) return 'invalid data character';
+  if (!data.includes('%')) return undefined;
   try {
     unescapeData(data);
   } catch (e) {
@@ -232,20 +235,14 @@ export function decodeDataUrl(s: string): string | undefined {
   return undefined;
 }
 
-function unescapeData(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '%') {
-      const hex = s.slice(i + 1, i + 3);
-      for (let k = 1; k <= 2; k++) {
-        if (i + k >= s.length) throw new Error('rfc2396: unexpected end of unescape sequence');
-        if (!/[0-9a-fA-F]/.test(s[i + k]!)) throw new Error('rfc2396: invalid char 0x25 in unescape sequence');
-      }
-      out += String.fromCharCode(parseInt(hex, 16));
-      i += 2;
-    } else out += s[i];
+/** Checks the percent-escapes of the data (the decoded bytes are not needed). */
+function unescapeData(s: string): void {
+  for (let i = s.indexOf('%'); i >= 0; i = s.indexOf('%', i + 3)) {
+    for (let k = 1; k <= 2; k++) {
+      if (i + k >= s.length) throw new Error('rfc2396: unexpected end of unescape sequence');
+      if (!/[0-9a-fA-F]/.test(s[i + k]!)) throw new Error('rfc2396: invalid char 0x25 in unescape sequence');
+    }
   }
-  return out;
 }
 
 const B64 = /[A-Za-z0-9+/]/;
