@@ -186,7 +186,7 @@ const STRUCT_RULES: Record<string, Rule> = {
     links.forEach((l1: V, i: number) => {
       for (const l2 of links) if ((l1.path ?? '').startsWith((l2.path ?? '') + '/')) ctx.r.error(at(c, 'links', i), E.LinkUsedSymlink);
       // Spec 3.3+: a link needs a target (reported here, in Storage's checks, before the links are walked).
-      if (ctx.minor >= 3 && l1.target === undefined) return ctx.r.error(at(c, 'links', i, 'target'), E.LinkTargetRequired);
+      if (ctx.minor >= 3 && (l1.target === undefined || l1.target === '')) return ctx.r.error(at(c, 'links', i, 'target'), E.LinkTargetRequired);
       if (!isTrue(l1.hard)) return;
       const t: string = l1.target ?? '';
       let target = goClean(t);
@@ -268,7 +268,7 @@ const STRUCT_RULES: Record<string, Rule> = {
       if (notEmpty(v.path) || notEmpty(v.label) || notEmpty(v.uuid) || isTrue(v.wipeFilesystem) || (v.options ?? []).length > 0 || (v.mountOptions ?? []).length > 0) {
         ctx.r.error(at(c, 'format'), E.FormatNilWithOthers);
       }
-    } else if (!FS_FORMATS.has(v.format)) ctx.r.error(at(c, 'format'), E.FilesystemInvalidFormat);
+    } else if (!FS_FORMATS.has(v.format) || (v.format === 'none' && ctx.minor < 3)) ctx.r.error(at(c, 'format'), E.FilesystemInvalidFormat);
     if (!nilOrEmpty(v.label)) {
       if (nilOrEmpty(v.format)) ctx.r.error(at(c, 'label'), E.LabelNeedsFormat);
       else {
@@ -287,7 +287,7 @@ const STRUCT_RULES: Record<string, Rule> = {
   Raid(v, c, ctx) {
     if (nilOrEmpty(v.level) && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
     else {
-      const level = String(v.level ?? '').toLowerCase();
+      const level = String(v.level ?? ''); // matched exactly, as Ignition does ("RAID1" is invalid)
       if (!RAID_LEVELS.has(level)) ctx.r.error(at(c, 'level'), E.UnrecognizedRaidLevel);
       else if (['linear', 'raid0', '0', 'stripe'].includes(level) && v.spares !== undefined && v.spares !== 0) ctx.r.error(at(c, 'level'), E.SparesUnsupportedForLevel);
     }

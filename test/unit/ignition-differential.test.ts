@@ -27,21 +27,9 @@ const CASES = Number(process.env.FCOS_DIFF_CASES ?? 600);
  * Known disagreements, keyed by case id (stable for PRNG_SEED and the seed corpus), each with its explanation.
  * The test fails on any disagreement not listed here, and on a listed one that no longer disagrees.
  */
-const RAID_CASE =
-  'fcos bug (ignition/rules/index.ts, Raid): the level is lower-cased before the lookup, so "RAID1" passes; ' +
-  'Ignition matches levels case-sensitively (switch *r.Level) and reports "unrecognized raid level" at $.storage.raid.N.level.';
-const KNOWN_DISAGREEMENTS: Record<string, string> = {
-  'doc-migrating-configs_08/82:raid-bad-level': RAID_CASE,
-  'ignition-3.2.0/486:raid-bad-level+dup-unit':
-    RAID_CASE + ' Here both call the config invalid, but fcos\'s first error is the later duplicate unit ($.systemd.units.1).',
-  'ignition-3.3.0/163:link-empty-target':
-    'fcos bug (ignition/rules/index.ts, links): under spec 3.3.0 a link with "target": "" passes, fcos only checks ' +
-    'for a missing target; Ignition 3.3 checks util.NilOrEmpty(target) and reports "link target is required" at ' +
-    '$.storage.links.N.target (3.0–3.2 accept an empty target, in both validators).',
-};
-// Found with other case sets (FCOS_DIFF_SEED=20260101 FCOS_DIFF_CASES=480, a doc example downgraded to 3.2.0), not
-// in the default one: filesystem format "none" passes in every spec version in fcos (FS_FORMATS); Ignition 2.14
-// accepts it only from 3.3.0 and reports "invalid filesystem format" at $.storage.filesystems.N.format under 3.0–3.2.
+// Fixed after they were found here (regression cases in ignition-rules.test.ts): raid levels matched case-insensitively,
+// an empty link target under 3.3.0, and filesystem format "none" before 3.3.0. None is known today.
+const KNOWN_DISAGREEMENTS: Record<string, string> = {};
 
 const hasIgnition = await haveTool('ignition-validate');
 const dir = mkdtempSync(join(tmpdir(), 'fcos-differential-'));

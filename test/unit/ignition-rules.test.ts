@@ -27,6 +27,14 @@ describe('rule table (test/fixtures/ignition/rule-cases.json)', () => {
 
 describe('rules, spelled out', () => {
   const v33 = { ignition: { version: '3.3.0' } };
+  it('regressions found by the differential test: raid level case, empty link target, format none', () => {
+    expect(first({ ...v33, storage: { raid: [{ name: 'md0', level: 'RAID1', devices: ['/dev/a'] }] } })).toEqual({ severity: 'error', path: '$.storage.raid.0.level', line: 1, col: 74, message: 'unrecognized raid level' });
+    expect(errors({ ...v33, storage: { raid: [{ name: 'md0', level: 'raid1', devices: ['/dev/a'] }] } })).toEqual([]);
+    expect(first({ ...v33, storage: { links: [{ path: '/etc/l', target: '' }] } })).toEqual({ severity: 'error', path: '$.storage.links.0.target', line: 1, col: 79, message: 'link target is required' });
+    expect(errors({ ignition: { version: '3.2.0' }, storage: { links: [{ path: '/etc/l', target: '' }] } })).toEqual([]);
+    expect(first({ ignition: { version: '3.2.0' }, storage: { filesystems: [{ device: '/dev/vdb1', format: 'none' }] } })).toEqual({ severity: 'error', path: '$.storage.filesystems.0.format', line: 1, col: 90, message: 'invalid filesystem format' });
+    expect(errors({ ...v33, storage: { filesystems: [{ device: '/dev/vdb1', format: 'none' }] } })).toEqual([]);
+  });
   it('paths must be absolute and simplified', () => {
     expect(first({ ...v33, storage: { files: [{ path: 'a/b' }] } })).toEqual({ severity: 'error', path: '$.storage.files.0.path', line: 1, col: 61, message: 'path not absolute' });
     expect(first({ ...v33, storage: { files: [{ path: '/a//b' }] } })?.message).toBe('path is not fully simplified');
