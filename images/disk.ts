@@ -13,7 +13,7 @@
  * Every loop device and mount is registered on the Cleanup stack right after it is made, so a failure or a
  * Ctrl-C never leaves one behind. The image is written under a temporary name; the caller renames it.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
 import { BugError, UserError } from '../lib/errors.js';
@@ -124,10 +124,14 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   }
   checkInterrupted();
 
-  const mounts = new Mounts(cleanup);
+  // The mount point: removed (never recursively: something may still be mounted) after everything is unmounted.
   const work = mkdtempSync('/tmp/fcos-image-');
-  cleanup.push('remove the mount point', () => rmSync(work, { recursive: true, force: true }));
   const sysroot = join(work, 'sysroot');
+  cleanup.push('remove the mount point', () => {
+    if (existsSync(sysroot)) rmdirSync(sysroot);
+    rmdirSync(work);
+  });
+  const mounts = new Mounts(cleanup);
   await mounts.mount([part(4)], sysroot, 'mount the root filesystem');
   await mounts.mount([part(3)], join(sysroot, 'boot'), 'mount /boot');
 
@@ -141,7 +145,7 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   await step_pull(opts, repo);
   checkInterrupted();
   const kargs = assembleKargs({ manifest: opts.kernelArguments });
-  await run('ostree', ['admin', 'deploy', sys, `--os=${opts.stateroot}`, ...kargs.map((k) => `--karg=${k}`), opts.ref], {
+  await run('ostree', ['admin', 'deploy', sys, `--os=${opts.stateroot}`, ...kargs.map((k) => `--karg-append=${k}`), opts.ref], {
     purpose: 'deploy the commit',
   });
   const deployDir = join(sysroot, 'ostree', 'deploy', opts.stateroot, 'deploy');
@@ -164,11 +168,19 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
     await inChroot(['grub-install', '--target=i386-pc', '--boot-directory=/boot', '--modules=part_gpt ext2', loop], 'install GRUB for BIOS');
   }
   if (opts.firmware === 'uefi' || opts.firmware === 'both') {
-    await chrootMounts.mount([part(2)], join(dep, 'boot', 'efi'), 'mount the EFI system partition');
+    // The host kernel may have no vfat (no module loading here), and grub-install insists on a mounted FAT ESP:
+    // build the EFI binary with grub-mkimage in the chroot, copy the modules to /boot/grub/x86_64-efi as
+    // grub-install would, and write the ESP with mtools (no mount needed).
+    const uuid = (await inChroot(['grub-probe', '--target=fs_uuid', '/boot'], 'find the UUID of /boot')).stdout.trim();
+    writeFileSync(join(dep, 'tmp', 'early.cfg'), efiEarlyConfig(uuid));
+    await inChroot(['cp', '-a', '/usr/lib/grub/x86_64-efi', '/boot/grub/'], 'copy the GRUB EFI modules');
     await inChroot(
-      ['grub-install', '--target=x86_64-efi', '--efi-directory=/boot/efi', '--boot-directory=/boot', '--removable', '--no-nvram', '--modules=part_gpt ext2'],
-      'install GRUB for UEFI',
+      ['grub-mkimage', '-O', 'x86_64-efi', '-o', '/tmp/BOOTX64.EFI', '-p', '/grub', '-c', '/tmp/early.cfg', ...EFI_MODULES],
+      'build the GRUB EFI image',
     );
+    const esp = part(2);
+    await run('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT'], { purpose: 'create \\EFI\\BOOT on the ESP' });
+    await run('mcopy', ['-i', esp, join(dep, 'tmp', 'BOOTX64.EFI'), '::/EFI/BOOT/BOOTX64.EFI'], { purpose: 'copy GRUB to the ESP' });
   }
   checkInterrupted();
   // grub.cfg lives in /boot/loader/ (a symlink ostree swaps atomically); /boot/grub/grub.cfg points at it, as
@@ -196,6 +208,14 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   await run('sync', ['-f', join(sysroot, 'boot')], { allowFailure: true });
   await mounts.unmountAll();
   return { layout, deployment, kargs, grubCfg, bootEntries };
+}
+
+/** Modules built into the EFI image: enough to find /boot and read grub.cfg; the rest load from /boot/grub/x86_64-efi. */
+export const EFI_MODULES = ['part_gpt', 'part_msdos', 'fat', 'ext2', 'search', 'search_fs_uuid', 'search_label', 'normal', 'configfile', 'echo', 'test', 'linux', 'gzio', 'serial', 'terminal', 'efi_gop', 'all_video', 'loadenv', 'boot'];
+
+/** The config embedded in BOOTX64.EFI: find /boot by UUID, then the shared /boot/grub/grub.cfg. */
+export function efiEarlyConfig(bootUuid: string): string {
+  return `search --no-floppy --fs-uuid --set=root ${bootUuid}\nset prefix=($root)/grub\nconfigfile $prefix/grub.cfg\n`;
 }
 
 async function step_pull(opts: DiskOptions, repo: string): Promise<void> {

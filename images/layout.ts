@@ -88,7 +88,7 @@ export function computeLayout(sizeBytes: number, opts: LayoutOptions = {}): Disk
   const root = parts[3]!;
   const minRoot = opts.minRootBytes ?? 0;
   if (root.sizeBytes < minRoot) {
-    const need = Math.ceil((minRoot + (next - root.sizeBytes / SECTOR) * SECTOR) / (1024 * MiB));
+    const need = Math.ceil((minRoot + root.startSector * SECTOR + GPT_BACKUP_SECTORS * SECTOR) / (1024 * MiB));
     throw new UserError(
       `image size ${(sizeBytes / (1024 * MiB)).toFixed(1)} GiB leaves ${(root.sizeBytes / MiB).toFixed(0)} MiB for the root filesystem, but the tree needs ${(minRoot / MiB).toFixed(0)} MiB`,
       `raise image-size in the manifest (at least ${need}G)`,

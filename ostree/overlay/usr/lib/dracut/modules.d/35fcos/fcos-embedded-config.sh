@@ -3,7 +3,7 @@
 # the initramfs, then the platform (qemu: fw_cfg opt/com.coreos/config). `fcos build` embeds the user's config as
 # /boot/ignition/config.ign. We copy it to user.ign only when fw_cfg carries no config, so that
 # `fcos run --ignition other.ign` (fw_cfg) takes precedence, and the embedded config is used otherwise.
-set -euo pipefail
+set -euxo pipefail
 fwcfg=/sys/firmware/qemu_fw_cfg/by_name/opt/com.coreos/config/raw
 dest=/usr/lib/ignition/user.ign
 if grep -qw 'ignition.config.url=[^ ]*' /proc/cmdline; then
