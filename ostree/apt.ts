@@ -7,11 +7,12 @@
  * include /etc/apt/apt.conf.d.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../lib/paths.js';
 import { run } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
+import { debug } from '../lib/log.js';
 import { aptSources, type Manifest } from './manifest.js';
 
 export interface AptState {
@@ -29,7 +30,7 @@ export function aptState(m: Manifest): AptState {
   const dir = cacheDir('apt', `${m.suite}-${m.architecture}-${key}`);
   const lists = join(dir, 'lists');
   for (const d of [join(lists, 'partial'), join(dir, 'cache', 'archives', 'partial'), join(dir, 'etc')]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(dir, 'etc', 'sources.list'), sources.map((s) => s.replace(/^deb /, `deb [signed-by=${keyringFor(s)}] `)).join('\n') + '\n');
+  writeIfChanged(join(dir, 'etc', 'sources.list'), sources.map((s) => s.replace(/^deb /, `deb [signed-by=${keyringFor(s)}] `)).join('\n') + '\n');
   if (!existsSync(join(dir, 'status'))) writeFileSync(join(dir, 'status'), '');
   const conf = join(dir, 'apt.conf');
   const lines = [
@@ -55,8 +56,18 @@ export function aptState(m: Manifest): AptState {
     `Acquire::Retries "3";`,
   ];
   for (const d of ['sources.list.d', 'apt.conf.d', 'preferences.d']) mkdirSync(join(dir, 'etc', d), { recursive: true });
-  writeFileSync(conf, lines.join('\n') + '\n');
+  writeIfChanged(conf, lines.join('\n') + '\n');
   return { dir, lists, conf, sources };
+}
+
+/** apt rebuilds its package cache (seconds) when its configuration files are newer: leave them alone if unchanged. */
+function writeIfChanged(path: string, text: string): void {
+  try {
+    if (readFileSync(path, 'utf8') === text) return;
+  } catch {
+    /* missing */
+  }
+  writeFileSync(path, text);
 }
 
 function keyringFor(source: string): string {
@@ -68,8 +79,28 @@ function aptEnv(st: AptState): Record<string, string> {
   return { APT_CONFIG: st.conf, LC_ALL: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive' };
 }
 
-/** apt-get update against the private state (conditional GETs when warm: about a second). */
-export async function aptUpdate(st: AptState): Promise<void> {
+/** How long downloaded indexes count as current (seconds): $FCOS_APT_MAX_AGE, default 300. */
+export function indexMaxAge(): number {
+  const v = Number(process.env.FCOS_APT_MAX_AGE);
+  return Number.isFinite(v) && v >= 0 && process.env.FCOS_APT_MAX_AGE !== '' && process.env.FCOS_APT_MAX_AGE !== undefined ? v : 300;
+}
+
+/**
+ * apt-get update against the private state (conditional GETs when warm: one to a few seconds, network-bound).
+ * Skipped when the last successful update is younger than indexMaxAge(), so back-to-back composes stay fast.
+ * Returns whether it ran.
+ */
+export async function aptUpdate(st: AptState, maxAge = indexMaxAge()): Promise<boolean> {
+  const stamp = join(st.dir, 'updated');
+  try {
+    const age = (Date.now() - statSync(stamp).mtimeMs) / 1000;
+    if (age >= 0 && age < maxAge && listFiles(st).length > 0) {
+      debug(`package indexes are ${age.toFixed(0)}s old (< ${maxAge}s): not refreshed`);
+      return false;
+    }
+  } catch {
+    /* never updated */
+  }
   const r = await run('apt-get', ['update', '-q'], {
     env: aptEnv(st),
     purpose: 'download the Debian package indexes',
@@ -77,6 +108,8 @@ export async function aptUpdate(st: AptState): Promise<void> {
   });
   const errs = (r.stdout + r.stderr).split('\n').filter((l) => /^(E|Err):/.test(l));
   if (errs.length) throw new UserError(`apt-get update failed:\n  ${errs.join('\n  ')}`, 'check the network and the mirror/suite in the manifest');
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  return true;
 }
 
 /** Candidate versions of packages ("Candidate: (none)" / unknown → undefined). */

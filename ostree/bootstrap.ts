@@ -43,6 +43,8 @@ export function mmdebstrapArgs(o: BootstrapOptions, hooks?: { setup: string; cus
     `--include=${m.packages.join(',')}`,
     '--aptopt=Acquire::Languages "none"',
     '--aptopt=Acquire::Retries "3"',
+    // dpkg without fsync: the tree is scratch until ostree commit (which syncs the repo before moving refs).
+    '--dpkgopt=force-unsafe-io',
     '--skip=essential/unlink',
   ];
   if (hooks) {
@@ -79,6 +81,8 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
       `for f in "$root"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || continue; b=$(basename "$f"); [ -e ${shellQuote(debs)}/"$b" ] && continue; ln "$f" ${shellQuote(debs)}/".$b.tmp" 2>/dev/null || cp "$f" ${shellQuote(debs)}/".$b.tmp"; mv -f ${shellQuote(debs)}/".$b.tmp" ${shellQuote(debs)}/"$b"; done`,
       // Reproducible across hosts: mmdebstrap copies the host's resolv.conf and hostname.
       'rm -f "$root/etc/hostname" "$root/etc/resolv.conf"',
+      // --aptopt/--dpkgopt are written into the tree permanently; they are build-time settings only.
+      'rm -f "$root/etc/apt/apt.conf.d/99mmdebstrap" "$root/etc/dpkg/dpkg.cfg.d/99mmdebstrap"',
       '',
     ].join('\n'),
   );

@@ -10,9 +10,9 @@
  * All work happens in builds/.tmp/compose-<pid>; the build directory is renamed into place and the ref moved
  * only at the end, so an interrupted compose leaves the repo, its refs and builds/latest as they were.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { run, requireTools, TOOL_PACKAGES } from '../lib/run.js';
+import { missingToolError, run, TOOL_PACKAGES } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
 import { info, step, warn } from '../lib/log.js';
 import { checkInterrupted, withCleanup, type Cleanup } from '../lib/signals.js';
@@ -35,6 +35,9 @@ Object.assign(TOOL_PACKAGES, {
   chroot: 'coreutils',
   systemctl: 'systemd',
   umount: 'mount',
+  rm: 'coreutils',
+  du: 'coreutils',
+  sync: 'coreutils',
 });
 
 export interface ComposeOptions {
@@ -74,6 +77,24 @@ export interface ComposeResult {
 export function builtinOverlayDir(): string | undefined {
   const d = join(projectRoot(), 'ostree', 'overlay');
   return existsSync(d) ? d : undefined;
+}
+
+/** requireTools without a subprocess per tool (a no-change compose must stay within seconds). */
+function requireToolsFast(tools: string[]): void {
+  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  const missing = tools.filter((t) => !dirs.some((d) => {
+    try {
+      accessSync(join(d, t), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }));
+  if (missing.length === 1) throw missingToolError(missing[0]!);
+  if (missing.length > 1) {
+    const pkgs = [...new Set(missing.map((t) => TOOL_PACKAGES[t] ?? t))];
+    throw new UserError(`required tools not found: ${missing.join(', ')}`, `install with: apt-get install ${pkgs.join(' ')}`);
+  }
 }
 
 const MIN_FREE_BYTES = 6 * 1024 ** 3;
@@ -197,7 +218,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
   const lm = loadManifest(opts.manifest);
   const m = lm.manifest;
   const buildsDir = resolve(opts.buildsDir);
-  await requireTools(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'systemctl']);
+  requireToolsFast(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'systemctl', 'rm', 'du', 'sync']);
   mkdirSync(buildsDir, { recursive: true });
   const release = acquireLock(buildsDir);
   try {

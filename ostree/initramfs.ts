@@ -72,6 +72,12 @@ export async function buildInitramfs(root: string, kver: string, cfg: InitramfsC
     }
     if (!ok) throw new UserError(`the tree has no '${mod}' dracut module: add the ${mod === 'ostree' ? 'ostree' : 'ignition'} package to the manifest`);
   }
+  // dracut runs the compressor of the tree, and silently falls back to gzip when it is missing.
+  const compressor: Record<string, string> = { zstd: 'zstd', xz: 'xz', lz4: 'lz4', gzip: 'gzip' };
+  const bin = compressor[cfg.compress];
+  if (bin && !existsSync(join(root, 'usr', 'bin', bin))) {
+    throw new UserError(`initramfs compress: ${cfg.compress} needs '${bin}' in the tree`, `add the ${bin === 'lz4' ? 'lz4' : bin === 'xz' ? 'xz-utils' : bin} package to the manifest, or choose another initramfs.compress`);
+  }
   // /etc is /usr/etc now: a temporary symlink for dracut's view of the configuration.
   const etc = join(root, 'etc');
   let madeEtc = false;
