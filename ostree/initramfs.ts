@@ -5,7 +5,7 @@
  * The tree already has the ostree layout (/etc is /usr/etc), so /etc is a temporary symlink during the chroot.
  * /proc, /sys, /dev are mounted and /tmp is a tmpfs; all of it is undone by the Cleanup stack (Ctrl-C too).
  */
-import { existsSync, lstatSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
@@ -78,20 +78,27 @@ export async function buildInitramfs(root: string, kver: string, cfg: InitramfsC
   if (bin && !existsSync(join(root, 'usr', 'bin', bin))) {
     throw new UserError(`initramfs compress: ${cfg.compress} needs '${bin}' in the tree`, `add the ${bin === 'lz4' ? 'lz4' : bin === 'xz' ? 'xz-utils' : bin} package to the manifest, or choose another initramfs.compress`);
   }
-  // /etc is /usr/etc now: a temporary symlink for dracut's view of the configuration.
+  // /etc is /usr/etc now. dracut needs a real /etc directory: with a symlink it copies the symlink into the
+  // initramfs (etc -> usr/etc), and every relative link in it breaks (etc/initrd-release -> ../usr/lib/…), so
+  // systemd's initrd targets fail their AssertPathExists=/etc/initrd-release. Bind-mount usr/etc on an empty /etc.
   const etc = join(root, 'etc');
   let madeEtc = false;
+  let boundEtc = false;
   try {
     lstatSync(etc);
   } catch {
-    symlinkSync('usr/etc', etc);
+    mkdirSync(etc);
     madeEtc = true;
+    await run('mount', ['--bind', join(root, 'usr', 'etc'), etc], { purpose: 'bind /usr/etc on /etc for dracut' });
+    boundEtc = true;
   }
-  const dropEtc = () => {
-    if (madeEtc) rmSync(etc, { force: true });
+  const dropEtc = async () => {
+    if (boundEtc) await run('umount', [etc], { allowFailure: true });
+    boundEtc = false;
+    if (madeEtc) rmdirSync(etc);
     madeEtc = false;
   };
-  cleanup.push('remove temporary /etc link', dropEtc);
+  cleanup.push('remove temporary /etc', dropEtc);
   const unmount = await mountChroot(root, cleanup);
   try {
     await run('chroot', [root, 'dracut', ...dracutArgs(cfg, kver)], {
@@ -102,8 +109,8 @@ export async function buildInitramfs(root: string, kver: string, cfg: InitramfsC
   } finally {
     await unmount();
     cleanup.forget('unmount chroot filesystems');
-    dropEtc();
-    cleanup.forget('remove temporary /etc link');
+    await dropEtc();
+    cleanup.forget('remove temporary /etc');
   }
   const path = join(root, 'usr', 'lib', 'modules', kver, 'initramfs.img');
   const st = statSync(path);
