@@ -3,7 +3,7 @@
 # the initramfs, then the platform (qemu: fw_cfg opt/com.coreos/config). `fcos build` embeds the user's config as
 # /boot/ignition/config.ign. We copy it to user.ign only when fw_cfg carries no config, so that
 # `fcos run --ignition other.ign` (fw_cfg) takes precedence, and the embedded config is used otherwise.
-set -euxo pipefail
+set -euo pipefail
 fwcfg=/sys/firmware/qemu_fw_cfg/by_name/opt/com.coreos/config/raw
 dest=/usr/lib/ignition/user.ign
 if grep -qw 'ignition.config.url=[^ ]*' /proc/cmdline; then
@@ -25,8 +25,13 @@ mnt=/run/fcos-boot
 mkdir -p "$mnt"
 mount -o ro "$dev" "$mnt"
 if [ -f "$mnt/ignition/config.ign" ]; then
-    mkdir -p /usr/lib/ignition
+    # systemd ≥ 256 keeps /usr read-only in the initramfs (ProtectSystem=auto for PID 1): a tmpfs on the
+    # (empty, shipped) /usr/lib/ignition takes the config.
+    if ! mountpoint -q /usr/lib/ignition; then
+        mount -t tmpfs -o mode=0755,size=16m fcos-ignition /usr/lib/ignition
+    fi
     cp "$mnt/ignition/config.ign" "$dest"
+    chmod 0600 "$dest"
     echo "fcos: using the Ignition config embedded in /boot/ignition/config.ign"
 else
     echo "fcos: no embedded Ignition config"

@@ -27,9 +27,11 @@ depends() {
 
 install() {
     local u
-    inst_multiple mount umount mountpoint readlink dirname sed tr tail grep seq sleep cp mkdir rmdir rm cat systemd-tmpfiles modprobe
+    inst_multiple chmod mount umount mountpoint readlink dirname sed tr tail grep seq sleep cp mkdir rmdir rm cat systemd-tmpfiles modprobe
     inst_multiple -o blkid
     inst_script "$moddir/fcos-embedded-config.sh" /usr/libexec/fcos-embedded-config
+    # Mount point for the embedded config (/usr is read-only in the initramfs with systemd >= 256).
+    inst_dir /usr/lib/ignition
     inst_script "$moddir/fcos-mount-var.sh" /usr/libexec/fcos-mount-var
     inst_script "$moddir/fcos-selinux-shim.sh" /usr/libexec/fcos-selinux-shim
     # Ignition calls setfiles after writing files; there is no SELinux policy in the tree.
