@@ -33,7 +33,6 @@ Object.assign(TOOL_PACKAGES, {
   'apt-cache': 'apt',
   'dpkg-query': 'dpkg',
   chroot: 'coreutils',
-  systemctl: 'systemd',
   umount: 'mount',
   rm: 'coreutils',
   du: 'coreutils',
@@ -169,6 +168,39 @@ async function cleanStaleWork(tmpRoot: string): Promise<void> {
   }
 }
 
+/**
+ * Finish or undo what an interrupted compose left between its last steps: the ref moved but builds.json/latest
+ * not yet (register the build), or a ref pointing at a commit without a complete build (reset the ref).
+ */
+async function reconcile(buildsDir: string, repo: string, ref: string): Promise<void> {
+  if (!existsSync(join(repo, 'config'))) return;
+  const refCommit = await revParse(repo, ref);
+  if (!refCommit) return;
+  const latest = readLatestBuild(buildsDir);
+  if (latest && (latest.meta.ref !== ref || latest.meta['ostree-commit'] === refCommit)) return;
+  for (const id of readdirSync(buildsDir)) {
+    const mp = join(buildsDir, id, 'meta.json');
+    if (!existsSync(mp)) continue;
+    try {
+      const meta = JSON.parse(readFileSync(mp, 'utf8')) as BuildMeta;
+      if (meta['ostree-commit'] === refCommit && meta.ref === ref) {
+        warn(`registering build ${id}, which an interrupted compose left out of builds.json`);
+        await updateSummary(repo);
+        addBuild(buildsDir, id);
+        setLatest(buildsDir, id);
+        return;
+      }
+    } catch {
+      /* not a build */
+    }
+  }
+  if (latest) {
+    warn(`${ref} pointed at ${refCommit}, which has no build: reset to ${latest.meta['ostree-commit']} (${latest.id})`);
+    await setRef(repo, ref, latest.meta['ostree-commit']);
+    await updateSummary(repo);
+  }
+}
+
 /** Installed packages of a tree: name → version (dpkg-query against the tree's database). */
 export async function treePackages(root: string): Promise<Record<string, string>> {
   const r = await run('dpkg-query', [`--admindir=${join(root, 'var', 'lib', 'dpkg')}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\n'], {
@@ -196,11 +228,13 @@ function resolveSde(lm: LoadedManifest, opts: ComposeOptions, fallback: number |
   throw new UserError('cannot derive SOURCE_DATE_EPOCH: the suite has no Release date', 'set SOURCE_DATE_EPOCH or source-date-epoch in the manifest');
 }
 
+/** enable/disable/mask with the tree's own systemctl, offline (--root=/ inside a chroot: no host systemd needed). */
 async function unitsCommand(root: string, verb: 'enable' | 'disable' | 'mask', units: string[]): Promise<void> {
   if (units.length === 0) return;
-  await run('systemctl', [`--root=${root}`, '--no-reload', verb, ...units], {
-    purpose: `${verb} ${units.join(' ')}`,
-    hint: 'check the unit names in the manifest (units.enable/disable/mask) against the packages',
+  await run('chroot', [root, 'systemctl', '--root=/', '--no-reload', verb, ...units], {
+    env: { SYSTEMD_LOG_LEVEL: 'warning', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    purpose: `${verb} ${units.join(' ')} in the tree`,
+    hint: 'check the unit names in the manifest (units.enable/disable/mask) against the packages and overlays',
   });
 }
 
@@ -218,7 +252,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
   const lm = loadManifest(opts.manifest);
   const m = lm.manifest;
   const buildsDir = resolve(opts.buildsDir);
-  requireToolsFast(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'systemctl', 'rm', 'du', 'sync']);
+  requireToolsFast(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'rm', 'du', 'sync']);
   mkdirSync(buildsDir, { recursive: true });
   const release = acquireLock(buildsDir);
   try {
@@ -227,6 +261,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       const tmpRoot = join(buildsDir, '.tmp');
       mkdirSync(tmpRoot, { recursive: true });
       await cleanStaleWork(tmpRoot);
+      await reconcile(buildsDir, repo, m.ref);
       const overlays = [builtinOverlayDir(), lm.overlayDir];
 
       // 1. Resolve the inputs.
@@ -299,6 +334,13 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       const hash = inputHash(partsNow);
       const serial = nextSerial(buildsDir, (s) => expandVersion(m, sde, s));
       const version = expandVersion(m, sde, serial);
+      // Artifact sizes and checksums before the commit consumes the tree.
+      const kdir = join(rootfs, 'usr', 'lib', 'modules', kver);
+      const artifacts = {
+        initramfs: { path: `/usr/lib/modules/${kver}/initramfs.img`, sha256: await sha256File(initramfs.path), size: initramfs.size },
+        vmlinuz: { path: `/usr/lib/modules/${kver}/vmlinuz`, sha256: await sha256File(join(kdir, 'vmlinuz')), size: statSync(join(kdir, 'vmlinuz')).size },
+        tree: { path: 'repo', size: await treeSize(rootfs) },
+      };
       const result = await timed('commit', async () => {
         await ensureRepo(repo);
         const parent = await revParse(repo, m.ref);
@@ -335,12 +377,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           'kernel-arguments': m['kernel-arguments'],
           'image-size': m['image-size'],
           packages,
-          // What compose made (inside the commit); `fcos build` adds disk images under `images`.
-          artifacts: {
-            initramfs: { path: `/usr/lib/modules/${kver}/initramfs.img`, sha256: await sha256File(initramfs.path), size: initramfs.size },
-            vmlinuz: { path: `/usr/lib/modules/${kver}/vmlinuz`, sha256: await sha256File(join(rootfs, 'usr/lib/modules', kver, 'vmlinuz')), size: statSync(join(rootfs, 'usr/lib/modules', kver, 'vmlinuz')).size },
-            tree: { path: 'repo', commit, size: await treeSize(rootfs) },
-          },
+          artifacts: { ...artifacts, tree: { ...artifacts.tree, commit } },
           images: {},
         };
         writeMeta(staging, meta);
