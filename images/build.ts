@@ -62,7 +62,7 @@ export interface BuildImageResult {
   seconds: number;
 }
 
-export const IMAGE_TOOLS = ['sgdisk', 'losetup', 'partx', 'mkfs.ext4', 'mkfs.vfat', 'mount', 'umount', 'ostree', 'qemu-img', 'chroot', 'truncate'];
+export const IMAGE_TOOLS = ['sgdisk', 'losetup', 'partx', 'mkfs.ext4', 'mkfs.vfat', 'mmd', 'mcopy', 'mount', 'umount', 'ostree', 'qemu-img', 'chroot', 'truncate'];
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
