@@ -62,16 +62,18 @@ class Mounts {
   }
   async mount(args: string[], target: string, purpose: string): Promise<void> {
     mkdirSync(target, { recursive: true });
-    await run('mount', [...args, target], { purpose });
+    // Not killed half-way by Ctrl-C, so that a mount that happened is always on the stack; the next step stops.
+    await run('mount', [...args, target], { purpose, cleanup: true });
     this.stack.push(target);
+    checkInterrupted();
   }
   async unmountAll(): Promise<void> {
     const failures: string[] = [];
     while (this.stack.length) {
       const t = this.stack.pop()!;
-      const r = await run('umount', [t], { allowFailure: true });
+      const r = await run('umount', [t], { allowFailure: true, cleanup: true });
       if (r.exitCode !== 0) {
-        const l = await run('umount', ['--lazy', t], { allowFailure: true });
+        const l = await run('umount', ['--lazy', t], { allowFailure: true, cleanup: true });
         if (l.exitCode !== 0) failures.push(`${t}: ${r.stderr.trim()}`);
       }
     }
@@ -81,12 +83,13 @@ class Mounts {
 
 /** Attach a file as a loop device with partition devices (partx -a: losetup -P makes no nodes without udev). */
 async function attachLoop(file: string, cleanup: Cleanup): Promise<string> {
-  const r = await run('losetup', ['--find', '--show', file], { purpose: 'attach the image to a loop device' });
+  // Not killed by Ctrl-C: an attach that completes is always seen, so its detach is always registered.
+  const r = await run('losetup', ['--find', '--show', file], { purpose: 'attach the image to a loop device', cleanup: true });
   const dev = r.stdout.trim();
   if (!/^\/dev\/loop\d+$/.test(dev)) throw new BugError(`losetup printed '${dev}'`);
   cleanup.push(`detach ${dev}`, async () => {
-    await run('partx', ['-d', dev], { allowFailure: true });
-    const d = await run('losetup', ['-d', dev], { allowFailure: true });
+    await run('partx', ['-d', dev], { allowFailure: true, cleanup: true });
+    const d = await run('losetup', ['-d', dev], { allowFailure: true, cleanup: true });
     if (d.exitCode !== 0) throw new Error(`losetup -d ${dev}: ${d.stderr.trim()}`);
   });
   await run('partx', ['-a', dev], { purpose: 'create partition devices', allowFailure: true });
