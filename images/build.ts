@@ -6,7 +6,7 @@
  * leaves something that looks bootable.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireTools } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
@@ -16,6 +16,7 @@ import { prepareConfig } from './config.js';
 import { buildDisk, type Firmware } from './disk.js';
 import { FORMATS, validateFormats } from './formats.js';
 import { parseSize, MiB } from './layout.js';
+import { updateMeta } from '../ostree/builds.js';
 
 /** What `compose()` returns (ostree/compose.ts); injected so the image step can be used on its own. */
 export interface ComposedBuild {
@@ -75,16 +76,6 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** meta.json images.<key> (the same merge as ostree/builds.ts updateMeta). */
-function recordImages(buildDir: string, images: Record<string, ImageRecord>): void {
-  const p = join(buildDir, 'meta.json');
-  const meta = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  meta.images = { ...((meta.images as Record<string, unknown>) ?? {}), ...images };
-  const tmp = `${p}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(meta, null, 2) + '\n');
-  renameSync(tmp, p);
-}
-
 export async function buildImage(opts: BuildImageOptions): Promise<BuildImageResult> {
   const t0 = Date.now();
   validateFormats(opts.formats);
@@ -136,7 +127,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
       renameSync(partial, final);
       images[spec.key] = { path: file, sha256: await sha256File(final), size: statSync(final).size };
     }
-    recordImages(c.buildDir, images);
+    updateMeta(c.buildDir, { images });
     const seconds = (Date.now() - t0) / 1000;
     info(`built ${Object.values(images).map((i) => i.path).join(', ')} in ${seconds.toFixed(1)}s`);
     return {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base.js';
 import { buildImage, type BuildImageResult, type ComposeFn, type ComposedBuild } from '../../images/build.js';
+import { compose as composeTree } from '../../ostree/compose.js';
 import { FORMATS } from '../../images/formats.js';
 import { buildsDir } from '../../lib/paths.js';
 import { UserError } from '../../lib/errors.js';
@@ -25,14 +26,6 @@ export function latestCompose(dir: string): ComposedBuild {
   return { buildId: id, ref: meta.ref!, commit: meta['ostree-commit']!, repo: join(dir, 'repo'), buildDir: join(dir, id), metaPath, changed: false };
 }
 
-async function composeFn(): Promise<ComposeFn> {
-  // ostree/compose.ts (fcos compose) provides compose(); resolved at run time.
-  const spec = '../../ostree/compose.js';
-  const mod = (await import(spec).catch(() => undefined)) as { compose?: ComposeFn } | undefined;
-  if (!mod?.compose) throw new UserError('fcos compose is not available in this build', 'use --no-compose with an existing builds directory');
-  return mod.compose;
-}
-
 export default class Build extends BaseCommand {
   static override description =
     'build a bootable disk image (GPT, BIOS+UEFI GRUB, ostree deployment) that applies an Ignition config at first boot';
@@ -53,7 +46,7 @@ export default class Build extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Build);
     const dir = buildsDir(flags.builds);
-    const compose: ComposeFn = flags['no-compose'] ? async (o) => latestCompose(o.buildsDir) : await composeFn();
+    const compose: ComposeFn = flags['no-compose'] ? async (o) => latestCompose(o.buildsDir) : (o) => composeTree(o);
     const r = await buildImage({
       ignition: flags.ignition,
       manifest: flags.manifest,
