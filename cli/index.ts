@@ -2,9 +2,13 @@
 import Version from './commands/version.js';
 import Validate from './commands/validate.js';
 import Butane from './commands/butane.js';
+import Compose from './commands/compose.js';
+import Build from './commands/build.js';
 
 export const COMMANDS = {
   version: Version,
   validate: Validate,
   butane: Butane,
+  compose: Compose,
+  build: Build,
 };

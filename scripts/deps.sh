@@ -14,6 +14,7 @@ PKGS=(
   gdisk             # sgdisk
   fdisk             # sfdisk
   dosfstools        # mkfs.vfat for the ESP
+  mtools            # write the ESP without mounting it (the host kernel may lack vfat)
   e2fsprogs         # mkfs.ext4
   squashfs-tools    # PXE rootfs image
   cpio zstd         # initramfs inspection

@@ -1,0 +1,71 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base.js';
+import { buildImage, type BuildImageResult, type ComposeFn, type ComposedBuild } from '../../images/build.js';
+import { compose as composeTree } from '../../ostree/compose.js';
+import { FORMATS } from '../../images/formats.js';
+import { buildsDir } from '../../lib/paths.js';
+import { UserError } from '../../lib/errors.js';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The latest compose in a builds dir, as compose() would return it when nothing changed. */
+export function latestCompose(dir: string): ComposedBuild {
+  let id: string | undefined;
+  try {
+    id = readlinkSync(join(dir, 'latest'));
+  } catch {
+    try {
+      id = (JSON.parse(readFileSync(join(dir, 'builds.json'), 'utf8')) as { builds: { id: string }[] }).builds[0]?.id;
+    } catch {
+      id = undefined;
+    }
+  }
+  const metaPath = id ? join(dir, id, 'meta.json') : '';
+  if (!id || !existsSync(metaPath)) throw new UserError(`no compose in ${dir}`, 'run fcos compose first, or drop --no-compose');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, string>;
+  return { buildId: id, ref: meta.ref!, commit: meta['ostree-commit']!, repo: join(dir, 'repo'), buildDir: join(dir, id), metaPath, changed: false };
+}
+
+export default class Build extends BaseCommand {
+  static override description =
+    'build a bootable disk image (GPT, BIOS+UEFI GRUB, ostree deployment) that applies an Ignition config at first boot';
+  static override flags = {
+    ignition: Flags.string({ char: 'i', description: 'Ignition config (.ign) or Butane config (.bu) to embed', required: true }),
+    manifest: Flags.string({ char: 'm', description: 'compose manifest (default: ostree/manifests/default.yaml)' }),
+    builds: Flags.string({ description: 'builds directory (default: ./builds)' }),
+    format: Flags.string({ char: 'f', description: 'output format', options: Object.keys(FORMATS), multiple: true, default: ['qcow2'] }),
+    firmware: Flags.string({ description: 'boot firmware to install GRUB for', options: ['bios', 'uefi', 'both'], default: 'both' }),
+    force: Flags.boolean({ description: 'compose even when the inputs are unchanged', default: false }),
+    'no-compose': Flags.boolean({ description: 'use the latest compose in the builds directory as it is', default: false }),
+  };
+  static override examples = [
+    '<%= config.bin %> build --ignition examples/config.ign',
+    '<%= config.bin %> build -i config.bu --format qcow2 --format raw --firmware uefi --json',
+  ];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Build);
+    const dir = buildsDir(flags.builds);
+    const compose: ComposeFn = flags['no-compose'] ? async (o) => latestCompose(o.buildsDir) : (o) => composeTree(o);
+    const r = await buildImage({
+      ignition: flags.ignition,
+      manifest: flags.manifest,
+      buildsDir: dir,
+      formats: flags.format,
+      firmware: flags.firmware as 'bios' | 'uefi' | 'both',
+      force: flags.force,
+      compose,
+    });
+    this.output(r, render);
+  }
+}
+
+function render(r: BuildImageResult): string {
+  const lines = [
+    `build ${r.buildId} (${r.composed ? 'new compose' : 'reused compose'}, commit ${r.commit.slice(0, 12)})`,
+    `  firmware: ${r.firmware}; kernel arguments: ${r.kernelArguments.join(' ')}`,
+  ];
+  if (r.configVersion && r.configVersion !== r.imageConfigVersion) lines.push(`  config: spec ${r.configVersion} translated to ${r.imageConfigVersion}`);
+  for (const [k, i] of Object.entries(r.images)) lines.push(`  ${k}: ${join(r.buildDir, i.path)} (${(i.size / 1024 / 1024).toFixed(0)} MiB, sha256 ${i.sha256.slice(0, 16)}…)`);
+  return lines.join('\n');
+}

@@ -1,0 +1,227 @@
+/**
+ * Build a bootable GPT disk image from an ostree commit.
+ *
+ *   truncate → sgdisk (images/layout.ts) → losetup + partx -a → mkfs → mount root and /boot
+ *   → ostree admin init-fs / os-init / pull-local / deploy (sysroot.bootloader=none, BLS entries)
+ *   → in a chroot of the new deployment (its own trixie GRUB 2.12 and ostree): grub-install for BIOS and/or UEFI,
+ *     grub-mkconfig (/etc/grub.d/15_ostree → `ostree admin instutil grub2-generate`) into /boot/loader/grub.cfg,
+ *     with /boot/grub/grub.cfg → ../loader/grub.cfg
+ *   → switch the repo to sysroot.bootloader=grub2, so every later deploy/upgrade/rollback on the host regenerates
+ *     the menu by itself (libostree runs grub-mkconfig)
+ *   → the first-boot stamp /boot/ignition.firstboot and the embedded config /boot/ignition/config.ign.
+ *
+ * Every loop device and mount is registered on the Cleanup stack right after it is made, so a failure or a
+ * Ctrl-C never leaves one behind. The image is written under a temporary name; the caller renames it.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../lib/run.js';
+import { BugError, UserError } from '../lib/errors.js';
+import { checkInterrupted, type Cleanup } from '../lib/signals.js';
+import { debug } from '../lib/log.js';
+import { computeLayout, sgdiskArgs, type DiskLayout } from './layout.js';
+import { assembleKargs, firstbootStamp } from './kargs.js';
+
+export type Firmware = 'bios' | 'uefi' | 'both';
+
+export interface DiskOptions {
+  /** Where to write the raw image (a temporary name; the caller renames it). */
+  path: string;
+  sizeBytes: number;
+  /** The archive repo (builds/repo) and the commit to deploy. */
+  repo: string;
+  ref: string;
+  commit: string;
+  /** ostree stateroot ("os") name. */
+  stateroot: string;
+  /** From the manifest. */
+  kernelArguments: readonly string[];
+  firmware: Firmware;
+  /** The Ignition config (already down-levelled) to embed; undefined: no embedded config. */
+  ignition?: string;
+  /** Ignition platform GRUB passes on first boot. */
+  platform?: string;
+  /** Minimum root filesystem size (the tree's size with headroom). */
+  minRootBytes?: number;
+}
+
+export interface DiskResult {
+  layout: DiskLayout;
+  deployment: string;
+  kargs: string[];
+  /** grub.cfg as generated (for the record and tests). */
+  grubCfg: string;
+  bootEntries: string[];
+}
+
+/** Mounts made by the image build, undone in reverse order (also by the cleanup stack). */
+class Mounts {
+  private stack: string[] = [];
+  constructor(cleanup: Cleanup) {
+    cleanup.push('unmount image filesystems', () => this.unmountAll());
+  }
+  async mount(args: string[], target: string, purpose: string): Promise<void> {
+    mkdirSync(target, { recursive: true });
+    // Not killed half-way by Ctrl-C, so that a mount that happened is always on the stack; the next step stops.
+    await run('mount', [...args, target], { purpose, cleanup: true });
+    this.stack.push(target);
+    checkInterrupted();
+  }
+  async unmountAll(): Promise<void> {
+    const failures: string[] = [];
+    while (this.stack.length) {
+      const t = this.stack.pop()!;
+      const r = await run('umount', [t], { allowFailure: true, cleanup: true });
+      if (r.exitCode !== 0) {
+        const l = await run('umount', ['--lazy', t], { allowFailure: true, cleanup: true });
+        if (l.exitCode !== 0) failures.push(`${t}: ${r.stderr.trim()}`);
+      }
+    }
+    if (failures.length) throw new Error(`could not unmount ${failures.join('; ')}`);
+  }
+}
+
+/** Attach a file as a loop device with partition devices (partx -a: losetup -P makes no nodes without udev). */
+async function attachLoop(file: string, cleanup: Cleanup): Promise<string> {
+  // Not killed by Ctrl-C: an attach that completes is always seen, so its detach is always registered.
+  const r = await run('losetup', ['--find', '--show', file], { purpose: 'attach the image to a loop device', cleanup: true });
+  const dev = r.stdout.trim();
+  if (!/^\/dev\/loop\d+$/.test(dev)) throw new BugError(`losetup printed '${dev}'`);
+  cleanup.push(`detach ${dev}`, async () => {
+    await run('partx', ['-d', dev], { allowFailure: true, cleanup: true });
+    const d = await run('losetup', ['-d', dev], { allowFailure: true, cleanup: true });
+    if (d.exitCode !== 0) throw new Error(`losetup -d ${dev}: ${d.stderr.trim()}`);
+  });
+  await run('partx', ['-a', dev], { purpose: 'create partition devices', allowFailure: true });
+  return dev;
+}
+
+async function waitForNode(path: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if (existsSync(path)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new UserError(`partition device ${path} did not appear`, 'is the loop driver able to scan partitions? (partx -a)');
+}
+
+export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<DiskResult> {
+  const layout = computeLayout(opts.sizeBytes, { minRootBytes: opts.minRootBytes });
+  // 1. A sparse file with the GPT.
+  rmSync(opts.path, { force: true });
+  await run('truncate', ['-s', String(layout.sizeBytes), opts.path], { purpose: 'create the image file' });
+  await run('sgdisk', sgdiskArgs(layout, opts.path), { purpose: 'partition the image' });
+  checkInterrupted();
+
+  // 2. Loop device and filesystems.
+  const loop = await attachLoop(opts.path, cleanup);
+  const part = (n: number) => `${loop}p${n}`;
+  for (const p of layout.partitions) await waitForNode(part(p.number));
+  for (const p of layout.partitions) {
+    if (p.fs === 'vfat') await run('mkfs.vfat', ['-F', '32', '-n', p.label!, part(p.number)], { purpose: `format ${p.name}` });
+    if (p.fs === 'ext4') {
+      // No lazy init: the image is written once and read by every boot. Default features otherwise (GRUB 2.12 reads them).
+      await run('mkfs.ext4', ['-q', '-F', '-L', p.label!, '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-O', '^metadata_csum_seed', part(p.number)], {
+        purpose: `format ${p.name}`,
+      });
+    }
+  }
+  checkInterrupted();
+
+  // The mount point: removed (never recursively: something may still be mounted) after everything is unmounted.
+  const work = mkdtempSync('/tmp/fcos-image-');
+  const sysroot = join(work, 'sysroot');
+  cleanup.push('remove the mount point', () => {
+    if (existsSync(sysroot)) rmdirSync(sysroot);
+    rmdirSync(work);
+  });
+  const mounts = new Mounts(cleanup);
+  await mounts.mount([part(4)], sysroot, 'mount the root filesystem');
+  await mounts.mount([part(3)], join(sysroot, 'boot'), 'mount /boot');
+
+  // 3. ostree: init, stateroot, pull, deploy. bootloader=none: ostree writes BLS entries only.
+  const sys = `--sysroot=${sysroot}`;
+  const repo = join(sysroot, 'ostree', 'repo');
+  await run('ostree', ['admin', 'init-fs', '--modern', sysroot], { purpose: 'initialize the ostree sysroot' });
+  await run('ostree', ['admin', 'os-init', sys, opts.stateroot], { purpose: 'create the stateroot' });
+  await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.bootloader', 'none'], { purpose: 'configure the repo' });
+  await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.readonly', 'false'], { purpose: 'configure the repo' });
+  await step_pull(opts, repo);
+  checkInterrupted();
+  const kargs = assembleKargs({ manifest: opts.kernelArguments });
+  await run('ostree', ['admin', 'deploy', sys, `--os=${opts.stateroot}`, ...kargs.map((k) => `--karg-append=${k}`), opts.ref], {
+    purpose: 'deploy the commit',
+  });
+  const deployDir = join(sysroot, 'ostree', 'deploy', opts.stateroot, 'deploy');
+  const deployment = readdirSync(deployDir).find((d) => d.startsWith(opts.commit) && !d.endsWith('.origin'));
+  if (!deployment) throw new BugError(`no deployment of ${opts.commit} in ${deployDir}`);
+  const dep = join(deployDir, deployment);
+  checkInterrupted();
+
+  // 4. GRUB, from the deployment itself (trixie's grub-install 2.12 works on loop devices; the host's may not).
+  const chrootMounts = new Mounts(cleanup);
+  await chrootMounts.mount(['--bind', '/dev'], join(dep, 'dev'), 'bind /dev into the deployment');
+  await chrootMounts.mount(['-t', 'proc', 'proc'], join(dep, 'proc'), 'mount /proc into the deployment');
+  await chrootMounts.mount(['-t', 'sysfs', 'sysfs'], join(dep, 'sys'), 'mount /sys into the deployment');
+  await chrootMounts.mount(['--bind', sysroot], join(dep, 'sysroot'), 'bind the physical root into the deployment');
+  await chrootMounts.mount(['--bind', join(sysroot, 'boot')], join(dep, 'boot'), 'bind /boot into the deployment');
+  await chrootMounts.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'run'), 'mount /run into the deployment');
+  await chrootMounts.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'tmp'), 'mount /tmp into the deployment');
+  const inChroot = (args: string[], purpose: string) => run('chroot', [dep, ...args], { purpose, env: { LC_ALL: 'C.UTF-8', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  if (opts.firmware === 'bios' || opts.firmware === 'both') {
+    await inChroot(['grub-install', '--target=i386-pc', '--boot-directory=/boot', '--modules=part_gpt ext2', loop], 'install GRUB for BIOS');
+  }
+  if (opts.firmware === 'uefi' || opts.firmware === 'both') {
+    // The host kernel may have no vfat (no module loading here), and grub-install insists on a mounted FAT ESP:
+    // build the EFI binary with grub-mkimage in the chroot, copy the modules to /boot/grub/x86_64-efi as
+    // grub-install would, and write the ESP with mtools (no mount needed).
+    const uuid = (await inChroot(['grub-probe', '--target=fs_uuid', '/boot'], 'find the UUID of /boot')).stdout.trim();
+    writeFileSync(join(dep, 'tmp', 'early.cfg'), efiEarlyConfig(uuid));
+    await inChroot(['cp', '-a', '/usr/lib/grub/x86_64-efi', '/boot/grub/'], 'copy the GRUB EFI modules');
+    await inChroot(
+      ['grub-mkimage', '-O', 'x86_64-efi', '-o', '/tmp/BOOTX64.EFI', '-p', '/grub', '-c', '/tmp/early.cfg', ...EFI_MODULES],
+      'build the GRUB EFI image',
+    );
+    const esp = part(2);
+    await run('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT'], { purpose: 'create \\EFI\\BOOT on the ESP' });
+    await run('mcopy', ['-i', esp, join(dep, 'tmp', 'BOOTX64.EFI'), '::/EFI/BOOT/BOOTX64.EFI'], { purpose: 'copy GRUB to the ESP' });
+  }
+  checkInterrupted();
+  // grub.cfg lives in /boot/loader/ (a symlink ostree swaps atomically); /boot/grub/grub.cfg points at it, as
+  // libostree's grub2 backend expects.
+  await inChroot(['grub-mkconfig', '-o', '/boot/loader/grub.cfg'], 'generate grub.cfg from the ostree deployments');
+  const grubLink = join(sysroot, 'boot', 'grub', 'grub.cfg');
+  rmSync(grubLink, { force: true });
+  symlinkSync('../loader/grub.cfg', grubLink);
+  await chrootMounts.unmountAll();
+  const grubCfg = readFileSync(join(sysroot, 'boot', 'loader', 'grub.cfg'), 'utf8');
+  if (!/menuentry /.test(grubCfg)) throw new BugError('grub-mkconfig produced no menu entry (is ostree-boot in the tree?)');
+  // From now on, libostree on the host regenerates the menu on every deploy, upgrade and rollback.
+  await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.bootloader', 'grub2'], { purpose: 'configure the repo' });
+
+  // 5. First boot: the stamp GRUB looks for, and the embedded config.
+  writeFileSync(join(sysroot, 'boot', 'ignition.firstboot'), firstbootStamp(opts.platform ?? 'qemu'));
+  if (opts.ignition !== undefined) {
+    const d = join(sysroot, 'boot', 'ignition');
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    writeFileSync(join(d, 'config.ign'), opts.ignition, { mode: 0o600 });
+    chmodSync(join(d, 'config.ign'), 0o600);
+  }
+  const bootEntries = readdirSync(join(sysroot, 'boot', 'loader', 'entries'));
+  debug(`boot entries: ${bootEntries.join(', ')}`);
+  await run('sync', ['-f', join(sysroot, 'boot')], { allowFailure: true });
+  await mounts.unmountAll();
+  return { layout, deployment, kargs, grubCfg, bootEntries };
+}
+
+/** Modules built into the EFI image: enough to find /boot and read grub.cfg; the rest load from /boot/grub/x86_64-efi. */
+export const EFI_MODULES = ['part_gpt', 'part_msdos', 'fat', 'ext2', 'search', 'search_fs_uuid', 'search_label', 'normal', 'configfile', 'echo', 'test', 'linux', 'gzio', 'serial', 'terminal', 'efi_gop', 'all_video', 'loadenv', 'boot'];
+
+/** The config embedded in BOOTX64.EFI: find /boot by UUID, then the shared /boot/grub/grub.cfg. */
+export function efiEarlyConfig(bootUuid: string): string {
+  return `search --no-floppy --fs-uuid --set=root ${bootUuid}\nset prefix=($root)/grub\nconfigfile $prefix/grub.cfg\n`;
+}
+
+async function step_pull(opts: DiskOptions, repo: string): Promise<void> {
+  await run('ostree', ['pull-local', `--repo=${repo}`, opts.repo, opts.commit], { purpose: 'copy the commit into the image' });
+  await run('ostree', ['refs', `--repo=${repo}`, '--create', opts.ref, opts.commit], { purpose: 'set the ref in the image' });
+}

@@ -1,0 +1,438 @@
+/**
+ * fcos compose: a manifest becomes a reproducible ostree commit (issue #3).
+ *
+ *   resolve   apt indexes (private state in the cache) → input hash; unchanged → "No changes in image inputs"
+ *   bootstrap mmdebstrap (debs cached under cacheDir('debs', suite))
+ *   layout    overlays (built-in ostree/overlay/, then the manifest's), units, users, ssh, libostree layout
+ *   initramfs dracut in a chroot of the tree
+ *   commit    ostree commit (orphan) → builds/<version>/meta.json → ref → summary → builds.json → latest
+ *
+ * All work happens in builds/.tmp/compose-<pid>; the build directory is renamed into place and the ref moved
+ * only at the end, so an interrupted compose leaves the repo, its refs and builds/latest as they were.
+ */
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { missingToolError, run, TOOL_PACKAGES } from '../lib/run.js';
+import { UserError } from '../lib/errors.js';
+import { info, step, warn } from '../lib/log.js';
+import { checkInterrupted, withCleanup, type Cleanup } from '../lib/signals.js';
+import { fcosVersion, projectRoot } from '../lib/version.js';
+import { expandVersion, loadManifest, type LoadedManifest } from './manifest.js';
+import { aptState, aptUpdate, candidateVersions, checkPackagesExist, suiteDate } from './apt.js';
+import { bootstrap } from './bootstrap.js';
+import { applyOverlay, configureTree, ostreeLayout } from './layout.js';
+import { buildInitramfs } from './initramfs.js';
+import { commitTree, ensureRepo, revParse, setRef, updateSummary } from './repo.js';
+import { acquireLock, addBuild, nextSerial, readLatestBuild, setLatest, writeMeta, type BuildMeta } from './builds.js';
+import { inputHash, inputParts, type InputParts } from './inputs.js';
+
+export { readLatestBuild, updateMeta, readMeta, type BuildMeta, type LatestBuild } from './builds.js';
+
+Object.assign(TOOL_PACKAGES, {
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  'dpkg-query': 'dpkg',
+  chroot: 'coreutils',
+  umount: 'mount',
+  rm: 'coreutils',
+  du: 'coreutils',
+  sync: 'coreutils',
+});
+
+export interface ComposeOptions {
+  /** Manifest file; default ostree/manifests/default.yaml. */
+  manifest?: string;
+  /** Builds directory; default ./builds (or $FCOS_BUILDS_DIR). */
+  buildsDir: string;
+  /** Build even when the inputs did not change. */
+  force?: boolean;
+  /** Override SOURCE_DATE_EPOCH (else $SOURCE_DATE_EPOCH, the manifest's, or the suite's Release date). */
+  sourceDateEpoch?: number;
+}
+
+export interface ComposeResult {
+  /** The version (= build id). */
+  buildId: string;
+  version: string;
+  ref: string;
+  commit: string;
+  parent?: string;
+  /** builds/repo */
+  repo: string;
+  /** builds/<version> */
+  buildDir: string;
+  metaPath: string;
+  /** false: nothing changed, the previous build is returned. */
+  changed: boolean;
+  inputHash: string;
+  sourceDateEpoch: number;
+  packages: number;
+  seconds: number;
+  /** Per-step seconds. */
+  timings: Record<string, number>;
+}
+
+/** The built-in overlay (first-boot glue), copied before the manifest's overlay. */
+export function builtinOverlayDir(): string | undefined {
+  const d = join(projectRoot(), 'ostree', 'overlay');
+  return existsSync(d) ? d : undefined;
+}
+
+/** requireTools without a subprocess per tool (a no-change compose must stay within seconds). */
+function requireToolsFast(tools: string[]): void {
+  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  const missing = tools.filter((t) => !dirs.some((d) => {
+    try {
+      accessSync(join(d, t), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }));
+  if (missing.length === 1) throw missingToolError(missing[0]!);
+  if (missing.length > 1) {
+    const pkgs = [...new Set(missing.map((t) => TOOL_PACKAGES[t] ?? t))];
+    throw new UserError(`required tools not found: ${missing.join(', ')}`, `install with: apt-get install ${pkgs.join(' ')}`);
+  }
+}
+
+const MIN_FREE_BYTES = 6 * 1024 ** 3;
+
+function checkFreeSpace(dir: string): void {
+  try {
+    const s = statfsSync(dir);
+    const free = s.bavail * s.bsize;
+    if (free < MIN_FREE_BYTES) {
+      throw new UserError(
+        `not enough free disk space in ${dir}: ${(free / 1024 ** 3).toFixed(1)} GiB free, a compose needs about ${MIN_FREE_BYTES / 1024 ** 3} GiB`,
+        'free some disk space or use --builds on a larger filesystem',
+      );
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+  }
+}
+
+/** Mount points at or below a directory, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const d = resolve(dir);
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => !!m)
+    .map((m) => m.replace(/\\040/g, ' '))
+    .filter((m) => m === d || m.startsWith(d + '/'))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Remove a work directory safely: unmount anything below it first, never cross into other filesystems. */
+export async function removeWorkDir(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const m of mountsUnder(dir)) {
+    const r = await run('umount', [m], { allowFailure: true });
+    if (r.exitCode !== 0) await run('umount', ['--lazy', m], { allowFailure: true });
+  }
+  const left = mountsUnder(dir);
+  if (left.length) throw new UserError(`cannot remove ${dir}: still mounted: ${left.join(', ')}`);
+  await run('rm', ['-rf', '--one-file-system', dir], { purpose: `remove the work directory ${dir}` });
+}
+
+/** Remove work dirs of composes that died (SIGKILL, power loss). Called with the lock held. */
+async function cleanStaleWork(tmpRoot: string): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmpRoot);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^compose-(\d+)$/.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = pid !== process.pid;
+    } catch {
+      alive = false;
+    }
+    if (alive) continue;
+    warn(`removing the work directory of an interrupted compose: ${join(tmpRoot, n)}`);
+    await removeWorkDir(join(tmpRoot, n));
+  }
+}
+
+/**
+ * Finish or undo what an interrupted compose left between its last steps: the ref moved but builds.json/latest
+ * not yet (register the build), or a ref pointing at a commit without a complete build (reset the ref).
+ */
+async function reconcile(buildsDir: string, repo: string, ref: string): Promise<void> {
+  if (!existsSync(join(repo, 'config'))) return;
+  const refCommit = await revParse(repo, ref);
+  if (!refCommit) return;
+  const latest = readLatestBuild(buildsDir);
+  if (latest && (latest.meta.ref !== ref || latest.meta['ostree-commit'] === refCommit)) return;
+  for (const id of readdirSync(buildsDir)) {
+    const mp = join(buildsDir, id, 'meta.json');
+    if (!existsSync(mp)) continue;
+    try {
+      const meta = JSON.parse(readFileSync(mp, 'utf8')) as BuildMeta;
+      if (meta['ostree-commit'] === refCommit && meta.ref === ref) {
+        warn(`registering build ${id}, which an interrupted compose left out of builds.json`);
+        await updateSummary(repo);
+        addBuild(buildsDir, id);
+        setLatest(buildsDir, id);
+        return;
+      }
+    } catch {
+      /* not a build */
+    }
+  }
+  if (latest) {
+    warn(`${ref} pointed at ${refCommit}, which has no build: reset to ${latest.meta['ostree-commit']} (${latest.id})`);
+    await setRef(repo, ref, latest.meta['ostree-commit']);
+    await updateSummary(repo);
+  }
+}
+
+/** Installed packages of a tree: name → version (dpkg-query against the tree's database). */
+export async function treePackages(root: string): Promise<Record<string, string>> {
+  const r = await run('dpkg-query', [`--admindir=${join(root, 'var', 'lib', 'dpkg')}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\n'], {
+    purpose: 'list the packages of the tree',
+  });
+  const out: Record<string, string> = {};
+  for (const l of r.stdout.split('\n')) {
+    const [st, name, ver] = l.split('\t');
+    if (!name || !ver || !st?.startsWith('ii')) continue;
+    out[name] = ver;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function resolveSde(lm: LoadedManifest, opts: ComposeOptions, fallback: number | undefined): number {
+  if (opts.sourceDateEpoch !== undefined) return opts.sourceDateEpoch;
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 0) throw new UserError(`SOURCE_DATE_EPOCH must be a number of seconds, got '${env}'`);
+    return n;
+  }
+  if (lm.manifest['source-date-epoch'] !== undefined) return lm.manifest['source-date-epoch'];
+  if (fallback !== undefined) return fallback;
+  throw new UserError('cannot derive SOURCE_DATE_EPOCH: the suite has no Release date', 'set SOURCE_DATE_EPOCH or source-date-epoch in the manifest');
+}
+
+/** enable/disable/mask with the tree's own systemctl, offline (--root=/ inside a chroot: no host systemd needed). */
+async function unitsCommand(root: string, verb: 'enable' | 'disable' | 'mask', units: string[]): Promise<void> {
+  if (units.length === 0) return;
+  await run('chroot', [root, 'systemctl', '--root=/', '--no-reload', verb, ...units], {
+    env: { SYSTEMD_LOG_LEVEL: 'warning', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    purpose: `${verb} ${units.join(' ')} in the tree`,
+    hint: 'check the unit names in the manifest (units.enable/disable/mask) against the packages and overlays',
+  });
+}
+
+export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const s = Date.now();
+    try {
+      return await step(name, fn);
+    } finally {
+      timings[name] = (Date.now() - s) / 1000;
+    }
+  };
+  const lm = loadManifest(opts.manifest);
+  const m = lm.manifest;
+  const buildsDir = resolve(opts.buildsDir);
+  requireToolsFast(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'rm', 'du', 'sync']);
+  mkdirSync(buildsDir, { recursive: true });
+  const release = acquireLock(buildsDir);
+  try {
+    return await withCleanup(async (cleanup) => {
+      const repo = join(buildsDir, 'repo');
+      const tmpRoot = join(buildsDir, '.tmp');
+      mkdirSync(tmpRoot, { recursive: true });
+      await cleanStaleWork(tmpRoot);
+      await reconcile(buildsDir, repo, m.ref);
+      const overlays = [builtinOverlayDir(), lm.overlayDir];
+
+      // 1. Resolve the inputs.
+      const apt = aptState(m);
+      const { prev, parts, sde } = await timed('resolve inputs', async () => {
+        await aptUpdate(apt);
+        const sde = resolveSde(lm, opts, suiteDate(apt, m));
+        const prev = readLatestBuild(buildsDir);
+        let parts: InputParts | undefined;
+        if (prev && prev.meta.ref === m.ref && prev.meta.packages) {
+          const names = Object.keys(prev.meta.packages);
+          const cands = await candidateVersions(apt, names);
+          const resolved: Record<string, string> = {};
+          for (const n of names) resolved[n] = cands.get(n) ?? '(none)';
+          parts = inputParts({ manifest: m, overlayDirs: overlays, packages: resolved, fcosVersion: fcosVersion(), sourceDateEpoch: sde });
+        }
+        return { prev, parts, sde };
+      });
+      if (prev && parts && !opts.force && inputHash(parts) === prev.meta['fcos.input-hash']) {
+        info(`No changes in image inputs (build ${prev.id}, commit ${prev.meta['ostree-commit']})`);
+        return {
+          buildId: prev.id,
+          version: prev.meta['ostree-version'],
+          ref: prev.meta.ref,
+          commit: prev.meta['ostree-commit'],
+          parent: prev.meta['ostree-parent'],
+          repo,
+          buildDir: prev.dir,
+          metaPath: join(prev.dir, 'meta.json'),
+          changed: false,
+          inputHash: prev.meta['fcos.input-hash'],
+          sourceDateEpoch: prev.meta['source-date-epoch'],
+          packages: Object.keys(prev.meta.packages).length,
+          seconds: (Date.now() - t0) / 1000,
+          timings,
+        };
+      }
+      await checkPackagesExist(apt, m);
+      checkFreeSpace(buildsDir);
+
+      // Work directory (removed at the end, and on Ctrl-C: the cleanup stack unmounts first).
+      const work = join(tmpRoot, `compose-${process.pid}`);
+      await removeWorkDir(work);
+      mkdirSync(work, { recursive: true });
+      cleanup.push('remove the work directory', () => removeWorkDir(work));
+      const rootfs = join(work, 'rootfs');
+
+      // 2. Bootstrap.
+      await timed('bootstrap', () => bootstrap({ manifest: m, apt, target: rootfs, workDir: work, sourceDateEpoch: sde }));
+      checkInterrupted();
+      const packages = await treePackages(rootfs);
+
+      // 3. Layout.
+      const { kver } = await timed('layout', async () => {
+        for (const o of overlays) if (o) applyOverlay(rootfs, o);
+        await unitsCommand(rootfs, 'enable', m.units.enable);
+        await unitsCommand(rootfs, 'disable', m.units.disable);
+        await unitsCommand(rootfs, 'mask', m.units.mask);
+        configureTree(rootfs, { units: m.units });
+        return ostreeLayout(rootfs);
+      });
+      checkInterrupted();
+
+      // 4. initramfs.
+      const initramfs = await timed('initramfs', () => buildInitramfs(rootfs, kver, m.initramfs, sde, cleanup));
+      checkInterrupted();
+
+      // 5. Commit.
+      const partsNow = inputParts({ manifest: m, overlayDirs: overlays, packages, fcosVersion: fcosVersion(), sourceDateEpoch: sde });
+      const hash = inputHash(partsNow);
+      const serial = nextSerial(buildsDir, (s) => expandVersion(m, sde, s));
+      const version = expandVersion(m, sde, serial);
+      // Artifact sizes and checksums before the commit consumes the tree.
+      const kdir = join(rootfs, 'usr', 'lib', 'modules', kver);
+      const artifacts = {
+        initramfs: { path: `/usr/lib/modules/${kver}/initramfs.img`, sha256: await sha256File(initramfs.path), size: initramfs.size },
+        vmlinuz: { path: `/usr/lib/modules/${kver}/vmlinuz`, sha256: await sha256File(join(kdir, 'vmlinuz')), size: statSync(join(kdir, 'vmlinuz')).size },
+        tree: { path: 'repo', size: await treeSize(rootfs) },
+      };
+      const result = await timed('commit', async () => {
+        await ensureRepo(repo);
+        const parent = await revParse(repo, m.ref);
+        const commit = await commitTree({
+          repo,
+          tree: rootfs,
+          ref: m.ref,
+          parent,
+          version,
+          timestamp: sde,
+          subject: `${m.name} ${version}`,
+          metadata: { 'fcos.input-hash': hash, 'fcos.suite': m.suite },
+        });
+        checkInterrupted();
+        // The build directory, complete, renamed into place before any ref moves.
+        const staging = join(work, 'build');
+        mkdirSync(staging, { recursive: true });
+        const meta: BuildMeta = {
+          buildid: version,
+          name: m.name,
+          ref: m.ref,
+          'ostree-commit': commit,
+          'ostree-timestamp': new Date(sde * 1000).toISOString().replace(/\.000Z$/, 'Z'),
+          'ostree-version': version,
+          ...(parent ? { 'ostree-parent': parent } : {}),
+          'coreos-assembler.image-input-checksum': hash,
+          'fcos.input-hash': hash,
+          'fcos.inputs': partsNow,
+          'source-date-epoch': sde,
+          'build-time': new Date().toISOString(),
+          suite: m.suite,
+          architecture: m.architecture,
+          'kernel-version': kver,
+          'kernel-arguments': m['kernel-arguments'],
+          'image-size': m['image-size'],
+          packages,
+          artifacts: { ...artifacts, tree: { ...artifacts.tree, commit } },
+          images: {},
+        };
+        writeMeta(staging, meta);
+        const buildDir = join(buildsDir, version);
+        renameSync(staging, buildDir);
+        // From here the build exists: move the ref, update the summary, then builds.json and latest.
+        await setRef(repo, m.ref, commit);
+        await updateSummary(repo);
+        addBuild(buildsDir, version);
+        setLatest(buildsDir, version);
+        return { commit, parent, buildDir };
+      });
+      const seconds = (Date.now() - t0) / 1000;
+      info(`composed ${m.ref} ${version}: ${result.commit} in ${seconds.toFixed(1)}s`);
+      return {
+        buildId: version,
+        version,
+        ref: m.ref,
+        commit: result.commit,
+        parent: result.parent,
+        repo,
+        buildDir: result.buildDir,
+        metaPath: join(result.buildDir, 'meta.json'),
+        changed: true,
+        inputHash: hash,
+        sourceDateEpoch: sde,
+        packages: Object.keys(packages).length,
+        seconds,
+        timings,
+      };
+    });
+  } finally {
+    release();
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  const { createReadStream } = await import('node:fs');
+  const h = createHash('sha256');
+  await new Promise<void>((res, rej) => {
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('end', () => res())
+      .on('error', rej);
+  });
+  return h.digest('hex');
+}
+
+/** Apparent size of a tree in bytes (du -sb). */
+async function treeSize(root: string): Promise<number> {
+  const r = await run('du', ['-sb', '--one-file-system', root], { allowFailure: true });
+  const n = Number(r.stdout.split('\t')[0]);
+  return Number.isFinite(n) ? n : 0;
+}
+
+export const _test = { resolveSde, cleanStaleWork };
+export type { Cleanup };

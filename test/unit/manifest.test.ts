@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { aptSources, expandVersion, imageSizeBytes, loadManifest, parseManifest } from '../../ostree/manifest.js';
+import { UserError } from '../../lib/errors.js';
+
+function err(text: string): UserError {
+  try {
+    parseManifest(text, 'm.yaml');
+  } catch (e) {
+    return e as UserError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('manifest', () => {
+  it('fills in defaults', () => {
+    const m = parseManifest('packages: [systemd, linux-image-cloud-amd64]\n');
+    expect(m.suite).toBe('trixie');
+    expect(m.architecture).toBe('amd64');
+    expect(m.name).toBe('fcos');
+    expect(m.ref).toBe('fcos/trixie/x86_64/stable');
+    expect(m.variant).toBe('minbase');
+    expect(m.units).toEqual({ enable: [], disable: [], mask: [] });
+    expect(m.initramfs).toEqual({ modules: [], omit: [], drivers: [], compress: 'zstd', args: [] });
+    expect(m.kubelet).toEqual({ enabled: false });
+    expect(m['image-size']).toBe('8G');
+    expect(m.version.scheme).toBe('{major}.{date}.{serial}');
+  });
+
+  it('reports unknown keys with line and column', () => {
+    const e = err('packages:\n  - systemd\ninitramfs:\n  compres: zstd\n');
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toContain("m.yaml:4:3: unknown key 'compres' in /initramfs");
+  });
+
+  it('reports a top-level unknown key', () => {
+    expect(err('packages: [systemd]\nsuit: trixie\n').message).toContain("m.yaml:2:1: unknown key 'suit'");
+  });
+
+  it('reports bad values with line and column, all of them', () => {
+    const e = err('packages:\n  - systemd\n  - "Bad Name"\narchitecture: arm64\nunits:\n  enable: [notaunit]\nimage-size: 8 gigs\n');
+    expect(e.message).toContain('m.yaml:3:5: /packages/1');
+    expect(e.message).toContain('m.yaml:4:15: /architecture: must be one of "amd64"');
+    expect(e.message).toContain('m.yaml:6:12: /units/enable/0');
+    expect(e.message).toContain('m.yaml:7:13: /image-size');
+  });
+
+  it('reports wrong types and missing packages', () => {
+    expect(err('suite: trixie\n').message).toContain("missing required key 'packages'");
+    expect(err('packages: systemd\n').message).toContain('m.yaml:1:11: /packages: must be array');
+    expect(err('packages: [systemd]\nkubelet:\n  enabled: "yes"\n').message).toContain('m.yaml:3:12: /kubelet/enabled: must be boolean');
+    expect(err('packages: [systemd]\nkubelet:\n  version: 1.35\n').message).toContain('/kubelet/version');
+  });
+
+  it('reports YAML syntax errors with position', () => {
+    const e = err('packages: [systemd\nsuite: trixie\n');
+    expect(e.message).toMatch(/^m\.yaml:\d+:\d+: YAML syntax error/);
+  });
+
+  it('refuses duplicate packages and a version scheme without serial', () => {
+    expect(err('packages: [systemd, kmod, systemd]\n').message).toContain("m.yaml:1:27: package 'systemd' is listed twice");
+    expect(err('packages: [systemd]\nversion:\n  scheme: "{major}.{date}"\n').message).toContain('must contain {serial}');
+  });
+
+  it('loads the shipped default manifest', () => {
+    const l = loadManifest();
+    expect(l.manifest.packages).toContain('etcd-server');
+    expect(l.manifest.packages).toContain('ignition');
+    expect(l.manifest.units.disable).toContain('etcd.service');
+    expect(l.overlayDir).toMatch(/default-overlay$/);
+    for (const p of ['linux-image-cloud-amd64', 'systemd', 'systemd-sysv', 'udev', 'dbus', 'dracut', 'dracut-network', 'curl', 'ostree', 'ostree-boot', 'ignition', 'grub-pc-bin', 'grub-efi-amd64-bin', 'grub2-common', 'openssh-server', 'etcd-server', 'etcd-client', 'podman', 'crun', 'conmon', 'containernetworking-plugins', 'skopeo', 'containerd', 'iproute2', 'ca-certificates', 'systemd-timesyncd', 'sudo', 'kmod', 'e2fsprogs', 'netbase', 'systemd-resolved']) {
+      expect(l.manifest.packages).toContain(p);
+    }
+  });
+
+  it('resolves the overlay relative to the manifest and checks it exists', () => {
+    const d = mkdtempSync(join(tmpdir(), 'fcos-manifest-'));
+    writeFileSync(join(d, 'm.yaml'), 'packages: [systemd]\noverlay: files\n');
+    expect(() => loadManifest(join(d, 'm.yaml'))).toThrow(/overlay directory not found/);
+    mkdirSync(join(d, 'files'));
+    expect(loadManifest(join(d, 'm.yaml')).overlayDir).toBe(join(d, 'files'));
+    expect(() => loadManifest(join(d, 'nope.yaml'))).toThrow(/manifest not found/);
+  });
+
+  it('helpers: sources, version, size', () => {
+    const m = parseManifest('packages: [systemd]\n');
+    expect(aptSources(m)).toEqual([
+      'deb http://deb.debian.org/debian trixie main',
+      'deb http://deb.debian.org/debian trixie-updates main',
+      'deb http://deb.debian.org/debian-security trixie-security main',
+    ]);
+    expect(aptSources(parseManifest('packages: [systemd]\nupdates: false\n'))).toHaveLength(1);
+    expect(expandVersion(m, 1760000000, 2)).toBe('13.20251009.2');
+    expect(imageSizeBytes(m)).toBe(8 * 1024 ** 3);
+    expect(imageSizeBytes({ 'image-size': '512M' })).toBe(512 * 1024 ** 2);
+  });
+});
