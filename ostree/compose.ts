@@ -434,5 +434,5 @@ async function treeSize(root: string): Promise<number> {
   return Number.isFinite(n) ? n : 0;
 }
 
-export const _test = { resolveSde, cleanStaleWork };
+export const _test = { resolveSde, cleanStaleWork, reconcile };
 export type { Cleanup };
