@@ -124,6 +124,40 @@ describe('fcos compose: bad input (no bootstrap)', () => {
   });
 });
 
+describe('fcos compose: Ctrl-C', () => {
+  it('SIGTERM to the process group during the bootstrap: exit 130, no mounts, no work dir, no lock', async () => {
+    const bd = join(WORK, 'term-builds');
+    const child = execa(FCOS, ['compose', '--force', '--builds', bd], { detached: true, reject: false, buffer: false, stderr: 'pipe', env: { FCOS_BUILDS_DIR: '' } });
+    let err = '';
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`no bootstrap step:\n${err.slice(-2000)}`)), 10 * 60_000);
+      let sent = false;
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (!sent && err.includes('==> bootstrap')) {
+          sent = true;
+          setTimeout(() => {
+            try {
+              process.kill(-child.pid!, 'SIGTERM');
+            } catch {
+              /* gone */
+            }
+            clearTimeout(timer);
+            res();
+          }, 8000);
+        }
+      });
+    });
+    const r = await child;
+    expect(r.exitCode, err.slice(-2000)).toBe(130);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(bd));
+    expect(mounts).toEqual([]);
+    expect(existsSync(join(bd, '.lock'))).toBe(false);
+    expect(readdirSync(join(bd, '.tmp'))).toEqual([]);
+    expect(existsSync(join(bd, 'latest'))).toBe(false);
+  });
+});
+
 describe('fcos compose (default manifest)', () => {
   beforeAll(async () => {
     first = (await compose(['--builds', B])).result;
