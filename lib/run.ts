@@ -53,6 +53,11 @@ export interface RunOptions {
   hint?: string;
   /** Return stdout as a Buffer. */
   binary?: boolean;
+  /**
+   * A cleanup action (unmount, remove a work dir): it must run after an interrupt too, so it is neither refused
+   * nor cancelled by the shared abort signal.
+   */
+  cleanup?: boolean;
 }
 
 export interface RunResult {
@@ -89,13 +94,13 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
   const command = formatCommand(file, args);
   if (isVerbose()) debug(`run: ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
   const signal = abortSignal();
-  if (signal.aborted) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'}`);
+  if (signal.aborted && !opts.cleanup) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'}`);
   const execOpts: Options = {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
     reject: false,
-    cancelSignal: signal,
+    ...(opts.cleanup ? {} : { cancelSignal: signal }),
     timeout: opts.timeoutMs,
     stripFinalNewline: false,
     encoding: opts.binary ? 'buffer' : 'utf8',
@@ -106,7 +111,7 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
   const r = await execa(file, [...args], execOpts);
   const errCode = (r as unknown as { code?: string }).code;
   if (r.failed && errCode === 'ENOENT' && r.exitCode === undefined) throw missingToolError(file);
-  if (r.isCanceled || (signal.aborted && r.failed)) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'} while running: ${command}`);
+  if (r.isCanceled || (!opts.cleanup && signal.aborted && r.failed)) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'} while running: ${command}`);
   const stdoutBuffer = opts.binary ? Buffer.from(r.stdout as unknown as Uint8Array) : undefined;
   const stdout = opts.binary ? '' : String(r.stdout ?? '');
   const stderr = r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : String(r.stderr ?? '');

@@ -25,8 +25,8 @@ export function dracutArgs(cfg: InitramfsConfig, kver: string): string[] {
 }
 
 async function umount(path: string): Promise<void> {
-  const r = await run('umount', [path], { allowFailure: true });
-  if (r.exitCode !== 0) await run('umount', ['--lazy', path], { allowFailure: true });
+  const r = await run('umount', [path], { allowFailure: true, cleanup: true });
+  if (r.exitCode !== 0) await run('umount', ['--lazy', path], { allowFailure: true, cleanup: true });
 }
 
 /** Mount /proc, /sys, /dev and a tmpfs /tmp into a tree; unmounted by the cleanup stack (or earlier by the caller). */
