@@ -135,12 +135,12 @@ export function mountsUnder(dir: string): string[] {
 export async function removeWorkDir(dir: string): Promise<void> {
   if (!existsSync(dir)) return;
   for (const m of mountsUnder(dir)) {
-    const r = await run('umount', [m], { allowFailure: true });
-    if (r.exitCode !== 0) await run('umount', ['--lazy', m], { allowFailure: true });
+    const r = await run('umount', [m], { allowFailure: true, cleanup: true });
+    if (r.exitCode !== 0) await run('umount', ['--lazy', m], { allowFailure: true, cleanup: true });
   }
   const left = mountsUnder(dir);
   if (left.length) throw new UserError(`cannot remove ${dir}: still mounted: ${left.join(', ')}`);
-  await run('rm', ['-rf', '--one-file-system', dir], { purpose: `remove the work directory ${dir}` });
+  await run('rm', ['-rf', '--one-file-system', dir], { purpose: `remove the work directory ${dir}`, cleanup: true });
 }
 
 /** Remove work dirs of composes that died (SIGKILL, power loss). Called with the lock held. */
@@ -434,5 +434,5 @@ async function treeSize(root: string): Promise<number> {
   return Number.isFinite(n) ? n : 0;
 }
 
-export const _test = { resolveSde, cleanStaleWork };
+export const _test = { resolveSde, cleanStaleWork, reconcile };
 export type { Cleanup };

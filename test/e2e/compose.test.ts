@@ -85,15 +85,84 @@ function initramfsFiles(img: Buffer): string[] {
 let first: Result;
 let extra: Result;
 
-beforeAll(async () => {
-  first = (await compose(['--builds', B])).result;
-});
-
 afterAll(() => {
   if (process.env.FCOS_E2E_KEEP !== '1') rmSync(WORK, { recursive: true, force: true });
 });
 
+describe('fcos compose: bad input (no bootstrap)', () => {
+  const fail = async (args: string[], env: Record<string, string> = {}) => {
+    const r = await execa(FCOS, ['compose', ...args], { reject: false, env: { FCOS_BUILDS_DIR: '', ...env } });
+    return { code: r.exitCode, err: String(r.stderr) };
+  };
+
+  it('an invalid manifest: every problem with line and column, exit 1', async () => {
+    writeFileSync(join(WORK, 'bad.yaml'), 'packages: [systemd]\nsuit: trixie\ninitramfs:\n  compress: lzma\n');
+    const { code, err } = await fail(['--manifest', join(WORK, 'bad.yaml'), '--builds', join(WORK, 'bad-builds')]);
+    expect(code).toBe(1);
+    expect(err).toContain("bad.yaml:2:1: unknown key 'suit'");
+    expect(err).toContain('bad.yaml:4:13: /initramfs/compress: must be one of');
+    expect(err).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('an unknown package: apt says why, before any bootstrap', async () => {
+    writeFileSync(join(WORK, 'unknown.yaml'), 'packages: [systemd, no-such-package-fcos]\n');
+    const { code, err } = await fail(['--manifest', join(WORK, 'unknown.yaml'), '--builds', join(WORK, 'unknown-builds')]);
+    expect(code).toBe(1);
+    expect(err).toContain('no-such-package-fcos');
+    expect(err).toMatch(/Unable to locate package no-such-package-fcos/);
+    expect(existsSync(join(WORK, 'unknown-builds', 'repo'))).toBe(false);
+  });
+
+  it('missing host tools: the Debian packages to install', async () => {
+    const bin = join(WORK, 'node-only-bin');
+    spawnSync('mkdir', ['-p', bin]);
+    spawnSync('ln', ['-sf', process.execPath, join(bin, 'node')]);
+    const { code, err } = await fail(['--builds', join(WORK, 'tools-builds')], { PATH: bin });
+    expect(code).toBe(1);
+    expect(err).toMatch(/required tools not found: mmdebstrap, ostree/);
+    expect(err).toMatch(/apt-get install mmdebstrap ostree/);
+  });
+});
+
+describe('fcos compose: Ctrl-C', () => {
+  it('SIGTERM to the process group during the bootstrap: exit 130, no mounts, no work dir, no lock', async () => {
+    const bd = join(WORK, 'term-builds');
+    const child = execa(FCOS, ['compose', '--force', '--builds', bd], { detached: true, reject: false, buffer: false, stderr: 'pipe', env: { FCOS_BUILDS_DIR: '' } });
+    let err = '';
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`no bootstrap step:\n${err.slice(-2000)}`)), 10 * 60_000);
+      let sent = false;
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (!sent && err.includes('==> bootstrap')) {
+          sent = true;
+          setTimeout(() => {
+            try {
+              process.kill(-child.pid!, 'SIGTERM');
+            } catch {
+              /* gone */
+            }
+            clearTimeout(timer);
+            res();
+          }, 8000);
+        }
+      });
+    });
+    const r = await child;
+    expect(r.exitCode, err.slice(-2000)).toBe(130);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(bd));
+    expect(mounts).toEqual([]);
+    expect(existsSync(join(bd, '.lock'))).toBe(false);
+    expect(readdirSync(join(bd, '.tmp'))).toEqual([]);
+    expect(existsSync(join(bd, 'latest'))).toBe(false);
+  });
+});
+
 describe('fcos compose (default manifest)', () => {
+  beforeAll(async () => {
+    first = (await compose(['--builds', B])).result;
+  });
+
   it('commits the tree on the ref, and the repo is consistent', () => {
     expect(first.changed).toBe(true);
     expect(first.ref).toBe(REF);
