@@ -19,9 +19,9 @@ node-deps: node_modules/.installed
 build: node-deps
 	npx tsc -p tsconfig.json
 
-# The main job: today this validates the example config; see README for what works.
+# The main job: compose the built-in default manifest and build a bootable disk image with the example config.
 image: deps build
-	$(FCOS) validate $(EXAMPLE)
+	$(FCOS) build --ignition $(EXAMPLE)
 
 # All tests: unit and e2e. Prints a closing line "tests: N passed, N failed, N skipped".
 test: deps build
@@ -37,6 +37,8 @@ test-e2e: deps build
 
 bench: deps build
 	bash bench/validate
+	bash bench/compose
+	bash bench/boot
 
 clean:
 	rm -rf dist tmp
