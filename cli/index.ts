@@ -2,9 +2,13 @@
 import Version from './commands/version.js';
 import Validate from './commands/validate.js';
 import Butane from './commands/butane.js';
+import Run from './commands/run.js';
+import Test from './commands/test.js';
 
 export const COMMANDS = {
   version: Version,
   validate: Validate,
   butane: Butane,
+  run: Run,
+  test: Test,
 };

@@ -155,6 +155,8 @@ export interface SpawnOptions {
   hint?: string;
   /** Kill the child when the user interrupts (default true; not for detached children). */
   killOnAbort?: boolean;
+  /** Own process group: a terminal Ctrl-C reaches fcos only, which then stops the child its own way. */
+  ownProcessGroup?: boolean;
 }
 
 export interface ProcessExit {
@@ -199,7 +201,7 @@ export async function spawnProcess(file: string, args: readonly string[] = [], o
     cwd: opts.cwd,
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio,
-    detached: !!opts.detached,
+    detached: !!opts.detached || !!opts.ownProcessGroup,
   });
   if (logFd !== undefined) closeSync(logFd);
   let output = '';

@@ -53,6 +53,8 @@ export interface VmSpec {
   extraArgs?: string[];
   /** Registered: kill the VM on failure or Ctrl-C. */
   cleanup?: Cleanup;
+  /** On Ctrl-C, power the guest off through QMP instead of killing QEMU (fcos run). */
+  gracefulOnAbort?: boolean;
 }
 
 export interface VmInfo {
@@ -215,6 +217,8 @@ export class Vm {
         purpose: `QEMU (${s.name})`,
         inheritStdio: s.console,
         detached: s.detach ? { logFile: join(s.dir, 'qemu.log') } : undefined,
+        killOnAbort: !s.detach && !s.gracefulOnAbort,
+        ownProcessGroup: !!s.gracefulOnAbort && !s.console,
       });
       this.command = this.proc.command;
       writeFileSync(join(s.dir, 'qemu-command.txt'), this.command + '\n');
