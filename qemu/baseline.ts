@@ -46,7 +46,7 @@ const PACKAGES = [
   'ca-certificates',
 ];
 
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
 
 export const BASELINE_APPEND = 'root=/dev/vda rw console=ttyS0,115200n8 net.ifnames=0 systemd.show_status=1';
 
@@ -67,6 +67,11 @@ printf '[Match]\\nName=eth* en*\\n[Network]\\nDHCP=yes\\n' > "$root/etc/systemd/
 chroot "$root" systemctl enable systemd-networkd.service
 # sshd: no DNS lookups (user networking has a slow resolver under TCG)
 echo 'UseDNS no' > "$root/etc/ssh/sshd_config.d/fcos.conf"
+# Boot to multi-user.target, like fcos images.
+chroot "$root" systemctl set-default multi-user.target
+# A unit that always fails, pulled in only by the kernel argument systemd.wants=fcos-selftest-fail.service
+# (the harness's negative control).
+printf '[Unit]\nDescription=fcos selftest fail\n[Service]\nType=oneshot\nExecStart=/bin/false\n' > "$root/etc/systemd/system/fcos-selftest-fail.service"
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 `;

@@ -366,12 +366,17 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
   return result;
 }
 
+/** Console failures after which SSH never comes up: no point waiting for it to collect the journal. */
+const FATAL = new Set(['kernel panic', 'kernel oops', 'emergency shell', 'dracut gave up', 'go panic']);
+
 /** journalctl -b over SSH into journal.txt (best effort: the VM may be broken). */
 async function collectJournal(vm: Vm, outDir: string, result: ScenarioResult, waitMs: number): Promise<void> {
   if (vm.exited) return;
   try {
     if (vm.failed) {
-      // The boot failed on the console; SSH may still come up.
+      // The boot failed on the console; SSH may still come up, unless the failure stops the boot for good.
+      const f = vm.failed instanceof VmError ? vm.failed.consoleFailure : undefined;
+      if (!f || FATAL.has(f.name)) return;
       await vm.guard('come up on SSH for the journal', waitMs, async (isDone) => {
         while (!isDone()) {
           const r = await vm.ssh('true', { timeoutMs: 15_000 }).catch(() => undefined);

@@ -35,7 +35,7 @@ export const baselineSmoke: Scenario = {
 export const baselineUnitFailure: Scenario = {
   name: 'baseline-unit-failure',
   description: 'negative control: a unit that fails at boot must fail the scenario (expected FAIL)',
-  needs: { image: 'baseline', appendKargs: 'systemd.run=/bin/false systemd.run_success_action=none systemd.run_failure_action=none' },
+  needs: { image: 'baseline', appendKargs: 'systemd.wants=fcos-selftest-fail.service' },
   boots: 1,
   selftest: true,
   async run() {},
