@@ -144,7 +144,7 @@ export async function benchBoot(opts: { buildsDir: string; outDir?: string; memo
     t0 = Date.now();
     const f1 = await Vm.start(spec);
     result.fcosFirstBoot = await measure(f1, 'fcos first boot', image, t0);
-    await f1.shutdown(180_000);
+    await f1.poweroff(180_000);
     info('==> boot the fcos image again (second boot)');
     t0 = Date.now();
     const f2 = await Vm.start({ ...spec, reuseOverlay: true });

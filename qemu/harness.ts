@@ -11,7 +11,7 @@ import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { run } from '../lib/run.js';
 import { info } from '../lib/log.js';
-import { withCleanup, type Cleanup } from '../lib/signals.js';
+import { checkInterrupted, withCleanup, type Cleanup } from '../lib/signals.js';
 import type { Firmware } from './args.js';
 import { describeFailure, type ConsoleFailure } from './console.js';
 import { ensureBaseline, type BaselineImage } from './baseline.js';
@@ -182,12 +182,14 @@ export async function runScenarios(opts: HarnessOptions): Promise<TestReport> {
   const { key, pub } = await makeKey(join(outRoot, '.ssh'));
   const results: ScenarioResult[] = [];
   for (const s of opts.scenarios) {
+    checkInterrupted();
     info(`==> scenario ${s.name}: ${s.description}`);
     const r = await runScenario(s, opts, outRoot, key, pub);
     for (const c of r.checks) info(`    ${c.ok ? 'PASS' : 'FAIL'} ${c.name} (${c.seconds.toFixed(1)}s)${c.ok ? '' : `: ${(c.error ?? '').split('\n')[0]}`}`);
     info(`    scenario ${s.name}: ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)} s, ${r.boots} boot(s); logs in ${r.dir}`);
     results.push(r);
   }
+  checkInterrupted();
   const passed = results.filter((r) => r.ok).length;
   return { ok: passed === results.length, passed, failed: results.length - passed, scenarios: results };
 }
@@ -287,6 +289,13 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
       if (!up) {
         // Keep what there is: try SSH a little longer, ignoring console failures, for the journal.
         await collectJournal(vm, outDir, result, 60_000);
+        if (result.journal && !vm.exited) {
+          // SSH came up after all: name the failed units in full (the console shortens them).
+          await record('system is running (no failed units)', async () => {
+            const units = (await vm.ssh('systemctl --failed --no-legend --plain --no-pager')).stdout.trim();
+            if (units) throw new Error(`failed units:\n${units}`);
+          });
+        }
         return;
       }
 

@@ -8,7 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync,
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { ExternalError, UserError } from '../lib/errors.js';
+import { ExternalError, InterruptedError, UserError } from '../lib/errors.js';
+import { abortSignal, interrupted } from '../lib/signals.js';
 import { run, spawnProcess, tail, type ProcessHandle } from '../lib/run.js';
 import { debug, info } from '../lib/log.js';
 import type { Cleanup } from '../lib/signals.js';
@@ -293,7 +294,12 @@ export class Vm {
     let done = false;
     let timer: NodeJS.Timeout | undefined;
     let listener: ((e: Error) => void) | undefined;
+    const signal = abortSignal();
+    let onAbort: (() => void) | undefined;
     const failure = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new InterruptedError(`interrupted by ${interrupted() ?? 'signal'} while waiting to ${what}`));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       listener = (e) => {
         if (watchConsole || !(e instanceof VmError && e.consoleFailure)) reject(e);
       };
@@ -310,6 +316,7 @@ export class Vm {
     } finally {
       done = true;
       clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
       this.failListeners = this.failListeners.filter((l) => l !== listener);
       failure.catch(() => undefined);
     }
@@ -387,6 +394,16 @@ export class Vm {
       debug(`QMP powerdown failed: ${String(e)}`);
       await this.proc.stop(2000);
     }
+    await this.stopTail();
+  }
+
+  /** Power off from inside (`systemctl poweroff` over SSH), so the disk is clean for the next boot; QMP, then kill, as fall-backs. */
+  async poweroff(timeoutMs = 180_000): Promise<void> {
+    if (this.proc.exit) return this.stopTail();
+    this.stopping = true;
+    await sshExec(this.target, 'sudo systemctl poweroff', { timeoutMs: 30_000 }).catch(() => undefined);
+    const t = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    if (!t) return this.shutdown(30_000);
     await this.stopTail();
   }
 
