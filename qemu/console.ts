@@ -23,7 +23,9 @@ export const FAILURE_PATTERNS: readonly FailurePattern[] = [
   { name: 'kernel warning', re: /WARNING: CPU: \d+ PID: \d+ at / },
   { name: 'emergency shell', re: /You are in emergency mode|Entering emergency mode/ },
   { name: 'dracut gave up', re: /dracut(-\S+)?(\[\d+\])?: .*Refusing to continue/ },
-  { name: 'ordering cycle', re: /Ordering cycle found/ },
+  // Wording differs between systemd versions: "Ordering cycle found" (old), "Found ordering cycle on X/start",
+  // "Breaking ordering cycle by deleting job", "Unable to break cycle starting with" (252-257).
+  { name: 'ordering cycle', re: /Ordering cycle found|Found ordering cycle on|Breaking ordering cycle|Unable to break cycle|Transaction order is cyclic/ },
   { name: 'failed unit', re: /Failed to start .+/ },
   { name: 'failed mount', re: /\bFailed to mount .+/ },
   { name: 'ignition failure', re: /ignition\[\d+\]: .*(\bfailed\b|\[failed\]|CRITICAL)|Ignition failed|ignition: .*failed to/i },
