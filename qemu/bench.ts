@@ -140,16 +140,22 @@ export async function benchBoot(opts: { buildsDir: string; outDir?: string; memo
     const ign = join(dir, 'config.ign');
     writeFileSync(ign, JSON.stringify(injectSshKey({ ignition: { version: '3.3.0' } }, pub), null, 2) + '\n');
     const spec: VmSpec = { ...common, cleanup, name: 'fcos', dir, disk: { path: image }, ignition: ign, ssh: { key } };
-    info('==> boot the fcos image (first boot, Ignition)');
-    t0 = Date.now();
-    const f1 = await Vm.start(spec);
-    result.fcosFirstBoot = await measure(f1, 'fcos first boot', image, t0);
-    await f1.poweroff(180_000);
-    info('==> boot the fcos image again (second boot)');
-    t0 = Date.now();
-    const f2 = await Vm.start({ ...spec, reuseOverlay: true });
-    result.fcos = await measure(f2, 'fcos', image, t0);
-    await f2.kill();
+    try {
+      info('==> boot the fcos image (first boot, Ignition)');
+      t0 = Date.now();
+      const f1 = await Vm.start(spec);
+      result.fcosFirstBoot = await measure(f1, 'fcos first boot', image, t0);
+      await f1.poweroff(180_000);
+      info('==> boot the fcos image again (second boot)');
+      t0 = Date.now();
+      const f2 = await Vm.start({ ...spec, reuseOverlay: true });
+      result.fcos = await measure(f2, 'fcos', image, t0);
+      await f2.kill();
+    } catch (e) {
+      // The baseline was measured: report it, and why fcos was not.
+      result.note = `the fcos image (${image}) did not boot to SSH: ${toFcosError(e).message} (console: ${join(dir, 'console.txt')})`;
+      return result;
+    }
     if (result.fcos.multiUserSeconds && baseline.multiUserSeconds) result.ratio = Math.round((result.fcos.multiUserSeconds / baseline.multiUserSeconds) * 100) / 100;
     result.wallRatio = Math.round((result.fcos.wallSeconds / baseline.wallSeconds) * 100) / 100;
     return result;

@@ -20,6 +20,15 @@ export const baselineSmoke: Scenario = {
       const r = await ctx.vm.ssh('echo to-stderr >&2; exit 7');
       if (r.exitCode !== 7 || r.stderr.trim() !== 'to-stderr') throw new Error(`exit ${r.exitCode}, stderr ${r.stderr}`);
     });
+    await ctx.check('the guest reaches a host HTTP server at 10.0.2.2', async () => {
+      const srv = await ctx.serve({ 'hello.txt': 'hello from the host\n' });
+      // No curl in the baseline: bash's /dev/tcp.
+      const r = await ctx.vm.sshOk(
+        `exec 3<>/dev/tcp/10.0.2.2/${srv.port}; printf 'GET /hello.txt HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3`,
+      );
+      if (!r.includes('hello from the host')) throw new Error(`unexpected answer:\n${r}`);
+      return `port ${srv.port}`;
+    });
     await ctx.check('/etc change persists across a reboot (new boot_id)', async () => {
       await ctx.vm.sshOk('echo kept | sudo tee /etc/fcos-selftest >/dev/null');
       const before = await ctx.vm.bootId();
