@@ -412,8 +412,11 @@ export class Vm {
     this.stopping = true;
     if (!this.proc.exit) {
       // QMP quit is clean and fast; SIGTERM/SIGKILL otherwise.
-      await qmpExecute(this.qmpSocket, 'quit', undefined, 3000).catch(() => undefined);
-      const t = await Promise.race([this.proc.exited, sleep(3000).then(() => undefined)]);
+      const asked = await qmpExecute(this.qmpSocket, 'quit', undefined, 3000).then(
+        () => true,
+        () => false,
+      );
+      const t = asked ? await Promise.race([this.proc.exited, sleep(3000).then(() => undefined)]) : undefined;
       if (!t) await this.proc.stop(2000);
     }
     await this.stopTail();

@@ -12,7 +12,7 @@ export default class Run extends BaseCommand {
     memory: Flags.integer({ char: 'm', description: 'memory in MiB (default 2048)' }),
     cpus: Flags.integer({ description: 'virtual CPUs (default 2)' }),
     'ssh-port': Flags.integer({ description: 'host port forwarded to the guest SSH (default: a free one)' }),
-    detach: Flags.boolean({ char: 'd', description: 'leave the VM running and exit once SSH answers', default: false }),
+    detach: Flags.boolean({ char: 'd', description: 'leave the VM running and exit once SSH answers', default: false, exclusive: ['console'] }),
     console: Flags.boolean({ char: 'c', description: 'the serial console on this terminal too (Ctrl-A X quits)', default: false }),
     persist: Flags.boolean({ description: 'write to the image itself instead of a throw-away overlay', default: false }),
     baseline: Flags.boolean({ description: 'boot the plain Debian baseline image instead (bench/boot, harness self-tests)', default: false }),
