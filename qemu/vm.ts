@@ -364,9 +364,28 @@ export class Vm {
     return (await this.sshOk('cat /proc/sys/kernel/random/boot_id')).trim();
   }
 
-  /** Reboot from inside and wait until SSH answers from a new boot. */
-  async reboot(timeoutMs = 6 * 60_000): Promise<string> {
+  /**
+   * Reboot and wait until SSH answers from a new boot (a new boot_id); returns the new boot_id.
+   * - warm (default): `systemctl reboot` inside the guest; QEMU stays.
+   * - cold: `systemctl poweroff` inside the guest (a clean shutdown), then QEMU starts again on the same overlay,
+   *   OVMF vars and SSH port. Under TCG a warm reset boots much slower than a fresh QEMU (measured here with the
+   *   baseline: 127 s vs 55 s to SSH), so scenarios that only need "the machine booted again" use cold.
+   */
+  async reboot(timeoutMs = 6 * 60_000, opts: { cold?: boolean } = {}): Promise<string> {
     const before = await this.bootId();
+    if (opts.cold) {
+      await this.poweroff(Math.min(timeoutMs, 180_000));
+      this.spec.cleanup?.forget(`stop VM ${this.spec.name}`);
+      this.stopping = false;
+      this.spec.reuseOverlay = true;
+      this.spec.ssh = { ...this.spec.ssh, port: this.sshPort };
+      writeFileSync(this.consolePath, '\n--- fcos: power cycle (cold reboot) ---\n', { flag: 'a' });
+      await this.launch();
+      await this.waitForSsh(timeoutMs);
+      const id = await this.bootId();
+      if (id === before) throw new VmError(`VM ${this.spec.name}: boot_id unchanged after a power cycle`, this.command, this.consoleTail());
+      return id;
+    }
     await this.ssh('sudo systemctl reboot', { timeoutMs: 30_000 });
     return this.guard('reboot', timeoutMs, async (isDone) => {
       while (!isDone()) {

@@ -29,10 +29,10 @@ export const baselineSmoke: Scenario = {
       if (!r.includes('hello from the host')) throw new Error(`unexpected answer:\n${r}`);
       return `port ${srv.port}`;
     });
-    await ctx.check('/etc change persists across a reboot (new boot_id)', async () => {
+    await ctx.check('/etc change persists across a power cycle (new boot_id)', async () => {
       await ctx.vm.sshOk('echo kept | sudo tee /etc/fcos-selftest >/dev/null');
       const before = await ctx.vm.bootId();
-      const after = await ctx.vm.reboot();
+      const after = await ctx.vm.reboot(6 * 60_000, { cold: true });
       ctx.countBoot();
       if (after === before) throw new Error('boot_id did not change');
       const v = (await ctx.vm.sshOk('cat /etc/fcos-selftest')).trim();
