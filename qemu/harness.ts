@@ -136,9 +136,26 @@ export interface TestContext {
   log(msg: string): void;
 }
 
-/** Put the run's SSH key into a config for user core (added if absent). */
-export function injectSshKey(config: IgnitionConfig, pubKey: string): IgnitionConfig {
-  const c = JSON.parse(JSON.stringify(config)) as IgnitionConfig & { passwd?: { users?: { name: string; sshAuthorizedKeys?: string[]; groups?: string[] }[] } };
+/** The sudoers drop-in tests rely on (FCOS ships the same for its wheel group); added by injectSshKey. */
+export const TEST_SUDOERS = { path: '/etc/sudoers.d/fcos-test-core', line: 'core ALL=(ALL) NOPASSWD: ALL\n' };
+
+/**
+ * Put the run's SSH key into a config for user core (added if absent), and, unless `sudo: false`, a sudoers
+ * drop-in giving core passwordless sudo: the checks and the journal collection need root, whatever the image's
+ * sudo policy is.
+ */
+export function injectSshKey(config: IgnitionConfig, pubKey: string, opts: { sudo?: boolean } = {}): IgnitionConfig {
+  const c = JSON.parse(JSON.stringify(config)) as IgnitionConfig & {
+    passwd?: { users?: { name: string; sshAuthorizedKeys?: string[]; groups?: string[] }[] };
+    storage?: { files?: { path: string }[] };
+  };
+  if (opts.sudo ?? true) {
+    c.storage ??= {};
+    c.storage.files ??= [];
+    if (!c.storage.files.some((f) => f.path === TEST_SUDOERS.path)) {
+      c.storage.files.push({ path: TEST_SUDOERS.path, mode: 0o440, contents: { source: `data:,${encodeURIComponent(TEST_SUDOERS.line)}` } } as { path: string });
+    }
+  }
   c.passwd ??= {};
   c.passwd.users ??= [];
   let core = c.passwd.users.find((u) => u.name === 'core');
@@ -394,7 +411,9 @@ async function collectJournal(vm: Vm, outDir: string, result: ScenarioResult, wa
         }
       }, { consoleFailures: false });
     }
-    const j = await vm.ssh('sudo journalctl -b --no-pager -o short-monotonic', { timeoutMs: 120_000 });
+    let j = await vm.ssh('sudo -n journalctl -b --no-pager -o short-monotonic', { timeoutMs: 120_000 });
+    // Without sudo: what core may read (its own and, in group systemd-journal, the system journal).
+    if (j.exitCode !== 0) j = await vm.ssh('journalctl -b --no-pager -o short-monotonic', { timeoutMs: 120_000 });
     if (j.exitCode === 0) {
       const p = join(outDir, 'journal.txt');
       writeFileSync(p, j.stdout);

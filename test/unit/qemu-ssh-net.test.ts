@@ -45,13 +45,17 @@ describe('free ports', () => {
 describe('SSH key injection into Ignition configs', () => {
   it('adds user core with the key when absent, without touching the input', () => {
     const cfg = { ignition: { version: '3.3.0' } };
-    const out = injectSshKey(cfg, 'ssh-ed25519 AAAA test');
+    const out = injectSshKey(cfg, 'ssh-ed25519 AAAA test') as any;
     expect(out.passwd).toEqual({ users: [{ name: 'core', sshAuthorizedKeys: ['ssh-ed25519 AAAA test'] }] });
     expect(cfg).toEqual({ ignition: { version: '3.3.0' } });
+    // passwordless sudo for core, so checks can be root whatever the image's policy
+    expect(out.storage.files).toEqual([{ path: '/etc/sudoers.d/fcos-test-core', mode: 0o440, contents: { source: 'data:,core%20ALL%3D(ALL)%20NOPASSWD%3A%20ALL%0A' } }]);
+    expect((injectSshKey(cfg, 'k', { sudo: false }) as any).storage).toBeUndefined();
   });
   it('adds the key to an existing core user once', () => {
     const cfg = { ignition: { version: '3.3.0' }, passwd: { users: [{ name: 'core', sshAuthorizedKeys: ['ssh-rsa X'], groups: ['sudo'] }] } };
-    const out = injectSshKey(injectSshKey(cfg, 'ssh-ed25519 K'), 'ssh-ed25519 K') as typeof cfg;
+    const out = injectSshKey(injectSshKey(cfg, 'ssh-ed25519 K'), 'ssh-ed25519 K') as any;
+    expect(out.storage.files).toHaveLength(1);
     expect(out.passwd.users).toEqual([{ name: 'core', sshAuthorizedKeys: ['ssh-rsa X', 'ssh-ed25519 K'], groups: ['sudo'] }]);
   });
 });
