@@ -54,6 +54,8 @@ export function basicConfig(fetchUrl: string, sha512: string): IgnitionConfig {
       units: [
         { name: 'fcos-test-ran.service', enabled: true, contents: RAN_UNIT },
         { name: 'fcos-test-firstboot.service', enabled: true, contents: FIRSTBOOT_UNIT },
+        // etcd ships disabled (like FCOS, where users enable it from their config).
+        { name: 'etcd.service', enabled: true },
       ],
     },
   };
@@ -119,7 +121,8 @@ export const basic: Scenario = {
       return booted[0]!.trim();
     });
     await ctx.check('etcdctl put/get', async () => {
-      await vm.sshOk('etcdctl put fcos-k v1', { timeoutMs: 60_000 });
+      // etcd may still be starting under TCG: wait for it to answer (up to 2 minutes).
+      await vm.sshOk('for i in $(seq 1 60); do etcdctl endpoint health >/dev/null 2>&1 && break; sleep 2; done; etcdctl put fcos-k v1', { timeoutMs: 180_000 });
       return eq('etcdctl get fcos-k --print-value-only', 'v1');
     });
     await ctx.check('podman runs an image made in the test', () => eq(PODMAN_SCRIPT, 'hello-from-podman'));

@@ -72,7 +72,8 @@ describe('scenario registry', () => {
     expect(fetched.contents).toEqual({ source: 'http://10.0.2.2:1234/payload.bin', verification: { hash: `sha512-${'ab'.repeat(64)}` } });
     const hello = c.storage.files.find((f: any) => f.path === '/etc/fcos-test/hello.txt');
     expect(hello).toMatchObject({ mode: 0o640, user: { name: 'core' }, group: { name: 'root' } });
-    expect(c.systemd.units.map((u: any) => u.name)).toEqual(['fcos-test-ran.service', 'fcos-test-firstboot.service']);
+    expect(c.systemd.units.map((u: any) => u.name)).toEqual(['fcos-test-ran.service', 'fcos-test-firstboot.service', 'etcd.service']);
+    expect(c.systemd.units[2]).toEqual({ name: 'etcd.service', enabled: true });
     expect(c.systemd.units[1].contents).toContain('ConditionFirstBoot=yes');
   });
 });
