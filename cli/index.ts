@@ -4,6 +4,8 @@ import Validate from './commands/validate.js';
 import Butane from './commands/butane.js';
 import Compose from './commands/compose.js';
 import Build from './commands/build.js';
+import Run from './commands/run.js';
+import Test from './commands/test.js';
 
 export const COMMANDS = {
   version: Version,
@@ -11,4 +13,6 @@ export const COMMANDS = {
   butane: Butane,
   compose: Compose,
   build: Build,
+  run: Run,
+  test: Test,
 };

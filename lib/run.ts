@@ -149,3 +149,121 @@ export async function requireTools(tools: readonly string[]): Promise<void> {
   const pkgs = [...new Set(missing.map((t) => TOOL_PACKAGES[t] ?? t))];
   throw new UserError(`required tool${missing.length > 1 ? 's' : ''} not found: ${missing.join(', ')}`, `install with: apt-get install ${pkgs.join(' ')}`);
 }
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* spawnProcess(): the same runner for long-running processes (QEMU, a VM's serial console, servers).            */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Give the child the terminal (stdin/stdout/stderr), e.g. an interactive serial console. */
+  inheritStdio?: boolean;
+  /** Start in its own session and let it outlive fcos (`fcos run --detach`). stdout/stderr go to this file. */
+  detached?: { logFile: string };
+  purpose?: string;
+  hint?: string;
+  /** Kill the child when the user interrupts (default true; not for detached children). */
+  killOnAbort?: boolean;
+  /** Own process group: a terminal Ctrl-C reaches fcos only, which then stops the child its own way. */
+  ownProcessGroup?: boolean;
+}
+
+export interface ProcessExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ProcessHandle {
+  command: string;
+  pid: number;
+  /** Resolves when the process exits (never rejects). */
+  exited: Promise<ProcessExit>;
+  /** Has it exited? */
+  readonly exit: ProcessExit | undefined;
+  /** The tail of what it wrote to stderr (and stdout), for error messages. */
+  outputTail(lines?: number): string;
+  /** SIGTERM, then SIGKILL after graceMs if still alive. Resolves on exit. */
+  stop(graceMs?: number): Promise<ProcessExit>;
+  /** An ExternalError describing an unexpected exit. */
+  exitError(what?: string): ExternalError;
+}
+
+/**
+ * Start a long-running process. Resolves once it has been spawned (a missing binary is a UserError, like run()).
+ * The child is killed on Ctrl-C (the shared abort signal) unless detached.
+ */
+export async function spawnProcess(file: string, args: readonly string[] = [], opts: SpawnOptions = {}): Promise<ProcessHandle> {
+  const { spawn } = await import('node:child_process');
+  const { openSync, closeSync } = await import('node:fs');
+  const command = formatCommand(file, args);
+  if (isVerbose()) debug(`spawn: ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
+  const signal = abortSignal();
+  if (signal.aborted) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'}`);
+  let logFd: number | undefined;
+  let stdio: ('ignore' | 'pipe' | 'inherit' | number)[];
+  if (opts.detached) {
+    logFd = openSync(opts.detached.logFile, 'a');
+    stdio = ['ignore', logFd, logFd];
+  } else if (opts.inheritStdio) stdio = ['inherit', 'inherit', 'pipe'];
+  else stdio = ['ignore', 'pipe', 'pipe'];
+  const child = spawn(file, [...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio,
+    detached: !!opts.detached || !!opts.ownProcessGroup,
+  });
+  if (logFd !== undefined) closeSync(logFd);
+  let output = '';
+  const keep = (b: Buffer) => {
+    output += b.toString('utf8');
+    if (output.length > 64 * 1024) output = output.slice(-32 * 1024);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  // Wait for spawn (or the ENOENT error).
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? missingToolError(file) : e));
+  });
+  let exit: ProcessExit | undefined;
+  const exited = new Promise<ProcessExit>((resolve) => {
+    child.once('exit', (exitCode, sig) => {
+      exit = { exitCode, signal: sig };
+      signal.removeEventListener('abort', onAbort);
+      resolve(exit);
+    });
+  });
+  const onAbort = () => {
+    if (!exit) child.kill('SIGTERM');
+    setTimeout(() => {
+      if (!exit) child.kill('SIGKILL');
+    }, 5000).unref();
+  };
+  if (opts.killOnAbort ?? !opts.detached) signal.addEventListener('abort', onAbort, { once: true });
+  if (opts.detached) child.unref();
+  const handle: ProcessHandle = {
+    command,
+    pid: child.pid!,
+    exited,
+    get exit() {
+      return exit;
+    },
+    outputTail: (lines = 20) => tail(output, lines),
+    async stop(graceMs = 5000) {
+      if (exit) return exit;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => {
+        if (!exit) child.kill('SIGKILL');
+      }, graceMs);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+    exitError(what?: string) {
+      const how = exit ? (exit.signal ? ` (killed by ${exit.signal})` : ` (exit status ${exit.exitCode})`) : '';
+      return new ExternalError(`${what ?? opts.purpose ?? file} exited unexpectedly${how}`, command, exit?.exitCode ?? undefined, tail(output), opts.hint);
+    },
+  };
+  return handle;
+}

@@ -1,0 +1,58 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base.js';
+import { buildsDir } from '../../lib/paths.js';
+import { runVm, type RunVmResult } from '../../qemu/run.js';
+
+export default class Run extends BaseCommand {
+  static override description = 'boot an image under QEMU (the latest build by default) and print how to log in';
+  static override args = { image: Args.string({ description: 'disk image (qcow2 or raw); default: builds/latest images.qemu' }) };
+  static override flags = {
+    ignition: Flags.string({ char: 'i', description: 'Ignition config for the first boot (an SSH key for core is added)' }),
+    firmware: Flags.string({ description: 'firmware', options: ['bios', 'uefi'], default: 'bios' }),
+    memory: Flags.integer({ char: 'm', description: 'memory in MiB (default 2048)' }),
+    cpus: Flags.integer({ description: 'virtual CPUs (default 2)' }),
+    'ssh-port': Flags.integer({ description: 'host port forwarded to the guest SSH (default: a free one)' }),
+    detach: Flags.boolean({ char: 'd', description: 'leave the VM running and exit once SSH answers', default: false, exclusive: ['console'] }),
+    console: Flags.boolean({ char: 'c', description: 'the serial console on this terminal too (Ctrl-A X quits)', default: false }),
+    persist: Flags.boolean({ description: 'write to the image itself instead of a throw-away overlay', default: false }),
+    baseline: Flags.boolean({ description: 'boot the plain Debian baseline image instead (bench/boot, harness self-tests)', default: false }),
+    accel: Flags.string({ description: 'accelerator', options: ['auto', 'kvm', 'tcg'], default: 'auto' }),
+    builds: Flags.string({ description: 'builds directory (default ./builds)' }),
+    dir: Flags.string({ description: 'where console.txt, the overlay and the QMP socket go (default tmp/fcos-run/<time>)' }),
+  };
+  static override examples = ['<%= config.bin %> run', '<%= config.bin %> run -i examples/config.ign --detach', '<%= config.bin %> run --baseline --console'];
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Run);
+    const text = (r: RunVmResult) =>
+      [
+        `ssh: ${r.sshCommand}`,
+        `console: ${r.console}`,
+        `qmp: ${r.qmpSocket}`,
+        `pid: ${r.pid}`,
+        r.detached ? `stop it with: kill ${r.pid}   (or QMP system_powerdown on ${r.qmpSocket})` : r.stopped ? `stopped: ${r.stopped}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n');
+    const result = await runVm({
+      image: args.image,
+      baseline: flags.baseline,
+      buildsDir: buildsDir(flags.builds),
+      ignition: flags.ignition,
+      firmware: flags.firmware as 'bios' | 'uefi',
+      memoryMiB: flags.memory,
+      cpus: flags.cpus,
+      sshPort: flags['ssh-port'],
+      detach: flags.detach,
+      console: flags.console,
+      persist: flags.persist,
+      accel: flags.accel as 'auto' | 'kvm' | 'tcg',
+      dir: flags.dir,
+      // Without --json the login line is printed as soon as SSH answers (stderr, so stdout stays the result).
+      onReady: (r) => {
+        if (!this.jsonMode && !flags.detach) process.stderr.write(`ready: ${r.sshCommand}\n`);
+      },
+    });
+    this.output(result, text);
+  }
+}

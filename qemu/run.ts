@@ -1,0 +1,124 @@
+/**
+ * `fcos run`: boot an image (the latest build by default) through an overlay, print how to log in, and keep it
+ * running until it powers off or Ctrl-C (which powers it off through QMP); --detach leaves it running.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cacheDir } from '../lib/paths.js';
+import { run } from '../lib/run.js';
+import { abortSignal } from '../lib/signals.js';
+import { info } from '../lib/log.js';
+import { UserError } from '../lib/errors.js';
+import type { Firmware } from './args.js';
+import { ensureBaseline } from './baseline.js';
+import { injectSshKey, latestBuildImage, type IgnitionConfig } from './harness.js';
+import type { AccelRequest } from './kvm.js';
+import { Vm, type VmInfo, type VmSpec } from './vm.js';
+
+export interface RunVmOptions {
+  image?: string;
+  baseline?: boolean;
+  buildsDir: string;
+  ignition?: string;
+  firmware?: Firmware;
+  memoryMiB?: number;
+  cpus?: number;
+  sshPort?: number;
+  detach?: boolean;
+  console?: boolean;
+  persist?: boolean;
+  accel?: AccelRequest;
+  /** State directory (console.txt, overlay, QMP socket). Default tmp/fcos-run/<time>. */
+  dir?: string;
+  /** Seconds to wait for SSH. */
+  sshTimeoutSec?: number;
+  /** Called once SSH is up (the command prints the login line then). */
+  onReady?: (i: RunVmResult) => void;
+}
+
+export interface RunVmResult extends VmInfo {
+  image: string;
+  ready: boolean;
+  detached: boolean;
+  ignition?: string;
+  stopped?: string;
+}
+
+/** The key `fcos run` puts into configs so that the printed ssh command works. */
+export async function runKey(): Promise<{ key: string; pub: string }> {
+  const dir = cacheDir('run-key');
+  const key = join(dir, 'id_ed25519');
+  if (!existsSync(key)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'fcos-run', '-f', key], { purpose: 'make the fcos run SSH key' });
+  return { key, pub: readFileSync(key + '.pub', 'utf8').trim() };
+}
+
+export async function runVm(o: RunVmOptions): Promise<RunVmResult> {
+  const dir = resolve(o.dir ?? join('tmp', 'fcos-run', new Date().toISOString().replace(/[:.]/g, '-')));
+  mkdirSync(dir, { recursive: true });
+  let spec: Omit<VmSpec, 'name' | 'dir'>;
+  let image: string;
+  let ignitionPath: string | undefined;
+  if (o.baseline) {
+    const b = await ensureBaseline();
+    image = b.disk;
+    spec = { disk: { path: b.disk, format: b.diskFormat }, kernelBoot: { kernel: b.kernel, initrd: b.initrd, append: b.append }, ssh: { key: b.sshKey } };
+  } else {
+    if (o.image) {
+      image = resolve(o.image);
+      if (!existsSync(image)) throw new UserError(`no such image: ${image}`);
+    } else image = latestBuildImage(o.buildsDir).path;
+    const { key, pub } = await runKey();
+    let config: IgnitionConfig = { ignition: { version: '3.3.0' } };
+    if (o.ignition) {
+      try {
+        config = JSON.parse(readFileSync(o.ignition, 'utf8'));
+      } catch (e) {
+        throw new UserError(`cannot read the Ignition config ${o.ignition}: ${(e as Error).message}`);
+      }
+    }
+    ignitionPath = join(dir, 'config.ign');
+    writeFileSync(ignitionPath, JSON.stringify(injectSshKey(config, pub), null, 2) + '\n');
+    spec = { disk: { path: image, format: image.endsWith('.qcow2') ? 'qcow2' : 'raw' }, ignition: ignitionPath, ssh: { key } };
+  }
+  const vm = await Vm.start({
+    ...spec,
+    name: 'run',
+    dir,
+    firmware: o.firmware,
+    memoryMiB: o.memoryMiB,
+    cpus: o.cpus,
+    accel: o.accel,
+    persist: o.persist,
+    console: o.console,
+    detach: o.detach,
+    gracefulOnAbort: !o.detach,
+    ssh: { ...spec.ssh, port: o.sshPort },
+  });
+  info(`VM started (pid ${vm.pid}, ${vm.accel}); serial console: ${vm.consolePath}`);
+  const result: RunVmResult = { ...vm.info(), image, ready: false, detached: !!o.detach, ignition: ignitionPath };
+  const signal = abortSignal();
+  const onAbort = () => void vm.shutdown(60_000);
+  if (!o.detach) signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await vm.waitForSsh((o.sshTimeoutSec ?? 600) * 1000);
+    result.ready = true;
+    o.onReady?.(result);
+    if (o.detach) {
+      await vm.release();
+      return result;
+    }
+    info('the VM runs until it powers off; Ctrl-C powers it off' + (o.console ? ' (on the console: Ctrl-A X quits QEMU)' : ''));
+    await vm.waitExit(24 * 3600_000);
+    result.stopped = signal.aborted ? 'powered off after Ctrl-C' : 'powered off';
+    return result;
+  } catch (e) {
+    if (o.detach && !vm.exited) await vm.kill();
+    if (!o.detach) {
+      if (signal.aborted) await vm.shutdown(60_000);
+      else await vm.kill();
+    }
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Harness self-tests on the plain Debian baseline (no fcos build needed): one that must pass, and two negative
+ * controls that must be reported as failures quickly (a failing unit, a kernel panic).
+ */
+import type { Scenario } from '../harness.js';
+
+export const baselineSmoke: Scenario = {
+  name: 'baseline-smoke',
+  description: 'the baseline Debian image boots, answers on SSH, runs commands, and reboots',
+  needs: { image: 'baseline' },
+  boots: 2,
+  selftest: true,
+  async run(ctx) {
+    await ctx.check('runs a command over SSH', async () => {
+      const r = await ctx.vm.ssh('uname -r; hostname');
+      if (r.exitCode !== 0 || !/cloud-amd64/.test(r.stdout)) throw new Error(`unexpected: ${r.stdout}${r.stderr}`);
+      return r.stdout.trim().replace(/\n/g, ', ');
+    });
+    await ctx.check('reports a failing command with its exit code', async () => {
+      const r = await ctx.vm.ssh('echo to-stderr >&2; exit 7');
+      if (r.exitCode !== 7 || r.stderr.trim() !== 'to-stderr') throw new Error(`exit ${r.exitCode}, stderr ${r.stderr}`);
+    });
+    await ctx.check('the guest reaches a host HTTP server at 10.0.2.2', async () => {
+      const srv = await ctx.serve({ 'hello.txt': 'hello from the host\n' });
+      // No curl in the baseline: bash's /dev/tcp.
+      const r = await ctx.vm.sshOk(
+        `exec 3<>/dev/tcp/10.0.2.2/${srv.port}; printf 'GET /hello.txt HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3`,
+      );
+      if (!r.includes('hello from the host')) throw new Error(`unexpected answer:\n${r}`);
+      return `port ${srv.port}`;
+    });
+    await ctx.check('/etc change persists across a power cycle (new boot_id)', async () => {
+      await ctx.vm.sshOk('echo kept | sudo tee /etc/fcos-selftest >/dev/null');
+      const before = await ctx.vm.bootId();
+      const after = await ctx.vm.reboot(6 * 60_000, { cold: true });
+      ctx.countBoot();
+      if (after === before) throw new Error('boot_id did not change');
+      const v = (await ctx.vm.sshOk('cat /etc/fcos-selftest')).trim();
+      if (v !== 'kept') throw new Error(`/etc/fcos-selftest: ${v}`);
+    });
+  },
+};
+
+export const baselineUnitFailure: Scenario = {
+  name: 'baseline-unit-failure',
+  description: 'negative control: a unit that fails at boot must fail the scenario (expected FAIL)',
+  needs: { image: 'baseline', appendKargs: 'systemd.wants=fcos-selftest-fail.service' },
+  boots: 1,
+  selftest: true,
+  async run() {},
+};
+
+export const baselinePanic: Scenario = {
+  name: 'baseline-panic',
+  description: 'negative control: a kernel panic must fail the scenario at once (expected FAIL)',
+  // init exits at once: "Kernel panic - not syncing: Attempted to kill init!"
+  needs: { image: 'baseline', appendKargs: 'init=/bin/false panic=0' },
+  boots: 1,
+  selftest: true,
+  async run() {},
+};

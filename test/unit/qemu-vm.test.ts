@@ -1,0 +1,83 @@
+/**
+ * The VM runner against a fake qemu-system-x86_64 (a shell script on PATH that writes the serial console file it is
+ * given): console streaming, waiting for a marker, failing fast on a console failure or an unexpected exit, time-outs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Vm, VmError } from '../../qemu/vm.js';
+
+const FAKE = `#!/bin/sh
+for a in "$@"; do
+  case "$a" in file,id=serial0,path=*) p=\${a#file,id=serial0,path=}; p=\${p%,append=on};; esac
+done
+echo "fake qemu: booting" >> "$p"
+sleep 1
+printf '%s\\n' "$FAKE_LINE" >> "$p"
+[ -n "$FAKE_EXIT" ] && exit "$FAKE_EXIT"
+exec sleep 60
+`;
+
+let dir: string;
+const savedPath = process.env.PATH;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fcos-fakeqemu-'));
+  writeFileSync(join(dir, 'qemu-system-x86_64'), FAKE);
+  chmodSync(join(dir, 'qemu-system-x86_64'), 0o755);
+  process.env.PATH = `${dir}:${savedPath}`;
+  process.env.FCOS_ACCEL = 'tcg';
+});
+afterAll(() => {
+  process.env.PATH = savedPath;
+  delete process.env.FCOS_ACCEL;
+});
+
+async function start(name: string, line: string, exit?: number): Promise<Vm> {
+  process.env.FAKE_LINE = line;
+  if (exit === undefined) delete process.env.FAKE_EXIT;
+  else process.env.FAKE_EXIT = String(exit);
+  return Vm.start({ name, dir: join(dir, name), ssh: { key: '/nonexistent' }, accel: 'tcg' });
+}
+
+describe('VM runner (fake QEMU)', () => {
+  it('streams the console to console.txt and waits for a marker line', async () => {
+    const vm = await start('marker', 'FCOS-TEST-READY');
+    try {
+      expect(await vm.waitForConsole(/FCOS-TEST-READY/, 10_000)).toBe('FCOS-TEST-READY');
+      expect(readFileSync(join(dir, 'marker', 'console.txt'), 'utf8')).toContain('fake qemu: booting');
+      expect(vm.sshPort).toBeGreaterThan(1023);
+      expect(vm.info().sshCommand).toContain(`-p ${vm.sshPort} core@127.0.0.1`);
+    } finally {
+      await vm.kill();
+    }
+    expect(vm.exited).toBe(true);
+  });
+
+  it('fails fast on a console failure instead of waiting for the SSH time-out', async () => {
+    const vm = await start('panic', '[    2.0] Kernel panic - not syncing: VFS: Unable to mount root fs');
+    const t0 = Date.now();
+    const err = await vm.waitForSsh(120_000).catch((e) => e);
+    await vm.kill();
+    expect(err).toBeInstanceOf(VmError);
+    expect(err.consoleFailure.name).toBe('kernel panic');
+    expect(err.message).toMatch(/kernel panic on the console \(console.txt line 2\)/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('reports QEMU exiting by itself', async () => {
+    const vm = await start('exits', 'bye', 3);
+    const err = await vm.waitForConsole(/never/, 20_000).catch((e) => e);
+    expect(err).toBeInstanceOf(VmError);
+    expect(err.message).toMatch(/exited with status 3 unexpectedly/);
+  });
+
+  it('times out with the console tail in the error', async () => {
+    const vm = await start('slow', 'still booting');
+    const err = await vm.waitForConsole(/never/, 2500).catch((e) => e);
+    await vm.kill();
+    expect(err).toBeInstanceOf(VmError);
+    expect(err.message).toMatch(/timed out after 3 s waiting to see/);
+    expect(err.stderrTail).toContain('fake qemu: booting');
+  });
+});
