@@ -14,6 +14,31 @@ import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { debug, warn } from '../lib/log.js';
 
+/** meta.json `kubelet`: which kubelet binary went into the commit. */
+export interface KubeletRecord {
+  version: string;
+  /** The manifest's kubelet.source. */
+  source: 'go-module' | 'url';
+  /** sha256 (hex) of /usr/bin/kubelet. */
+  sha256: string;
+  /** go-module: h1: hash of k8s.io/kubernetes from go.sum. */
+  moduleHash?: string;
+  /** go-module: the Go toolchain that built it. */
+  goVersion?: string;
+  /** url: where it came from. */
+  url?: string;
+}
+
+/** meta.json `container-images`: one preloaded OCI archive. */
+export interface ContainerImageRecord {
+  ref: string;
+  /** Path in the commit (/usr/share/fcos/images/…). */
+  path: string;
+  manifestDigest: string;
+  configDigest: string;
+  size: number;
+}
+
 export interface ImageEntry {
   path: string;
   sha256: string;
@@ -33,7 +58,11 @@ export interface BuildMeta {
   'ostree-content-checksum'?: string;
   'coreos-assembler.image-input-checksum': string;
   'fcos.input-hash': string;
-  'fcos.inputs': { manifest: string; overlays: string; packages: string; compose: string };
+  'fcos.inputs': { manifest: string; overlays: string; packages: string; compose: string; kubelet?: string; images?: string };
+  /** kubelet.enabled: the kubelet binary in the commit (/usr/bin/kubelet). */
+  kubelet?: KubeletRecord;
+  /** kubelet.enabled: the OCI archives in /usr/share/fcos/images (pause, hello, the manifest's images). */
+  'container-images'?: ContainerImageRecord[];
   'source-date-epoch': number;
   'build-time': string;
   'compose-seconds'?: number;

@@ -3,7 +3,9 @@
  *
  *   resolve   apt indexes (private state in the cache) → input hash; unchanged → "No changes in image inputs"
  *   bootstrap mmdebstrap (debs cached under cacheDir('debs', suite))
- *   layout    overlays (built-in ostree/overlay/, then the manifest's), units, users, ssh, libostree layout
+ *   kubelet   (kubelet.enabled) the kubelet binary: built from the Go module proxy or fetched by URL, cached
+ *   layout    built-in overlay, kubelet payload + preload images, the manifest's overlay, units, users, ssh,
+ *             libostree layout
  *   initramfs dracut in a chroot of the tree
  *   commit    ostree commit (orphan) → builds/<version>/meta.json → ref → summary → builds.json → latest
  *
@@ -17,7 +19,7 @@ import { UserError } from '../lib/errors.js';
 import { info, step, warn } from '../lib/log.js';
 import { checkInterrupted, withCleanup, type Cleanup } from '../lib/signals.js';
 import { fcosVersion, projectRoot } from '../lib/version.js';
-import { expandVersion, loadManifest, type LoadedManifest } from './manifest.js';
+import { expandVersion, loadManifest, type LoadedManifest, type Manifest, type ResolvedImage } from './manifest.js';
 import { aptState, aptUpdate, candidateVersions, checkPackagesExist, suiteDate } from './apt.js';
 import { bootstrap } from './bootstrap.js';
 import { applyOverlay, configureTree, ostreeLayout } from './layout.js';
@@ -25,6 +27,11 @@ import { buildInitramfs } from './initramfs.js';
 import { commitTree, ensureRepo, revParse, setRef, updateSummary } from './repo.js';
 import { acquireLock, addBuild, nextSerial, readLatestBuild, setLatest, writeMeta, type BuildMeta } from './builds.js';
 import { inputHash, inputParts, type InputParts } from './inputs.js';
+import { installK8sPayload, type InstallK8sPayloadOptions, type InstalledK8sPayload } from './containers/k8s-payload.js';
+import type { OciImageResult } from './containers/oci.js';
+import type { KubeletBinary } from './kubelet.js';
+import { buildManifestImages, containerImageRecords, effectiveManifest, imagesDigest, k8sPayloadDigest, kubeletRecord, obtainKubelet } from './k8s.js';
+import type { ContainerImageRecord, KubeletRecord } from './builds.js';
 
 export { readLatestBuild, updateMeta, readMeta, type BuildMeta, type LatestBuild } from './builds.js';
 
@@ -70,6 +77,8 @@ export interface ComposeResult {
   seconds: number;
   /** Per-step seconds. */
   timings: Record<string, number>;
+  /** kubelet.enabled: the kubelet in the commit. */
+  kubelet?: KubeletRecord;
 }
 
 /** The built-in overlay (first-boot glue), copied before the manifest's overlay. */
@@ -238,6 +247,62 @@ async function unitsCommand(root: string, verb: 'enable' | 'disable' | 'mask', u
   });
 }
 
+export interface LayoutTreeOptions {
+  /** ostree/overlay (first-boot glue). */
+  builtinOverlay?: string;
+  /** The manifest's overlay: copied after the kubelet payload, so it can override the payload's files. */
+  manifestOverlay?: string;
+  units: Manifest['units'];
+  /** kubelet.enabled: the payload to install. */
+  k8s?: {
+    kubelet: { path: string };
+    /** Build and ship pause + hello (default true). */
+    preloadImages?: boolean;
+    /** The manifest's images. */
+    images: ResolvedImage[];
+    sourceDateEpoch?: number;
+    goBin?: string;
+  };
+  /** systemctl enable/disable/mask in the tree (default: the tree's own systemctl in a chroot). */
+  unitsCommand?: (root: string, verb: 'enable' | 'disable' | 'mask', units: string[]) => Promise<void>;
+  /** Injectable for tests. */
+  installPayload?: (rootfs: string, opts: InstallK8sPayloadOptions) => Promise<InstalledK8sPayload>;
+}
+
+export interface LayoutTreeResult {
+  kver: string;
+  /** kubelet.enabled: the payload files and every preloaded OCI archive. */
+  k8s?: { files: string[]; images: ContainerImageRecord[] };
+}
+
+/**
+ * The layout step: built-in overlay → kubelet payload (overlay-k8s into /etc and /usr, /usr/bin/kubelet, OCI
+ * archives into /usr/share/fcos/images) → the manifest's overlay → units → configureTree → ostreeLayout. The
+ * payload must land while /etc is still /etc: ostreeLayout moves /etc to /usr/etc as its last act.
+ */
+export async function layoutTree(rootfs: string, o: LayoutTreeOptions): Promise<LayoutTreeResult> {
+  if (o.builtinOverlay) applyOverlay(rootfs, o.builtinOverlay);
+  let k8s: LayoutTreeResult['k8s'];
+  if (o.k8s) {
+    const payload = await (o.installPayload ?? installK8sPayload)(rootfs, {
+      kubelet: o.k8s.kubelet,
+      images: o.k8s.preloadImages ?? true,
+      goBin: o.k8s.goBin,
+      sourceDateEpoch: o.k8s.sourceDateEpoch,
+    });
+    const own: OciImageResult[] = await buildManifestImages(rootfs, o.k8s.images, o.k8s.sourceDateEpoch);
+    k8s = { files: payload.files, images: containerImageRecords(rootfs, [...payload.images, ...own]) };
+  }
+  if (o.manifestOverlay) applyOverlay(rootfs, o.manifestOverlay);
+  const units = o.unitsCommand ?? unitsCommand;
+  await units(rootfs, 'enable', o.units.enable);
+  await units(rootfs, 'disable', o.units.disable);
+  await units(rootfs, 'mask', o.units.mask);
+  configureTree(rootfs, { units: o.units });
+  const { kver } = ostreeLayout(rootfs);
+  return { kver, ...(k8s ? { k8s } : {}) };
+}
+
 export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
@@ -251,6 +316,8 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
   };
   const lm = loadManifest(opts.manifest);
   const m = lm.manifest;
+  // What bootstrap and the package checks see: K8S_REQUIRED_PACKAGES added with kubelet. Hashed: the manifest itself.
+  const mEff = effectiveManifest(m);
   const buildsDir = resolve(opts.buildsDir);
   requireToolsFast(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'rm', 'du', 'sync']);
   mkdirSync(buildsDir, { recursive: true });
@@ -264,6 +331,15 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       await reconcile(buildsDir, repo, m.ref);
       const overlays = [builtinOverlayDir(), lm.overlayDir];
 
+      // 0. kubelet (cached: no subprocess when warm) and the digests of what the payload and images are made from.
+      let kubelet: KubeletBinary | undefined;
+      const k8sParts: { kubelet?: string; images?: string } = {};
+      if (m.kubelet.enabled) {
+        kubelet = await timed('kubelet', () => obtainKubelet(m.kubelet));
+        k8sParts.kubelet = await k8sPayloadDigest(kubelet);
+        k8sParts.images = await imagesDigest(lm.images);
+      }
+
       // 1. Resolve the inputs.
       const apt = aptState(m);
       const { prev, parts, sde } = await timed('resolve inputs', async () => {
@@ -276,7 +352,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           const cands = await candidateVersions(apt, names);
           const resolved: Record<string, string> = {};
           for (const n of names) resolved[n] = cands.get(n) ?? '(none)';
-          parts = inputParts({ manifest: m, overlayDirs: overlays, packages: resolved, fcosVersion: fcosVersion(), sourceDateEpoch: sde });
+          parts = inputParts({ manifest: m, overlayDirs: overlays, packages: resolved, fcosVersion: fcosVersion(), sourceDateEpoch: sde, ...k8sParts });
         }
         return { prev, parts, sde };
       });
@@ -297,9 +373,10 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           packages: Object.keys(prev.meta.packages).length,
           seconds: (Date.now() - t0) / 1000,
           timings,
+          ...(prev.meta.kubelet ? { kubelet: prev.meta.kubelet } : {}),
         };
       }
-      await checkPackagesExist(apt, m);
+      await checkPackagesExist(apt, mEff);
       checkFreeSpace(buildsDir);
 
       // Work directory (removed at the end, and on Ctrl-C: the cleanup stack unmounts first).
@@ -310,19 +387,20 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       const rootfs = join(work, 'rootfs');
 
       // 2. Bootstrap.
-      await timed('bootstrap', () => bootstrap({ manifest: m, apt, target: rootfs, workDir: work, sourceDateEpoch: sde }));
+      await timed('bootstrap', () => bootstrap({ manifest: mEff, apt, target: rootfs, workDir: work, sourceDateEpoch: sde }));
       checkInterrupted();
       const packages = await treePackages(rootfs);
 
       // 3. Layout.
-      const { kver } = await timed('layout', async () => {
-        for (const o of overlays) if (o) applyOverlay(rootfs, o);
-        await unitsCommand(rootfs, 'enable', m.units.enable);
-        await unitsCommand(rootfs, 'disable', m.units.disable);
-        await unitsCommand(rootfs, 'mask', m.units.mask);
-        configureTree(rootfs, { units: m.units });
-        return ostreeLayout(rootfs);
-      });
+      const layout = await timed('layout', () =>
+        layoutTree(rootfs, {
+          builtinOverlay: overlays[0],
+          manifestOverlay: overlays[1],
+          units: m.units,
+          ...(kubelet ? { k8s: { kubelet, images: lm.images, sourceDateEpoch: sde } } : {}),
+        }),
+      );
+      const { kver } = layout;
       checkInterrupted();
 
       // 4. initramfs.
@@ -330,7 +408,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       checkInterrupted();
 
       // 5. Commit.
-      const partsNow = inputParts({ manifest: m, overlayDirs: overlays, packages, fcosVersion: fcosVersion(), sourceDateEpoch: sde });
+      const partsNow = inputParts({ manifest: m, overlayDirs: overlays, packages, fcosVersion: fcosVersion(), sourceDateEpoch: sde, ...k8sParts });
       const hash = inputHash(partsNow);
       const serial = nextSerial(buildsDir, (s) => expandVersion(m, sde, s));
       const version = expandVersion(m, sde, serial);
@@ -379,6 +457,8 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           packages,
           artifacts: { ...artifacts, tree: { ...artifacts.tree, commit } },
           images: {},
+          ...(kubelet ? { kubelet: kubeletRecord(kubelet) } : {}),
+          ...(layout.k8s ? { 'container-images': layout.k8s.images } : {}),
         };
         writeMeta(staging, meta);
         const buildDir = join(buildsDir, version);
@@ -407,6 +487,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
         packages: Object.keys(packages).length,
         seconds,
         timings,
+        ...(kubelet ? { kubelet: kubeletRecord(kubelet) } : {}),
       };
     });
   } finally {

@@ -4,8 +4,8 @@
  * Validated with a JSON schema (ajv). Unknown keys and bad values are errors that name the line and column.
  * Defaults are filled in by the schema, so the rest of compose sees a complete `Manifest`.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
 import { UserError } from '../lib/errors.js';
@@ -30,11 +30,47 @@ export interface InitramfsConfig {
 }
 
 export interface KubeletConfig {
-  /** Placeholder section: validated here, implemented by the kubelet work. */
+  /** Install kubelet + containerd + CNI config (ostree/overlay-k8s) and the preload images. */
   enabled: boolean;
+  /** Where the binary comes from; default: `url` when `url` is given, else `go-module`. */
+  source?: KubeletSource;
+  /** go-module: the k8s.io/kubernetes version to build (default DEFAULT_KUBELET_VERSION). */
   version?: string;
+  /** url: file://, http:// or https:// of a kubelet binary (an official release); needs sha256. */
   url?: string;
+  /** url: the binary's sha256 (hex). */
   sha256?: string;
+}
+
+export type KubeletSource = 'go-module' | 'url';
+
+/** A container image to preload (`images:` in the manifest), turned into an OCI archive by compose. */
+export interface ImageSpec {
+  /** Repository name, e.g. "localhost/fcos/web". */
+  name: string;
+  tag: string;
+  /** Exactly one source, a path relative to the manifest's directory (and inside it). */
+  from: { rootfs?: string; tarball?: string; 'oci-archive'?: string };
+  entrypoint?: string[];
+  cmd?: string[];
+  /** Environment: NAME → value. */
+  env?: Record<string, string | number>;
+  /** Exposed ports: 80, "80/tcp", "53/udp". */
+  ports?: (string | number)[];
+}
+
+export type ImageSourceKind = 'rootfs' | 'tarball' | 'oci-archive';
+
+/** An image of the manifest with its source resolved against the manifest's directory. */
+export interface ResolvedImage {
+  spec: ImageSpec;
+  kind: ImageSourceKind;
+  /** Absolute path of the source (directory for rootfs, file otherwise). */
+  path: string;
+  /** "name:tag" */
+  ref: string;
+  /** File name of the OCI archive in /usr/share/fcos/images. */
+  file: string;
 }
 
 export interface Manifest {
@@ -70,6 +106,8 @@ export interface Manifest {
   'source-date-epoch'?: number;
   initramfs: InitramfsConfig;
   kubelet: KubeletConfig;
+  /** Container images preloaded into containerd (and podman) at first boot; needs kubelet.enabled. */
+  images?: ImageSpec[];
 }
 
 /** A loaded manifest: the validated value plus where it came from. */
@@ -79,6 +117,8 @@ export interface LoadedManifest {
   dir: string;
   /** Absolute overlay directory, when the manifest names one. */
   overlayDir?: string;
+  /** The manifest's images with their sources resolved (absolute, checked to exist inside the manifest dir). */
+  images: ResolvedImage[];
   text: string;
 }
 
@@ -86,6 +126,12 @@ const pkgName = { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=
 const unitName = { type: 'string', pattern: '^[A-Za-z0-9:_.@\\\\-]+\\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$' };
 const strList = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] };
 const dracutName = { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' };
+const imagePath = { type: 'string', minLength: 1 };
+// The reference rules of ostree/containers/oci.ts validateRef (what containerd and podman accept).
+const refComp = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const imageName = { type: 'string', pattern: `^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?${refComp}(?:/${refComp})*$` };
+const imageTag = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' };
+const argList = { type: 'array', items: { type: 'string' } };
 
 export const MANIFEST_SCHEMA = {
   $id: 'https://fcos.invalid/manifest.json',
@@ -145,9 +191,40 @@ export const MANIFEST_SCHEMA = {
       default: {},
       properties: {
         enabled: { type: 'boolean', default: false },
+        source: { type: 'string', enum: ['go-module', 'url'] },
         version: { type: 'string', pattern: '^v1\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$' },
         url: { type: 'string', pattern: '^(https?|file)://' },
         sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      },
+    },
+    images: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'tag', 'from'],
+        properties: {
+          name: imageName,
+          tag: imageTag,
+          from: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            maxProperties: 1,
+            properties: { rootfs: imagePath, tarball: imagePath, 'oci-archive': imagePath },
+          },
+          entrypoint: argList,
+          cmd: argList,
+          env: {
+            type: 'object',
+            propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+            additionalProperties: { type: ['string', 'integer'] },
+          },
+          ports: {
+            type: 'array',
+            items: { type: ['integer', 'string'], minimum: 1, maximum: 65535, pattern: '^[0-9]{1,5}(/(tcp|udp|sctp))?$' },
+          },
+        },
       },
     },
   },
@@ -156,7 +233,7 @@ export const MANIFEST_SCHEMA = {
 let validator: ReturnType<InstanceType<typeof AjvClass>['compile']> | undefined;
 function getValidator() {
   if (!validator) {
-    const ajv = new AjvClass({ allErrors: true, useDefaults: true, strict: true });
+    const ajv = new AjvClass({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
     validator = ajv.compile(MANIFEST_SCHEMA);
   }
   return validator;
@@ -171,6 +248,13 @@ export interface ManifestIssue {
 
 function describe(err: ErrorObject): { pointer: string; key?: string; message: string } {
   const at = err.instancePath || '/';
+  const badName = (err as ErrorObject & { propertyName?: string }).propertyName ?? (err.keyword === 'propertyNames' ? (err.params as { propertyName?: string }).propertyName : undefined);
+  if (badName !== undefined) {
+    return { pointer: err.instancePath, key: badName, message: `${at}: invalid name '${badName}' (letters, digits and _ only)` };
+  }
+  if ((err.keyword === 'minProperties' || err.keyword === 'maxProperties') && /^\/images\/\d+\/from$/.test(err.instancePath)) {
+    return { pointer: err.instancePath, message: `${at}: give exactly one of rootfs, tarball, oci-archive` };
+  }
   switch (err.keyword) {
     case 'additionalProperties': {
       const k = (err.params as { additionalProperty: string }).additionalProperty;
@@ -189,6 +273,15 @@ function describe(err: ErrorObject): { pointer: string; key?: string; message: s
 
 /** Parse and validate manifest text. Throws a UserError listing every problem with file:line:col. */
 export function parseManifest(text: string, file = '<manifest>'): Manifest {
+  return parseManifestDoc(text, file).manifest;
+}
+
+function issueError(file: string, issues: { line: number; col: number; message: string }[]): UserError {
+  return new UserError(`invalid manifest ${file}:\n${issues.map((i) => `  ${file}:${i.line}:${i.col}: ${i.message}`).join('\n')}`);
+}
+
+/** parseManifest, also returning the positioned document (for errors found later, e.g. missing image files). */
+export function parseManifestDoc(text: string, file = '<manifest>'): { manifest: Manifest; doc: PositionedYaml } {
   let doc: PositionedYaml;
   try {
     doc = new PositionedYaml(text);
@@ -205,12 +298,7 @@ export function parseManifest(text: string, file = '<manifest>'): Manifest {
   const v = getValidator();
   // useDefaults mutates: validate a copy so positions still match the parsed document.
   const data = structuredClone(value) as Record<string, unknown>;
-  if (!v(data)) {
-    const issues = manifestIssues(doc, v.errors ?? []);
-    throw new UserError(
-      `invalid manifest ${file}:\n${issues.map((i) => `  ${file}:${i.line}:${i.col}: ${i.message}`).join('\n')}`,
-    );
-  }
+  if (!v(data)) throw issueError(file, manifestIssues(doc, v.errors ?? []));
   const m = data as unknown as Manifest;
   if (!m.ref) m.ref = `${m.name}/${m.suite}/x86_64/stable`;
   const dup = firstDuplicate(m.packages);
@@ -225,7 +313,111 @@ export function parseManifest(text: string, file = '<manifest>'): Manifest {
       throw new UserError(`invalid manifest ${file}:\n  ${file}:${p.line}:${p.col}: version scheme must contain ${s} (to keep versions unique)`);
     }
   }
-  return m;
+  const issues = [...kubeletIssues(doc, m), ...imageIssues(doc, m)];
+  if (issues.length) throw issueError(file, issues.sort((a, b) => a.line - b.line || a.col - b.col));
+  return { manifest: m, doc };
+}
+
+/** The kubelet source a manifest asks for: explicit `source`, else `url` when a url is given, else `go-module`. */
+export function kubeletSource(k: KubeletConfig): KubeletSource {
+  return k.source ?? (k.url !== undefined ? 'url' : 'go-module');
+}
+
+/** Combinations the schema cannot express: url needs sha256, go-module takes no url, url takes no version. */
+function kubeletIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
+  const k = m.kubelet;
+  const out: ManifestIssue[] = [];
+  const at = (key: string, message: string) => out.push({ ...doc.position('/kubelet', key), path: `/kubelet/${key}`, message });
+  const src = kubeletSource(k);
+  if (src === 'url') {
+    if (k.url === undefined) at('source', '/kubelet/source: source url needs url (and sha256)');
+    else if (k.sha256 === undefined) at('url', '/kubelet/url: url needs sha256 (the sha256 of the kubelet binary)');
+    if (k.version !== undefined) at('version', '/kubelet/version: with source url the version is read from the binary; remove version');
+  } else {
+    if (k.url !== undefined) at('url', '/kubelet/url: url needs source: url (source is go-module)');
+    if (k.sha256 !== undefined && k.url === undefined) at('sha256', '/kubelet/sha256: sha256 only applies to source: url (with url)');
+  }
+  return out;
+}
+
+/** The key of an image's single `from` entry. */
+export function imageSourceKind(spec: ImageSpec): ImageSourceKind {
+  return Object.keys(spec.from)[0] as ImageSourceKind;
+}
+
+/** File name of an image's OCI archive in /usr/share/fcos/images ("localhost/fcos/web:1" → "localhost_fcos_web_1.tar"). */
+export function imageArchiveName(spec: Pick<ImageSpec, 'name' | 'tag'>): string {
+  return `${spec.name}_${spec.tag}`.replace(/[^A-Za-z0-9._-]/g, '_') + '.tar';
+}
+
+/** The refs of the images fcos builds itself (ostree/containers/images.ts); a manifest image may not reuse them. */
+const BUILTIN_IMAGE_REFS = ['localhost/fcos/pause:3.10', 'localhost/fcos/hello:1'];
+
+function imageIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
+  const images = m.images ?? [];
+  const out: ManifestIssue[] = [];
+  const add = (pointer: string, key: string | undefined, message: string) => out.push({ ...doc.position(pointer, key), path: pointer, message });
+  if (images.length && !m.kubelet.enabled) add('', 'images', '/images: preloaded images need kubelet.enabled: true (the preload unit comes with the kubelet payload)');
+  const refs = new Map<string, number>();
+  const files = new Map<string, number>();
+  images.forEach((img, i) => {
+    const ref = `${img.name}:${img.tag}`;
+    if (BUILTIN_IMAGE_REFS.includes(ref)) add(`/images/${i}/name`, undefined, `/images/${i}: ${ref} is built in (kubelet.enabled ships it); use another name or tag`);
+    else if (refs.has(ref)) add(`/images/${i}/name`, undefined, `/images/${i}: ${ref} is listed twice (first at /images/${refs.get(ref)})`);
+    else if (files.has(imageArchiveName(img))) add(`/images/${i}/name`, undefined, `/images/${i}: ${ref} maps to the same archive name as /images/${files.get(imageArchiveName(img))}`);
+    refs.set(ref, i);
+    files.set(imageArchiveName(img), i);
+    const kind = imageSourceKind(img);
+    const rel = img.from[kind]!;
+    const why = confinedPathProblem(rel);
+    if (why) add(`/images/${i}/from/${kind}`, undefined, `/images/${i}/from/${kind}: '${rel}' ${why}`);
+  });
+  return out;
+}
+
+/** Why a manifest-relative path is not allowed (absolute, or escaping the manifest's directory), else undefined. */
+export function confinedPathProblem(rel: string): string | undefined {
+  if (isAbsolute(rel) || rel.startsWith('~')) return 'must be relative to the manifest directory';
+  const n = posix.normalize(rel);
+  if (n === '..' || n.startsWith('../')) return 'escapes the manifest directory (../ is not allowed)';
+  return undefined;
+}
+
+/** Resolve the manifest's images against its directory: each source must exist, with the right type, inside it. */
+export function resolveImages(m: Manifest, dir: string, doc: PositionedYaml, file: string): ResolvedImage[] {
+  const out: ResolvedImage[] = [];
+  const issues: ManifestIssue[] = [];
+  let realDir: string;
+  try {
+    realDir = realpathSync(dir);
+  } catch {
+    realDir = dir;
+  }
+  (m.images ?? []).forEach((spec, i) => {
+    const kind = imageSourceKind(spec);
+    const rel = spec.from[kind]!;
+    const pointer = `/images/${i}/from/${kind}`;
+    const bad = (message: string) => issues.push({ ...doc.position(pointer), path: pointer, message: `${pointer}: ${message}` });
+    const abs = resolve(dir, rel);
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      bad(`not found: ${abs}`);
+      return;
+    }
+    const r = relative(realDir, real);
+    if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
+      bad(`'${rel}' resolves to ${real}, outside the manifest directory (a symlink?)`);
+      return;
+    }
+    const st = statSync(real);
+    if (kind === 'rootfs' && !st.isDirectory()) bad(`'${rel}' is not a directory (rootfs takes a directory; use tarball for a .tar)`);
+    else if (kind !== 'rootfs' && !st.isFile()) bad(`'${rel}' is not a file`);
+    else out.push({ spec, kind, path: real, ref: `${spec.name}:${spec.tag}`, file: imageArchiveName(spec) });
+  });
+  if (issues.length) throw issueError(file, issues);
+  return out;
 }
 
 export function manifestIssues(doc: PositionedYaml, errors: ErrorObject[]): ManifestIssue[] {
@@ -268,7 +460,7 @@ export function loadManifest(path?: string): LoadedManifest {
     if (code === 'EISDIR') throw new UserError(`manifest is a directory: ${p}`, 'pass the YAML file, e.g. ostree/manifests/default.yaml');
     throw e;
   }
-  const manifest = parseManifest(text, p);
+  const { manifest, doc } = parseManifestDoc(text, p);
   const dir = dirname(p);
   let overlayDir: string | undefined;
   if (manifest.overlay) {
@@ -281,7 +473,8 @@ export function loadManifest(path?: string): LoadedManifest {
     }
     if (!ok) throw new UserError(`${p}: overlay directory not found: ${overlayDir}`);
   }
-  return { manifest, path: p, dir, overlayDir, text };
+  const images = resolveImages(manifest, dir, doc, p);
+  return { manifest, path: p, dir, overlayDir, images, text };
 }
 
 /** Image size in bytes ("8G" → 8 GiB). */

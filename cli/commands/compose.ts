@@ -27,5 +27,6 @@ function render(r: ComposeResult): string {
     `  build:   ${r.buildDir}`,
     `  repo:    ${r.repo}`,
     `  packages: ${r.packages}, ${r.seconds.toFixed(1)}s (${Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(', ')})`,
+    ...(r.kubelet ? [`  kubelet: ${r.kubelet.version} (${r.kubelet.source}${r.kubelet.goVersion ? `, ${r.kubelet.goVersion}` : ''}, sha256 ${r.kubelet.sha256.slice(0, 12)})`] : []),
   ].join('\n');
 }

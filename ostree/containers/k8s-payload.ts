@@ -12,11 +12,12 @@
  * podman is optional (preload-images also `podman load`s the images when it is there).
  */
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, cp, mkdir, readdir, lstat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, lstat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BugError, UserError } from '../../lib/errors.js';
 import { buildPreloadImages, type BuiltImage } from './images.js';
+import { applyOverlay } from '../layout.js';
 
 /** Debian packages the overlay relies on; compose should add them to the manifest when kubelet is enabled. */
 export const K8S_REQUIRED_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'openssl', 'tar'] as const;
@@ -66,8 +67,10 @@ export async function installK8sPayload(rootfs: string, opts: InstallK8sPayloadO
   if (!existsSync(opts.kubelet.path)) throw new UserError(`kubelet binary not found: ${opts.kubelet.path}`);
   const src = overlayK8sDir();
   const files = await overlayK8sFiles();
-  // verbatimSymlinks: the multi-user.target.wants links point at /usr/lib/… inside the image, not on the host.
-  await cp(src, rootfs, { recursive: true, force: true, verbatimSymlinks: true });
+  // applyOverlay, not fs.cp: paths resolve inside the tree (its /lib → usr/lib links), modes are kept, files are
+  // owned by root, and a link the packages already made (containerd's multi-user.target.wants/containerd.service)
+  // is replaced; fs.cp stats the source link's target on the *host* in that case and fails when it is missing there.
+  applyOverlay(rootfs, src);
   await mkdir(join(rootfs, 'usr', 'bin'), { recursive: true });
   await copyFile(opts.kubelet.path, join(rootfs, 'usr', 'bin', 'kubelet'));
   await chmod(join(rootfs, 'usr', 'bin', 'kubelet'), 0o755);

@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { readFileSync, readlinkSync, statSync, mkdtempSync, rmSync, existsSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, mkdtempSync, rmSync, existsSync, writeFileSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -234,6 +234,22 @@ describe('installK8sPayload', () => {
     expect(readlinkSync(join(rootfs, 'etc/systemd/system/multi-user.target.wants/kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
     expect(statSync(join(rootfs, 'usr/libexec/fcos/preload-images')).mode & 0o111).toBe(0o111);
     for (const f of files) expect(existsSync(join(rootfs, f)) || readlinkSync(join(rootfs, f)), f).toBeTruthy();
+  });
+
+  it('replaces links the packages already made in the tree, even when their targets are not on the host', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fcos-payload-'));
+    tmps.push(root);
+    const kubelet = join(root, 'kubelet-src');
+    writeFileSync(kubelet, '#!/bin/sh\necho Kubernetes v1.35.4\n');
+    const rootfs = join(root, 'rootfs');
+    const wants = join(rootfs, 'etc/systemd/system/multi-user.target.wants');
+    mkdirSync(wants, { recursive: true });
+    // what containerd's postinst leaves (deb-systemd-helper), and a link whose target no host has
+    symlinkSync('/lib/systemd/system/containerd.service', join(wants, 'containerd.service'));
+    symlinkSync('/usr/lib/systemd/system/fcos-nonexistent-on-host.service', join(wants, 'kubelet.service'));
+    await installK8sPayload(rootfs, { kubelet: { path: kubelet }, images: false });
+    expect(readlinkSync(join(wants, 'containerd.service'))).toBe('/usr/lib/systemd/system/containerd.service');
+    expect(readlinkSync(join(wants, 'kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
   });
 
   it('the Go sources of the images are found', () => {
