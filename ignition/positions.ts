@@ -8,15 +8,21 @@ export class Positions {
     this.ascii = !/[^\x00-\x7f]/.test(text);
   }
   lineCol(offset: number): { line: number; col: number } {
-    let lo = 0;
-    let hi = this.lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = lineIndex(this.lineStarts, offset);
     const startOfLine = this.lineStarts[lo]!;
     const col = this.ascii ? offset - startOfLine + 1 : Buffer.byteLength(this.text.slice(startOfLine, offset), 'utf8') + 1;
     return { line: lo + 1, col };
   }
+}
+
+/** Index of the line holding offset, given the sorted offsets where lines start (binary search). */
+export function lineIndex(lineStarts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lineStarts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }

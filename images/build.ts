@@ -5,8 +5,7 @@
  * under a temporary name in the build directory and renamed only when complete, so an interrupted build never
  * leaves something that looks bootable.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireTools } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
@@ -65,16 +64,8 @@ export interface BuildImageResult {
 
 export const IMAGE_TOOLS = ['sgdisk', 'losetup', 'partx', 'mkfs.ext4', 'mkfs.vfat', 'mmd', 'mcopy', 'mount', 'umount', 'ostree', 'qemu-img', 'chroot', 'truncate'];
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await new Promise<void>((res, rej) => {
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res())
-      .on('error', rej);
-  });
-  return h.digest('hex');
-}
+import { sha256File } from '../lib/hash.js';
+export { sha256File };
 
 export async function buildImage(opts: BuildImageOptions): Promise<BuildImageResult> {
   const t0 = Date.now();

@@ -16,6 +16,7 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync
 import { join, resolve } from 'node:path';
 import { missingToolError, run, TOOL_PACKAGES } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
+import { sha256File } from '../lib/hash.js';
 import { info, step, warn } from '../lib/log.js';
 import { checkInterrupted, withCleanup, type Cleanup } from '../lib/signals.js';
 import { fcosVersion, projectRoot } from '../lib/version.js';
@@ -495,18 +496,6 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
   }
 }
 
-async function sha256File(path: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const { createReadStream } = await import('node:fs');
-  const h = createHash('sha256');
-  await new Promise<void>((res, rej) => {
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res())
-      .on('error', rej);
-  });
-  return h.digest('hex');
-}
 
 /** Apparent size of a tree in bytes (du -sb). */
 async function treeSize(root: string): Promise<number> {

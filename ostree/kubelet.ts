@@ -174,11 +174,8 @@ export function versionLdflags(version: string, buildDate: string): string {
   return parts.join(' ');
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
+import { sha256File } from '../lib/hash.js';
+export { sha256File };
 
 function isoDate(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -6,6 +6,7 @@
  * an offset in the source (for line/col in findings) and each plain scalar keeps its raw text (so integers
  * like `0644` can be read as Go's YAML decoder reads them, and scalars used as strings keep their spelling).
  */
+import { lineIndex } from '../positions.js';
 import yaml from 'js-yaml';
 
 export interface Pos {
@@ -83,13 +84,7 @@ export class SourceText {
     for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
   }
   pos(offset: number): Pos {
-    let lo = 0;
-    let hi = this.lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = lineIndex(this.lineStarts, offset);
     return { line: lo + 1, col: offset - this.lineStarts[lo]! + 1 };
   }
   /** Skip blanks, newlines and comments. */

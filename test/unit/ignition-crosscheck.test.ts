@@ -8,22 +8,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { haveTool, run } from '../../lib/run.js';
 import { validateConfig } from '../../ignition/validate.js';
-import { ruleCases } from './ignition-helpers.js';
+import { firstError, ruleCases } from './ignition-helpers.js';
 
 const hasIgnition = await haveTool('ignition-validate');
 const dir = mkdtempSync(join(tmpdir(), 'fcos-crosscheck-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The first error of ignition-validate's output as {path, message}; the path is '' when it prints none. */
-function firstError(out: string): { path: string; message: string } | undefined {
-  for (const line of out.split('\n')) {
-    const parse = /^couldn't parse config: (.*)$/.exec(line);
-    if (parse) return { path: '', message: parse[1]! };
-    const m = /^error at (?:(\$[^,]*), )?line -?\d+ col -?\d+: (.*)$/.exec(line) ?? /^error(?: at (\$[^,:]*))?: (.*)$/.exec(line);
-    if (m) return { path: m[1] ?? '', message: m[2]! };
-  }
-  return undefined;
-}
 
 // Known, deliberate differences: Ignition 2.14 still accepts "3.4.0-experimental"; fcos knows 3.4.0 is stable.
 const KNOWN = new Set(['version "3.4.0-experimental"']);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveTool, run } from '../../lib/run.js';
 import { validateConfig } from '../../ignition/validate.js';
-import { DOC_EXAMPLES, REPO, docExamples } from './ignition-helpers.js';
+import { DOC_EXAMPLES, REPO, docExamples, firstError } from './ignition-helpers.js';
 import { baseSeeds, docSeeds, generateCases, type Case } from '../differential/generate.js';
 
 // FCOS_DIFF_SEED / FCOS_DIFF_CASES explore other case sets by hand; KNOWN_DISAGREEMENTS is for the defaults.
@@ -35,16 +35,6 @@ const hasIgnition = await haveTool('ignition-validate');
 const dir = mkdtempSync(join(tmpdir(), 'fcos-differential-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The first error of ignition-validate's output as {path, message}; the path is '' when it prints none. */
-function firstError(out: string): { path: string; message: string } | undefined {
-  for (const line of out.split('\n')) {
-    const parse = /^couldn't parse config: (.*)$/.exec(line);
-    if (parse) return { path: '', message: parse[1]! };
-    const m = /^error at (?:(\$[^,]*), )?line -?\d+ col -?\d+: (.*)$/.exec(line) ?? /^error(?: at (\$[^,:]*))?: (.*)$/.exec(line);
-    if (m) return { path: m[1] ?? '', message: m[2]! };
-  }
-  return undefined;
-}
 
 interface Outcome {
   c: Case;

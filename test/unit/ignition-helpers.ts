@@ -41,3 +41,14 @@ export function upstreamValidator(version: string): ((data: unknown) => boolean)
   }
   return v as ((data: unknown) => boolean) & { errors?: unknown };
 }
+
+/** The first error of ignition-validate's output as {path, message}; the path is '' when it prints none. */
+export function firstError(out: string): { path: string; message: string } | undefined {
+  for (const line of out.split('\n')) {
+    const parse = /^couldn't parse config: (.*)$/.exec(line);
+    if (parse) return { path: '', message: parse[1]! };
+    const m = /^error at (?:(\$[^,]*), )?line -?\d+ col -?\d+: (.*)$/.exec(line) ?? /^error(?: at (\$[^,:]*))?: (.*)$/.exec(line);
+    if (m) return { path: m[1] ?? '', message: m[2]! };
+  }
+  return undefined;
+}
