@@ -55,7 +55,7 @@ describe('the latest build', () => {
 
 describe('scenario registry', () => {
   it('a bare fcos test runs the non-self-test scenarios', () => {
-    expect(selectScenarios([]).map((s) => s.name)).toEqual(['basic']);
+    expect(selectScenarios([]).map((s) => s.name)).toEqual(['basic', 'uefi']);
   });
   it('names select, unknown names are user errors listing the known ones', () => {
     expect(selectScenarios(['baseline-panic']).map((s) => s.name)).toEqual(['baseline-panic']);
