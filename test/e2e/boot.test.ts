@@ -10,7 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
@@ -47,6 +47,13 @@ describe('boot scenarios (TCG)', () => {
     if (r.exitCode !== 0) throw new Error(`fcos build failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}`);
     const meta = JSON.parse(readFileSync(join(B, 'latest', 'meta.json'), 'utf8'));
     expect(existsSync(join(B, 'latest', meta.images.qemu.path))).toBe(true);
+    // The builds dir is kept between runs: drop the disk images of older builds so the disk does not fill up.
+    const latest = realpathSync(join(B, 'latest'));
+    for (const d of readdirSync(B, { withFileTypes: true })) {
+      const dir = join(B, d.name);
+      if (!d.isDirectory() || d.name === 'repo' || d.name.startsWith('.') || realpathSync(dir) === latest) continue;
+      for (const f of readdirSync(dir)) if (/\.(qcow2|raw)$/.test(f)) rmSync(join(dir, f), { force: true });
+    }
   });
 
   it('basic: first boot with Ignition, SSH checks, reboot, wrong hash fails', async () => {
