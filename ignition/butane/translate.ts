@@ -691,6 +691,21 @@ class Translator {
       const destBase = tree.path ? String(tree.path) : '/';
       const hasOwner = Object.keys((tree.user as Obj | undefined) ?? {}).length > 0 || Object.keys((tree.group as Obj | undefined) ?? {}).length > 0;
       const owner = (p: string): Obj => ({ path: p, ...(tree.user ? { user: { ...(tree.user as Obj) } } : {}), ...(tree.group ? { group: { ...(tree.group as Obj) } } : {}) });
+      /**
+       * The config's node at dest in list (it may refine it) or a new one; undefined (with the error reported) when
+       * the config's node already has contents, or another kind of node has that path.
+       */
+      const claim = (list: Obj[], dest: string, hasContents: (n: Obj) => boolean): Obj | undefined => {
+        const found = list.find((n) => n.path === dest);
+        if (found ? hasContents(found) : exists(dest)) {
+          this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
+          return undefined;
+        }
+        if (found) return found;
+        const created = owner(dest);
+        list.push(created);
+        return created;
+      };
       for (const ent of fd.walk(c.rel)) {
         const dest = ent.rel === '' ? joinPosix(destBase, '') : joinPosix(destBase, ent.rel);
         if (ent.kind === 'dir') {
@@ -705,20 +720,8 @@ class Translator {
           continue;
         }
         if (ent.kind === 'file') {
-          let file = files.find((f) => f.path === dest);
-          if (file) {
-            if ((file.contents as Obj | undefined)?.source) {
-              this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
-              continue;
-            }
-          } else {
-            if (exists(dest)) {
-              this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
-              continue;
-            }
-            file = owner(dest);
-            files.push(file);
-          }
+          const file = claim(files, dest, (f) => Boolean((f.contents as Obj | undefined)?.source));
+          if (!file) continue;
           let data: Uint8Array;
           try {
             data = fd.read(ent.rel === '' ? c.rel : c.rel ? `${c.rel}/${ent.rel}` : ent.rel);
@@ -730,20 +733,8 @@ class Translator {
           this.setSource(contents, data);
           if (file.mode === undefined) file.mode = tree.file_mode ?? (ent.executable ? 0o755 : 0o644);
         } else if (ent.kind === 'symlink') {
-          let link = links.find((l) => l.path === dest);
-          if (link) {
-            if (link.target) {
-              this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
-              continue;
-            }
-          } else {
-            if (exists(dest)) {
-              this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
-              continue;
-            }
-            link = owner(dest);
-            links.push(link);
-          }
+          const link = claim(links, dest, (l) => Boolean(l.target));
+          if (!link) continue;
           link.target = ent.target!.replace(/\\/g, '/');
         } else {
           this.ctx.error(ypath, 'trees may only contain files, directories, and symlinks');

@@ -166,6 +166,13 @@ describe('storage.trees', () => {
       links: [{ path: '/etc/files/bin/link', target: '../a.txt' }],
     });
   });
+  it('refuses a link that already has a target, and a node of another type at the path', () => {
+    const err = { severity: 'error', path: '$.storage.trees.0', line: 5, col: 7, message: 'matching filesystem node has existing contents or different type' };
+    const link = translateButane(bu('1.1.0', `storage:\n  trees:\n    - local: tree\n  links:\n    - path: /bin/link\n      target: /elsewhere\n`), { filesDir });
+    expect(link.findings).toEqual([err]);
+    const dir = translateButane(bu('1.1.0', `storage:\n  trees:\n    - local: tree\n  directories:\n    - path: /a.txt\n`), { filesDir });
+    expect(dir.findings).toEqual([err]);
+  });
   it('defaults to / and refuses a node that already has contents', () => {
     const r = translateButane(bu('1.1.0', `storage:\n  trees:\n    - local: tree\n  files:\n    - path: /a.txt\n      contents:\n        inline: taken\n`), { filesDir });
     expect(r.findings).toEqual([{ severity: 'error', path: '$.storage.trees.0', line: 5, col: 7, message: 'matching filesystem node has existing contents or different type' }]);
