@@ -10,6 +10,7 @@
  *   5. interruption: SIGKILL to the process group during the commit step; fsck clean, ref and latest unchanged,
  *      and the next compose succeeds (stale lock and work dir taken over).
  */
+import type { ComposeResult } from '../../ostree/compose.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,17 +26,8 @@ const B = join(WORK, 'builds');
 const B2 = join(WORK, 'builds-repro');
 const REPO = join(B, 'repo');
 
-interface Result {
-  buildId: string;
-  ref: string;
-  commit: string;
-  parent?: string;
-  repo: string;
-  buildDir: string;
-  metaPath: string;
-  changed: boolean;
-  seconds: number;
-}
+/** What `fcos compose --json` prints. */
+type Result = Pick<ComposeResult, 'buildId' | 'ref' | 'commit' | 'parent' | 'repo' | 'buildDir' | 'metaPath' | 'changed' | 'seconds'>;
 
 async function compose(args: string[]): Promise<{ result: Result; stderr: string }> {
   const r = await execa(FCOS, ['compose', '--json', ...args], { reject: false, all: false, env: { FCOS_BUILDS_DIR: '' } });
