@@ -16,6 +16,7 @@ import type { Firmware } from './args.js';
 import { describeFailure, type ConsoleFailure } from './console.js';
 import { ensureBaseline, type BaselineImage } from './baseline.js';
 import { Vm, VmError, type VmSpec } from './vm.js';
+import { freePort } from './net.js';
 
 /* ---------- the image build, injected (images/ buildImage after the merge) ---------- */
 
@@ -59,6 +60,32 @@ export interface ScenarioNeeds {
   memoryMiB?: number;
   /** Extra kernel arguments (baseline: direct kernel boot only). */
   appendKargs?: string;
+  /** Guest TCP ports the host reaches through QEMU hostfwd on 127.0.0.1 (free host ports; ctx.hostPort(guest)). */
+  forwardPorts?: number[];
+  /**
+   * QEMU user networking with restrict=on: the guest reaches nothing outside (no Internet, not even the host's
+   * 10.0.2.2, so ctx.serve is unusable); only the forwarded ports (SSH, forwardPorts) come in.
+   */
+  restrictNetwork?: boolean;
+}
+
+/** The VM network a scenario's needs ask for, given a host port for each of needs.forwardPorts (pure). */
+export function scenarioNetwork(needs: ScenarioNeeds, hostPorts: readonly number[]): Pick<VmSpec, 'forwards' | 'restrict'> {
+  const guest = needs.forwardPorts ?? [];
+  if (hostPorts.length !== guest.length) throw new Error(`${guest.length} forwarded port(s) but ${hostPorts.length} host port(s)`);
+  if (new Set(guest).size !== guest.length) throw new Error(`forwardPorts lists a port twice: ${guest.join(', ')}`);
+  if (guest.includes(22)) throw new Error('guest port 22 is always forwarded (SSH)');
+  return {
+    ...(guest.length ? { forwards: guest.map((g, i) => ({ hostPort: hostPorts[i]!, guestPort: g })) } : {}),
+    ...(needs.restrictNetwork ? { restrict: true } : {}),
+  };
+}
+
+/** The host port forwarded to a guest TCP port of a VM. */
+export function forwardedHostPort(spec: Pick<VmSpec, 'forwards'>, guestPort: number): number {
+  const f = spec.forwards?.find((x) => x.guestPort === guestPort && (x.proto ?? 'tcp') === 'tcp');
+  if (!f) throw new Error(`guest port ${guestPort} is not forwarded (forwarded: ${(spec.forwards ?? []).map((x) => x.guestPort).join(', ') || 'none'})`);
+  return f.hostPort;
 }
 
 export interface SetupContext {
@@ -123,6 +150,8 @@ export interface TestContext {
   scenario: Scenario;
   /** The first VM, booted and on SSH. */
   vm: Vm;
+  /** The host port (on 127.0.0.1) forwarded to a guest port listed in needs.forwardPorts, on the first VM. */
+  hostPort(guestPort: number): number;
   outDir: string;
   sshKey: string;
   sshPubKey: string;
@@ -290,7 +319,9 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
       const common = { ...baseVmSpec, memoryMiB: s.needs.memoryMiB, cleanup: cleanup as Cleanup };
 
       const bootVm = async (name: string, dir: string, extra: Partial<VmSpec> = {}): Promise<Vm> => {
-        const vm = await Vm.start({ ...common, ...extra, name: `${s.name}-${name}`, dir, ignoreConsole: [...(s.ignoreConsole ?? []), ...(extra.ignoreConsole ?? [])] });
+        const hostPorts = await Promise.all((s.needs.forwardPorts ?? []).map(() => freePort()));
+        const net = scenarioNetwork(s.needs, hostPorts);
+        const vm = await Vm.start({ ...common, ...net, ...extra, name: `${s.name}-${name}`, dir, ignoreConsole: [...(s.ignoreConsole ?? []), ...(extra.ignoreConsole ?? [])] });
         vms.push(vm);
         boots++;
         return vm;
@@ -320,6 +351,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
       const ctx: TestContext = {
         scenario: s,
         vm,
+        hostPort: (g) => forwardedHostPort(vm.spec, g),
         outDir,
         sshKey,
         sshPubKey,

@@ -3,9 +3,10 @@ import { UserError } from '../../lib/errors.js';
 import type { Scenario } from '../harness.js';
 import { basic } from './basic.js';
 import { uefi } from './uefi.js';
+import { kubelet, podman } from './kubelet.js';
 import { baselinePanic, baselineSmoke, baselineUnitFailure } from './selftest.js';
 
-export const SCENARIOS: readonly Scenario[] = [basic, uefi, baselineSmoke, baselineUnitFailure, baselinePanic];
+export const SCENARIOS: readonly Scenario[] = [basic, uefi, kubelet, podman, baselineSmoke, baselineUnitFailure, baselinePanic];
 
 /** Scenarios by name; no names: every scenario that is not a harness self-test. */
 export function selectScenarios(names: readonly string[]): Scenario[] {

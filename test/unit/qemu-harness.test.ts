@@ -3,7 +3,11 @@ import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/bench.js';
-import { latestBuildImage } from '../../qemu/harness.js';
+import { forwardedHostPort, latestBuildImage, scenarioNetwork } from '../../qemu/harness.js';
+import { buildQemuArgs } from '../../qemu/args.js';
+import { findPod, helloPodManifest, kubelet, kubeletConfig, podReady, podman, POD_MESSAGE } from '../../qemu/scenarios/kubelet.js';
+import { validateConfig } from '../../ignition/validate.js';
+import jsyaml from 'js-yaml';
 import { selectScenarios, SCENARIOS } from '../../qemu/scenarios/index.js';
 import { basicConfig } from '../../qemu/scenarios/basic.js';
 import { UserError } from '../../lib/errors.js';
@@ -55,7 +59,7 @@ describe('the latest build', () => {
 
 describe('scenario registry', () => {
   it('a bare fcos test runs the non-self-test scenarios', () => {
-    expect(selectScenarios([]).map((s) => s.name)).toEqual(['basic', 'uefi']);
+    expect(selectScenarios([]).map((s) => s.name)).toEqual(['basic', 'uefi', 'kubelet', 'podman']);
   });
   it('names select, unknown names are user errors listing the known ones', () => {
     expect(selectScenarios(['baseline-panic']).map((s) => s.name)).toEqual(['baseline-panic']);
@@ -75,5 +79,60 @@ describe('scenario registry', () => {
     expect(c.systemd.units.map((u: any) => u.name)).toEqual(['fcos-test-ran.service', 'fcos-test-firstboot.service', 'etcd.service']);
     expect(c.systemd.units[2]).toEqual({ name: 'etcd.service', enabled: true });
     expect(c.systemd.units[1].contents).toContain('ConditionFirstBoot=yes');
+  });
+});
+
+describe('scenario networking (forwarded ports, restrict=on)', () => {
+  it('forwardPorts become hostfwd rules on 127.0.0.1 and restrictNetwork restrict=on', () => {
+    const net = scenarioNetwork({ image: 'fcos', forwardPorts: [8080, 9000], restrictNetwork: true }, [40001, 40002]);
+    expect(net).toEqual({ forwards: [{ hostPort: 40001, guestPort: 8080 }, { hostPort: 40002, guestPort: 9000 }], restrict: true });
+    const argv = buildQemuArgs({ accel: 'tcg', nics: [{ kind: 'user', forwards: [{ hostPort: 2222, guestPort: 22 }, ...net.forwards!], restrict: net.restrict }] });
+    expect(argv[argv.indexOf('-netdev') + 1]).toBe('user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:40001-:8080,hostfwd=tcp:127.0.0.1:40002-:9000');
+  });
+  it('without them the network is unchanged', () => {
+    expect(scenarioNetwork({ image: 'fcos' }, [])).toEqual({});
+  });
+  it('rejects a port count mismatch, duplicates and 22', () => {
+    expect(() => scenarioNetwork({ image: 'fcos', forwardPorts: [8080] }, [])).toThrow(/1 forwarded port\(s\) but 0 host port/);
+    expect(() => scenarioNetwork({ image: 'fcos', forwardPorts: [80, 80] }, [1, 2])).toThrow(/twice/);
+    expect(() => scenarioNetwork({ image: 'fcos', forwardPorts: [22] }, [1])).toThrow(/always forwarded/);
+  });
+  it('forwardedHostPort finds the tcp forward of a guest port, or says which ones exist', () => {
+    const spec = { forwards: [{ hostPort: 5353, guestPort: 8080, proto: 'udp' as const }, { hostPort: 40001, guestPort: 8080 }] };
+    expect(forwardedHostPort(spec, 8080)).toBe(40001);
+    expect(() => forwardedHostPort(spec, 9000)).toThrow(/guest port 9000 is not forwarded \(forwarded: 8080, 8080\)/);
+    expect(() => forwardedHostPort({}, 80)).toThrow(/forwarded: none/);
+  });
+  it('the kubelet and podman scenarios run restricted with guest port 8080 forwarded', () => {
+    for (const s of [kubelet, podman]) expect(s.needs).toMatchObject({ image: 'fcos', forwardPorts: [8080], restrictNetwork: true });
+  });
+});
+
+describe('kubelet scenario', () => {
+  it('its Ignition config is valid and drops the static pod manifest', () => {
+    const c = kubeletConfig() as any;
+    const v = validateConfig(JSON.stringify(c));
+    expect(v.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    const f = c.storage.files[0];
+    expect(f.path).toBe('/etc/kubernetes/manifests/fcos-hello.yaml');
+    expect(decodeURIComponent(f.contents.source.replace(/^data:,/, ''))).toBe(helloPodManifest());
+  });
+  it('the pod uses the preloaded image, never pulls, and maps a host port', () => {
+    const pod = jsyaml.load(helloPodManifest()) as any;
+    expect(pod).toMatchObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'fcos-hello' } });
+    const c = pod.spec.containers[0];
+    expect(c).toMatchObject({ image: 'localhost/fcos/hello:1', imagePullPolicy: 'Never', ports: [{ containerPort: 80, hostPort: 8081, protocol: 'TCP' }] });
+    expect(c.env).toContainEqual({ name: 'MESSAGE', value: POD_MESSAGE });
+  });
+  it('finds the static pod under its node-suffixed name and judges readiness', () => {
+    const running = { metadata: { name: 'fcos-hello-node1', namespace: 'default' }, status: { phase: 'Running', containerStatuses: [{ name: 'hello', ready: true }] } };
+    expect(findPod({ items: [{ metadata: { name: 'other' } }, running] })).toBe(running);
+    expect(findPod({ items: [{ metadata: { name: 'fcos-hellox' } }] })).toBeUndefined();
+    expect(findPod({})).toBeUndefined();
+    expect(podReady(running)).toBe(true);
+    expect(podReady({ ...running, status: { phase: 'Pending', containerStatuses: [{ ready: false }] } })).toBe(false);
+    expect(podReady({ ...running, status: { phase: 'Running', containerStatuses: [{ ready: false }] } })).toBe(false);
+    expect(podReady({ ...running, status: { phase: 'Running', containerStatuses: [] } })).toBe(false);
+    expect(podReady(undefined)).toBe(false);
   });
 });
