@@ -90,7 +90,7 @@ export function forwardedHostPort(spec: Pick<VmSpec, 'forwards'>, guestPort: num
 
 export interface SetupContext {
   /** Serve files to the guest from a host HTTP server; the guest reaches it at http://10.0.2.2:PORT/NAME. */
-  serve(files: Record<string, string | Buffer>): Promise<{ port: number; url: (name: string) => string }>;
+  serve(files: Record<string, string | Buffer>, onRequest?: (path: string) => void): Promise<{ port: number; url: (name: string) => string }>;
   outDir: string;
 }
 
@@ -263,9 +263,10 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
     }
   };
 
-  const serve: SetupContext['serve'] = async (files) => {
+  const serve: SetupContext['serve'] = async (files, onRequest) => {
     const server = createServer((req, res) => {
       const name = decodeURIComponent((req.url ?? '/').split('?')[0]!.replace(/^\/+/, ''));
+      onRequest?.(name);
       const body = files[name];
       if (body === undefined) {
         res.writeHead(404).end('not found\n');
