@@ -4,7 +4,10 @@
  *     between runs under /var/tmp, so a warm CI reuses the compose (no changes) and only rebuilds the disk;
  *   - `basic` (3 boots): Ignition via fw_cfg (so the fw_cfg config wins over the embedded example config), checks over
  *     SSH, a reboot without Ignition, and a wrong sha512 that must fail first boot visibly;
- *   - `uefi` (1 boot): the same image under OVMF.
+ *   - `uefi` (1 boot): the same image under OVMF;
+ *   - `kubelet` (1 boot, QEMU networking restrict=on): the default image is a Kubernetes node: a static pod of the
+ *     preloaded hello image served on a host port, reported by kubelet's local API, removed with its manifest; and
+ *     the podman half (`podman run -d -p 8080:80`, fetched from the host through a QEMU port forward).
  * Each scenario's JSON report must say ok, with every check passed; the harness itself fails a scenario on console
  * failure patterns, failed units and time-outs.
  */
@@ -47,6 +50,11 @@ describe('boot scenarios (TCG)', () => {
     if (r.exitCode !== 0) throw new Error(`fcos build failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}`);
     const meta = JSON.parse(readFileSync(join(B, 'latest', 'meta.json'), 'utf8'));
     expect(existsSync(join(B, 'latest', meta.images.qemu.path))).toBe(true);
+    // The default image is a Kubernetes node: meta.json has the kubelet's provenance and the preloaded images.
+    expect(meta.kubelet).toMatchObject({ version: 'v1.35.4', source: 'go-module' });
+    expect(meta.kubelet.moduleHash).toMatch(/^h1:[A-Za-z0-9+/]{43}=$/);
+    expect(meta.kubelet.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(meta['container-images'].map((i: { ref: string }) => i.ref).sort()).toEqual(['localhost/fcos/hello:1', 'localhost/fcos/pause:3.10']);
     // The builds dir is kept between runs: drop the disk images of older builds so the disk does not fill up.
     const latest = realpathSync(join(B, 'latest'));
     for (const d of readdirSync(B, { withFileTypes: true })) {
@@ -77,6 +85,26 @@ describe('boot scenarios (TCG)', () => {
       expect(names).toContain(want);
     }
     expect(s.boots).toBeGreaterThanOrEqual(3);
+  });
+
+  it('kubelet + podman (1 boot, no network): a static pod of a preloaded image; podman -p 8080:80 reached from the host', async () => {
+    const s = await scenario('kubelet');
+    const names = s.checks.map((c) => c.name);
+    for (const want of [
+      'kubelet and containerd are active',
+      'the kubelet API is local only and needs a client certificate',
+      'kubelet reports the static pod Running with its container ready',
+      'the pod answers HTTP on its host port inside the VM',
+      'deleting the manifest makes the pod go away',
+      'the preloaded image is in containers-storage',
+      'podman run -d -p 8080:80 the preloaded image',
+      'the host reaches the podman container through the QEMU port forward',
+      'the guest has no network beyond the forwarded ports',
+      'system is running (no failed units)',
+    ]) {
+      expect(names).toContain(want);
+    }
+    expect(s.boots).toBe(1);
   });
 
   it('uefi: the same image boots under OVMF', async () => {

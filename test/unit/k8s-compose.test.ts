@@ -435,6 +435,6 @@ describe('examples/k8s-node.yaml', () => {
       return rest;
     };
     expect(strip(ex.manifest as unknown as Record<string, unknown>)).toEqual(strip(def.manifest as unknown as Record<string, unknown>));
-    expect(def.manifest.kubelet.enabled).toBe(false);
+    expect(def.manifest.kubelet).toEqual(ex.manifest.kubelet);
   });
 });
