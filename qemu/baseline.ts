@@ -50,7 +50,17 @@ const RECIPE_VERSION = 2;
 
 export const BASELINE_APPEND = 'root=/dev/vda rw console=ttyS0,115200n8 net.ifnames=0 systemd.show_status=1';
 
-function customizeScript(pubkey: string): string {
+/**
+ * systemd >= 256 (trixie) ships systemd-ssh-generator, which fails at every boot under QEMU without vsock (and
+ * loads the vsock modules first): fcos images mask it, so the baseline masks it too. Bookworm's script is
+ * unchanged (its cached image keeps its key).
+ */
+function suiteTweaks(suite: string): string {
+  if (suite === 'bookworm') return '';
+  return 'mkdir -p "$root/etc/systemd/system-generators"\nln -sf /dev/null "$root/etc/systemd/system-generators/systemd-ssh-generator"\n';
+}
+
+function customizeScript(pubkey: string, suite = 'bookworm'): string {
   return `set -eu
 root="$1"
 echo baseline > "$root/etc/hostname"
@@ -74,13 +84,13 @@ chroot "$root" systemctl set-default multi-user.target
 printf '[Unit]\nDescription=fcos selftest fail\n[Service]\nType=oneshot\nExecStart=/bin/false\n' > "$root/etc/systemd/system/fcos-selftest-fail.service"
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
-`;
+${suiteTweaks(suite)}`;
 }
 
 export function baselineKey(opts: BaselineOptions = {}): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: RECIPE_VERSION, suite: opts.suite ?? 'bookworm', mirror: opts.mirror ?? '', PACKAGES, BASELINE_APPEND }));
-  h.update(customizeScript('KEY'));
+  h.update(customizeScript('KEY', opts.suite ?? 'bookworm'));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -107,7 +117,7 @@ export async function ensureBaseline(opts: BaselineOptions = {}): Promise<Baseli
   const rootfs = join(dir, 'rootfs');
   rmSync(rootfs, { recursive: true, force: true });
   const hook = join(dir, 'customize.sh');
-  writeFileSync(hook, customizeScript(pub));
+  writeFileSync(hook, customizeScript(pub, suite));
   chmodSync(hook, 0o755);
   const args = [
     '--mode=root',

@@ -18,6 +18,9 @@ import { injectSshKey, latestBuildImage } from './harness.js';
 import { runKey } from './run.js';
 import { Vm, type VmSpec } from './vm.js';
 
+/** The baseline's Debian release: the default manifest's suite, so both sides run the same kernel and systemd. */
+export const BASELINE_SUITE = 'trixie';
+
 export interface AnalyzeTimes {
   firmware?: number;
   loader?: number;
@@ -70,6 +73,12 @@ export interface BootMeasurement {
   multiUserSeconds?: number;
   analyze: AnalyzeTimes;
   analyzeText: string;
+  /** `systemd-analyze critical-chain multi-user.target` (what the time went to). */
+  criticalChain?: string;
+  /** The slowest units (`systemd-analyze blame` without device units, first lines). */
+  blame?: string;
+  /** The kernel command line the machine booted with. */
+  cmdline?: string;
 }
 
 export interface BootBench {
@@ -93,6 +102,10 @@ async function measure(vm: Vm, name: string, image: string, t0: number): Promise
   const a = await vm.ssh('systemd-analyze time');
   const mu = await vm.ssh('systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target');
   const us = Number(mu.stdout.trim());
+  const chain = await vm.ssh('systemd-analyze critical-chain --no-pager multi-user.target');
+  // Units only: device units' times are when udev announced them, not work that delayed the boot.
+  const blame = await vm.ssh("systemd-analyze blame --no-pager | grep -v '\\.device$' | head -n 15");
+  const cmdline = await vm.ssh('cat /proc/cmdline');
   return {
     name,
     image,
@@ -100,6 +113,9 @@ async function measure(vm: Vm, name: string, image: string, t0: number): Promise
     ...(us > 0 ? { multiUserSeconds: Math.round(us / 1e4) / 100 } : {}),
     analyze: parseSystemdAnalyze(a.stdout),
     analyzeText: a.stdout.trim(),
+    criticalChain: chain.stdout.trim(),
+    blame: blame.stdout.trim(),
+    cmdline: cmdline.stdout.trim(),
   };
 }
 
@@ -111,7 +127,8 @@ export async function benchBoot(opts: { buildsDir: string; outDir?: string; memo
   const cpus = opts.cpus ?? 2;
   const common = { memoryMiB, cpus };
   return withCleanup(async (cleanup) => {
-    const b = await ensureBaseline();
+    // The same Debian release as the default manifest (trixie): the same kernel and systemd versions on both sides.
+    const b = await ensureBaseline({ suite: BASELINE_SUITE });
     info('==> boot the Debian baseline');
     let t0 = Date.now();
     const bvm = await Vm.start({
@@ -172,6 +189,12 @@ export function renderBench(r: BootBench): string {
   ];
   if (r.ratio !== undefined) lines.push(`ratio fcos/baseline (multi-user.target): ${r.ratio.toFixed(2)}x  (goal <= ${r.goal}x: ${r.ratio <= r.goal ? 'met' : 'NOT met'}); wall-clock to SSH: ${r.wallRatio?.toFixed(2)}x`);
   if (r.note) lines.push(r.note);
+  for (const m of rows) {
+    lines.push('', `--- ${m.name}: ${m.analyzeText.split('\n').join(' / ')}`);
+    if (m.cmdline) lines.push(`cmdline: ${m.cmdline}`);
+    if (m.criticalChain) lines.push('critical chain:', ...m.criticalChain.split('\n').filter((l) => l.trim() && !/^The time/.test(l)).map((l) => `  ${l}`));
+    if (m.blame) lines.push('slowest units (blame):', ...m.blame.split('\n').map((l) => `  ${l.trim()}`));
+  }
   return lines.join('\n');
 }
 

@@ -16,6 +16,10 @@
 #                          files stage plus a no-op setfiles in the initramfs only.
 #   systemd-networkd.service.d/10-fcos.conf (every boot)
 #                          networkd runs in the initramfs only on first boot.
+#   emergency.service, rescue.service (systemd's own: systemd-sulogin-shell)
+#                          the default initramfs has no dracut-systemd (whose shell hooks cost seconds at every
+#                          boot), which is what normally installs them; a failed first boot still ends visibly in
+#                          an emergency shell. With dracut-systemd added back, its own versions are used.
 
 check() {
     return 255
@@ -29,6 +33,10 @@ install() {
     local u
     inst_multiple chmod mount umount mountpoint readlink dirname sed tr tail grep seq sleep cp mkdir rmdir rm cat systemd-tmpfiles modprobe
     inst_multiple -o blkid
+    if ! dracut_module_included "dracut-systemd"; then
+        inst_multiple -o sulogin "$systemdutildir/systemd-sulogin-shell" \
+            "$systemdsystemunitdir/emergency.service" "$systemdsystemunitdir/rescue.service"
+    fi
     inst_script "$moddir/fcos-embedded-config.sh" /usr/libexec/fcos-embedded-config
     # Mount point for the embedded config (/usr is read-only in the initramfs with systemd >= 256).
     inst_dir /usr/lib/ignition

@@ -1,0 +1,126 @@
+/**
+ * Boot-time trims of the default image (issue #4's boot-speed goal) and the benchmark's report:
+ * - the default manifest's dracut command line has no dracut-systemd (its shell hooks ran on every boot);
+ * - the 35fcos dracut module then installs systemd's own emergency/rescue units (a failed first boot still ends in
+ *   an emergency shell), and leaves them to dracut-systemd when that module is added back;
+ * - the kernel's LSM list without bpf (systemd's bpf-restrict-fs load, twice per boot);
+ * - renderBench prints both sides' breakdowns and the ratio.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { loadManifest } from '../../ostree/manifest.js';
+import { dracutArgs } from '../../ostree/initramfs.js';
+import { BASELINE_SUITE, renderBench, type BootBench } from '../../qemu/bench.js';
+
+const ROOT = resolve(__dirname, '../..');
+const MODULE = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');
+
+/** Run 35fcos's install() with dracut's helpers stubbed: returns what it installs, one call a line. */
+function fcosModuleInstalls(included: string[]): string[] {
+  const script = `
+set -e
+moddir=/m; initdir=$(mktemp -d); systemdsystemunitdir=/usr/lib/systemd/system; systemdutildir=/usr/lib/systemd
+trap 'rm -rf "$initdir"' EXIT
+dracut_module_included() { case " ${included.join(' ')} " in *" $1 "*) return 0;; *) return 1;; esac; }
+inst_multiple() { echo "inst_multiple $*"; }
+inst_script() { echo "inst_script $*"; }
+inst_simple() { echo "inst_simple $*"; }
+inst_dir() { echo "inst_dir $*"; }
+ln_r() { :; }
+. "${MODULE}"
+install
+`;
+  return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
+}
+
+describe('default image boot path', () => {
+  const m = loadManifest().manifest;
+
+  it('builds the initramfs without dracut-systemd but with the systemd initrd, root and udev modules', () => {
+    const args = dracutArgs(m.initramfs, '6.12.0-test');
+    const i = args.indexOf('--modules');
+    expect(i).toBeGreaterThanOrEqual(0);
+    const modules = args[i + 1]!.split(/\s+/);
+    expect(modules).not.toContain('dracut-systemd');
+    for (const mod of ['systemd', 'systemd-initrd', 'systemd-udevd', 'rootfs-block', 'base']) expect(modules).toContain(mod);
+    const add = args[args.indexOf('--add') + 1]!.split(' ');
+    expect(add).toEqual(expect.arrayContaining(['ostree', 'ignition', 'fcos']));
+    expect(args).toContain('--zstd');
+  });
+
+  it('35fcos installs systemd emergency and rescue units only when dracut-systemd is not included', () => {
+    const without = fcosModuleInstalls(['ignition', 'ostree']).filter((l) => l.includes('emergency.service'));
+    expect(without).toHaveLength(1);
+    expect(without[0]).toContain('/usr/lib/systemd/systemd-sulogin-shell');
+    expect(without[0]).toContain('/usr/lib/systemd/system/rescue.service');
+    const withDs = fcosModuleInstalls(['ignition', 'ostree', 'dracut-systemd']);
+    expect(withDs.some((l) => l.includes('emergency.service'))).toBe(false);
+    // The rest of the module is installed either way.
+    expect(withDs.some((l) => l.includes('fcos-mount-var.service'))).toBe(true);
+  });
+
+  it('boots with the kernel LSM list minus bpf', () => {
+    const lsm = m['kernel-arguments'].filter((a) => a.startsWith('lsm='));
+    expect(lsm).toHaveLength(1);
+    const list = lsm[0]!.slice(4).split(',');
+    expect(list).not.toContain('bpf');
+    // The LSMs the image relies on stay.
+    expect(list).toEqual(expect.arrayContaining(['capability', 'apparmor', 'landlock', 'yama']));
+  });
+});
+
+describe('bench/boot report', () => {
+  const analyze = (kernel: number, initrd: number | undefined, userspace: number) => ({
+    kernel,
+    ...(initrd === undefined ? {} : { initrd }),
+    userspace,
+    total: kernel + (initrd ?? 0) + userspace,
+  });
+  const r: BootBench = {
+    accel: 'tcg',
+    memoryMiB: 2048,
+    cpus: 2,
+    goal: 1.3,
+    ratio: 1.5,
+    wallRatio: 1.7,
+    baseline: {
+      name: 'Debian baseline',
+      image: 'b.raw',
+      wallSeconds: 30,
+      multiUserSeconds: 20,
+      analyze: analyze(5, undefined, 15),
+      analyzeText: 'Startup finished in 5s (kernel) + 15s (userspace) = 20s\nmulti-user.target reached after 15s in userspace.',
+      criticalChain: 'multi-user.target @15s\n└─ssh.service @12s +3s',
+      blame: '3s ssh.service\n1s systemd-udevd.service',
+      cmdline: 'root=/dev/vda rw',
+    },
+    fcos: {
+      name: 'fcos',
+      image: 'f.qcow2',
+      wallSeconds: 51,
+      multiUserSeconds: 30,
+      analyze: analyze(5, 8, 17),
+      analyzeText: 'Startup finished in 5s (kernel) + 8s (initrd) + 17s (userspace) = 30s',
+      criticalChain: 'multi-user.target @17s\n└─containerd.service @10s +7s',
+      blame: '7s containerd.service',
+      cmdline: 'root=LABEL=root ostree=/ostree/boot.1/x',
+    },
+  };
+
+  it('prints both sides with their breakdowns and the ratio against the goal', () => {
+    const out = renderBench(r);
+    expect(out).toMatch(/^Debian baseline\s+20\.0\s+5\.0\s+-\s+15\.0\s+30\.0$/m);
+    expect(out).toMatch(/^fcos\s+30\.0\s+5\.0\s+8\.0\s+17\.0\s+51\.0$/m);
+    expect(out).toContain('ratio fcos/baseline (multi-user.target): 1.50x  (goal <= 1.3x: NOT met)');
+    expect(out).toContain('--- fcos: Startup finished in 5s (kernel) + 8s (initrd) + 17s (userspace) = 30s');
+    expect(out).toContain('  └─containerd.service @10s +7s');
+    expect(out).toContain('  3s ssh.service');
+    expect(out).toContain('cmdline: root=/dev/vda rw');
+    expect(renderBench({ ...r, ratio: 1.2 })).toContain('(goal <= 1.3x: met)');
+  });
+
+  it('compares against the same Debian release as the default manifest', () => {
+    expect(BASELINE_SUITE).toBe(loadManifest().manifest.suite);
+  });
+});
