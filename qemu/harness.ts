@@ -59,6 +59,8 @@ export interface ScenarioNeeds {
   memoryMiB?: number;
   /** Extra kernel arguments (baseline: direct kernel boot only). */
   appendKargs?: string;
+  /** QEMU exits when the guest reboots (-no-reboot): the scenario powers it on again (a cold boot, faster under TCG). */
+  noReboot?: boolean;
 }
 
 export interface SetupContext {
@@ -76,6 +78,8 @@ export interface Scenario {
   timeoutMin?: number;
   /** Excluded from a bare `fcos test` (harness self-tests on the baseline). */
   selftest?: boolean;
+  /** Run only when named (it changes the builds dir: e.g. `upgrade` composes new versions into it). */
+  explicit?: boolean;
   /** Boot does not reach SSH on purpose (the harness still reports it as a failure: a negative control). */
   ignoreConsole?: RegExp[];
   /** The Ignition config; the harness adds the run's SSH key for user core. */
@@ -134,6 +138,8 @@ export interface TestContext {
   boot(opts: BootOptions): Promise<Vm>;
   serve: SetupContext['serve'];
   log(msg: string): void;
+  /** The builds directory the image came from (scenarios that compose new versions into it). */
+  buildsDir: string;
 }
 
 /** The sudoers drop-in tests rely on (FCOS ships the same for its wheel group); added by injectSshKey. */
@@ -287,7 +293,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         result.image = img.path;
         baseVmSpec = { disk: { path: img.path, format: img.format }, ignition: ign, firmware: s.needs.firmware, ssh: { key: sshKey } };
       }
-      const common = { ...baseVmSpec, memoryMiB: s.needs.memoryMiB, cleanup: cleanup as Cleanup };
+      const common = { ...baseVmSpec, memoryMiB: s.needs.memoryMiB, noReboot: s.needs.noReboot, cleanup: cleanup as Cleanup };
 
       const bootVm = async (name: string, dir: string, extra: Partial<VmSpec> = {}): Promise<Vm> => {
         const vm = await Vm.start({ ...common, ...extra, name: `${s.name}-${name}`, dir, ignoreConsole: [...(s.ignoreConsole ?? []), ...(extra.ignoreConsole ?? [])] });
@@ -340,6 +346,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         },
         serve,
         log: (m) => info(`    ${m}`),
+        buildsDir: resolve(opts.buildsDir),
       };
       const timeoutMs = (s.timeoutMin ?? 10) * 60_000;
       let timer: NodeJS.Timeout | undefined;
