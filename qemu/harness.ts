@@ -5,7 +5,7 @@
  * `systemctl is-system-running --wait`, `systemctl --failed`), and collects console.txt and journal.txt into
  * tmp/fcos-test/<scenario>/ (kola: tmp/kola/<test>/).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError } from '../lib/errors.js';
@@ -42,7 +42,9 @@ export function latestBuildImage(buildsDir: string): HarnessImage & { buildId: s
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { buildid?: string; images?: Record<string, { path?: string }> };
   const rel = meta.images?.qemu?.path;
   if (!rel) throw new UserError(`the latest build has no qemu image (images.qemu in ${metaPath}); run fcos build`);
-  const dir = dirname(metaPath);
+  // The build's own directory, not builds/latest: a scenario may compose newer builds while the VM runs (upgrade),
+  // and the VM's overlay must keep its backing file.
+  const dir = realpathSync(dirname(metaPath));
   const path = isAbsolute(rel) ? rel : join(dir, rel);
   if (!existsSync(path)) throw new UserError(`the latest build's qemu image is missing: ${path}`, 'run fcos build again');
   return { path, format: path.endsWith('.qcow2') ? 'qcow2' : 'raw', buildId: meta.buildid ?? 'latest' };
