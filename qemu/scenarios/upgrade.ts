@@ -254,7 +254,7 @@ export const upgrade: Scenario = {
       }
 
       // ---- 5. v4 signed with another key is refused. NOT YET PASSING: in the last run the VM staged this v4
-      // (probably `ostree gpg-sign --delete` left the good signature, so v4 carried both); off unless asked for.
+      // (`ostree gpg-sign --delete` with the fingerprint left the good signature: v4 carried both; delete by key ID); off unless asked for.
       if (process.env.FCOS_UPGRADE_WRONG_SIGNATURE === '1') await ctx.check('a v4 signed with another key is refused; the VM stays on v2', async () => {
         const v4 = await composeVersion(ctx, 'v4', { ...v3files, 'usr/share/fcos-test/v4.txt': { text: 'v4\n', mode: 0o644 } }, sde);
         const repo = join(ctx.buildsDir, 'repo');
