@@ -58,7 +58,15 @@ export interface BuildMeta {
   'ostree-content-checksum'?: string;
   'coreos-assembler.image-input-checksum': string;
   'fcos.input-hash': string;
-  'fcos.inputs': { manifest: string; overlays: string; packages: string; compose: string; kubelet?: string; images?: string };
+  'fcos.inputs': { manifest: string; overlays: string; packages: string; compose: string; kubelet?: string; images?: string; signing?: string };
+  /** ostree/layer.ts: digest of every input but the manifest's overlay files, and those files. */
+  'fcos.layer-base'?: string;
+  'fcos.overlay-files'?: string[];
+  /** 'layered': made by layering the overlay onto the parent commit (no bootstrap). */
+  'fcos.compose-kind'?: 'full' | 'layered';
+  /** The update signing key (OpenPGP fingerprint) and the static delta from the parent. */
+  'fcos.signed-by'?: string;
+  'fcos.delta'?: { from: string; size: number };
   /** kubelet.enabled: the kubelet binary in the commit (/usr/bin/kubelet). */
   kubelet?: KubeletRecord;
   /** kubelet.enabled: the OCI archives in /usr/share/fcos/images (pause, hello, the manifest's images). */

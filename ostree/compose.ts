@@ -33,6 +33,11 @@ import type { OciImageResult } from './containers/oci.js';
 import type { KubeletBinary } from './kubelet.js';
 import { buildManifestImages, containerImageRecords, effectiveManifest, imagesDigest, k8sPayloadDigest, kubeletRecord, obtainKubelet } from './k8s.js';
 import type { ContainerImageRecord, KubeletRecord } from './builds.js';
+import { ensureSigningKey, signCommit, type SigningKey } from './sign.js';
+import { generateDelta } from './publish.js';
+import { layerBase, layerBlocker, overlayFiles, stageLayer } from './layer.js';
+import { updateConfText } from './manifest.js';
+import { copyFileSync, writeFileSync } from 'node:fs';
 
 export { readLatestBuild, updateMeta, readMeta, type BuildMeta, type LatestBuild } from './builds.js';
 
@@ -80,6 +85,10 @@ export interface ComposeResult {
   timings: Record<string, number>;
   /** kubelet.enabled: the kubelet in the commit. */
   kubelet?: KubeletRecord;
+  /** 'layered': the overlay was layered onto the previous commit (ostree/layer.ts). */
+  kind?: 'full' | 'layered';
+  /** The static delta from the parent (bytes). */
+  deltaSize?: number;
 }
 
 /** The built-in overlay (first-boot glue), copied before the manifest's overlay. */
@@ -331,6 +340,8 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       await cleanStaleWork(tmpRoot);
       await reconcile(buildsDir, repo, m.ref);
       const overlays = [builtinOverlayDir(), lm.overlayDir];
+      // The update signing key (made once per builds dir); its public key goes into the tree.
+      const key = await ensureSigningKey(buildsDir);
 
       // 0. kubelet (cached: no subprocess when warm) and the digests of what the payload and images are made from.
       let kubelet: KubeletBinary | undefined;
@@ -353,7 +364,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           const cands = await candidateVersions(apt, names);
           const resolved: Record<string, string> = {};
           for (const n of names) resolved[n] = cands.get(n) ?? '(none)';
-          parts = inputParts({ manifest: m, overlayDirs: overlays, packages: resolved, fcosVersion: fcosVersion(), sourceDateEpoch: sde, ...k8sParts });
+          parts = inputParts({ manifest: m, overlayDirs: overlays, packages: resolved, fcosVersion: fcosVersion(), sourceDateEpoch: sde, ...k8sParts, signing: key.keyId });
         }
         return { prev, parts, sde };
       });
@@ -376,6 +387,17 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           timings,
           ...(prev.meta.kubelet ? { kubelet: prev.meta.kubelet } : {}),
         };
+      }
+      const filesNow = overlayFiles(lm.overlayDir);
+      const base = parts ? layerBase({ manifest: m, builtinOverlay: overlays[0], parts }) : undefined;
+      if (prev && parts && base && !opts.force && lm.overlayDir && prev.meta['fcos.layer-base'] === base) {
+        const why = layerBlocker(prev.meta['fcos.overlay-files'], filesNow);
+        if (!why) {
+          return await timed('layered commit', () =>
+            layeredCompose({ buildsDir, repo, work: join(tmpRoot, `compose-${process.pid}`), m, prev, parts: parts!, base, files: filesNow, key, overlayDir: lm.overlayDir!, sde, t0, timings, cleanup }),
+          );
+        }
+        info(`full compose: ${why}`);
       }
       await checkPackagesExist(apt, mEff);
       checkFreeSpace(buildsDir);
@@ -402,6 +424,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
         }),
       );
       const { kver } = layout;
+      writeUpdateFiles(rootfs, m, key);
       checkInterrupted();
 
       // 4. initramfs.
@@ -409,7 +432,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
       checkInterrupted();
 
       // 5. Commit.
-      const partsNow = inputParts({ manifest: m, overlayDirs: overlays, packages, fcosVersion: fcosVersion(), sourceDateEpoch: sde, ...k8sParts });
+      const partsNow = inputParts({ manifest: m, overlayDirs: overlays, packages, fcosVersion: fcosVersion(), sourceDateEpoch: sde, ...k8sParts, signing: key.keyId });
       const hash = inputHash(partsNow);
       const serial = nextSerial(buildsDir, (s) => expandVersion(m, sde, s));
       const version = expandVersion(m, sde, serial);
@@ -433,6 +456,10 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           subject: `${m.name} ${version}`,
           metadata: { 'fcos.input-hash': hash, 'fcos.suite': m.suite },
         });
+        checkInterrupted();
+        // Signed, and the delta from the parent made, before any ref moves (ostree/publish.ts).
+        await signCommit(repo, commit, key);
+        const delta = parent ? { from: parent, size: await generateDelta(repo, parent, commit) } : undefined;
         checkInterrupted();
         // The build directory, complete, renamed into place before any ref moves.
         const staging = join(work, 'build');
@@ -460,6 +487,11 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           images: {},
           ...(kubelet ? { kubelet: kubeletRecord(kubelet) } : {}),
           ...(layout.k8s ? { 'container-images': layout.k8s.images } : {}),
+          'fcos.layer-base': layerBase({ manifest: m, builtinOverlay: overlays[0], parts: partsNow }),
+          'fcos.overlay-files': filesNow,
+          'fcos.compose-kind': 'full',
+          'fcos.signed-by': key.keyId,
+          ...(delta ? { 'fcos.delta': delta } : {}),
         };
         writeMeta(staging, meta);
         const buildDir = join(buildsDir, version);
@@ -469,7 +501,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
         await updateSummary(repo);
         addBuild(buildsDir, version);
         setLatest(buildsDir, version);
-        return { commit, parent, buildDir };
+        return { commit, parent, buildDir, delta };
       });
       const seconds = (Date.now() - t0) / 1000;
       info(`composed ${m.ref} ${version}: ${result.commit} in ${seconds.toFixed(1)}s`);
@@ -489,6 +521,8 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
         seconds,
         timings,
         ...(kubelet ? { kubelet: kubeletRecord(kubelet) } : {}),
+        kind: 'full',
+        ...(result.delta ? { deltaSize: result.delta.size } : {}),
       };
     });
   } finally {
@@ -506,3 +540,107 @@ async function treeSize(root: string): Promise<number> {
 
 export const _test = { resolveSde, cleanStaleWork, reconcile };
 export type { Cleanup };
+
+/** The update agent's defaults and the public signing key, in /usr/lib/fcos (read by fcos-update in the image). */
+export function writeUpdateFiles(rootfs: string, m: Manifest, key: Pick<SigningKey, 'publicKey'>): void {
+  const d = join(rootfs, 'usr', 'lib', 'fcos');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'update.conf'), updateConfText(m), { mode: 0o644 });
+  copyFileSync(key.publicKey, join(d, 'updates.gpg'));
+}
+
+interface LayeredOptions {
+  buildsDir: string;
+  repo: string;
+  work: string;
+  m: Manifest;
+  prev: NonNullable<ReturnType<typeof readLatestBuild>>;
+  parts: InputParts;
+  base: string;
+  files: string[];
+  key: SigningKey;
+  overlayDir: string;
+  sde: number;
+  t0: number;
+  timings: Record<string, number>;
+  cleanup: Cleanup;
+}
+
+/** The layered compose (ostree/layer.ts): the overlay merged over the previous commit, signed, with its delta. */
+async function layeredCompose(o: LayeredOptions): Promise<ComposeResult> {
+  const { m, prev, repo } = o;
+  const parent = prev.meta['ostree-commit'];
+  info(`only overlay files changed since ${prev.id}: layering them onto ${parent.slice(0, 12)} (no bootstrap)`);
+  await removeWorkDir(o.work);
+  mkdirSync(o.work, { recursive: true });
+  o.cleanup.push('remove the work directory', () => removeWorkDir(o.work));
+  const stage = join(o.work, 'layer');
+  await stageLayer(o.overlayDir, stage, repo, parent);
+  checkInterrupted();
+  const hash = inputHash(o.parts);
+  const serial = nextSerial(o.buildsDir, (s) => expandVersion(m, o.sde, s));
+  const version = expandVersion(m, o.sde, serial);
+  const commit = await commitTree({
+    repo,
+    tree: stage,
+    baseTree: parent,
+    ref: m.ref,
+    parent,
+    version,
+    timestamp: o.sde,
+    subject: `${m.name} ${version}`,
+    metadata: { 'fcos.input-hash': hash, 'fcos.suite': m.suite },
+  });
+  checkInterrupted();
+  await signCommit(repo, commit, o.key);
+  const delta = { from: parent, size: await generateDelta(repo, parent, commit) };
+  checkInterrupted();
+  const staging = join(o.work, 'build');
+  mkdirSync(staging, { recursive: true });
+  const meta: BuildMeta = {
+    ...prev.meta,
+    buildid: version,
+    'ostree-commit': commit,
+    'ostree-version': version,
+    'ostree-parent': parent,
+    'coreos-assembler.image-input-checksum': hash,
+    'fcos.input-hash': hash,
+    'fcos.inputs': o.parts,
+    'build-time': new Date().toISOString(),
+    artifacts: { ...(prev.meta.artifacts ?? {}), tree: { ...(prev.meta.artifacts?.tree ?? { path: 'repo', size: 0 }), commit } },
+    images: {},
+    'fcos.layer-base': o.base,
+    'fcos.overlay-files': o.files,
+    'fcos.compose-kind': 'layered',
+    'fcos.signed-by': o.key.keyId,
+    'fcos.delta': delta,
+  };
+  writeMeta(staging, meta);
+  const buildDir = join(o.buildsDir, version);
+  renameSync(staging, buildDir);
+  await setRef(repo, m.ref, commit);
+  await updateSummary(repo);
+  addBuild(o.buildsDir, version);
+  setLatest(o.buildsDir, version);
+  const seconds = (Date.now() - o.t0) / 1000;
+  info(`composed ${m.ref} ${version} (layered): ${commit} in ${seconds.toFixed(1)}s, delta ${delta.size} bytes`);
+  return {
+    buildId: version,
+    version,
+    ref: m.ref,
+    commit,
+    parent,
+    repo,
+    buildDir,
+    metaPath: join(buildDir, 'meta.json'),
+    changed: true,
+    inputHash: hash,
+    sourceDateEpoch: o.sde,
+    packages: Object.keys(prev.meta.packages).length,
+    seconds,
+    timings: o.timings,
+    ...(prev.meta.kubelet ? { kubelet: prev.meta.kubelet } : {}),
+    kind: 'layered',
+    deltaSize: delta.size,
+  };
+}

@@ -93,6 +93,8 @@ export interface InputParts {
   kubelet?: string;
   /** Digest of the manifest's preloaded images (ostree/k8s.ts imagesDigest); only when it lists images. */
   images?: string;
+  /** The update signing key's fingerprint (its public key is in the tree). */
+  signing?: string;
 }
 
 export function inputParts(o: {
@@ -103,6 +105,7 @@ export function inputParts(o: {
   sourceDateEpoch: number;
   kubelet?: string;
   images?: string;
+  signing?: string;
 }): InputParts {
   return {
     manifest: sha256(canonicalJson(o.manifest)),
@@ -111,6 +114,7 @@ export function inputParts(o: {
     compose: sha256(`format=${COMPOSE_FORMAT}\nfcos=${o.fcosVersion}\nsde=${o.sourceDateEpoch}\n`),
     ...(o.kubelet !== undefined ? { kubelet: o.kubelet } : {}),
     ...(o.images !== undefined ? { images: o.images } : {}),
+    ...(o.signing !== undefined ? { signing: sha256(`signing=${o.signing}\n`) } : {}),
   };
 }
 
@@ -118,6 +122,7 @@ export function inputHash(p: InputParts): string {
   let s = `manifest ${p.manifest}\noverlays ${p.overlays}\npackages ${p.packages}\ncompose ${p.compose}\n`;
   if (p.kubelet !== undefined) s += `kubelet ${p.kubelet}\n`;
   if (p.images !== undefined) s += `images ${p.images}\n`;
+  if (p.signing !== undefined) s += `signing ${p.signing}\n`;
   return sha256(s);
 }
 

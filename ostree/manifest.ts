@@ -108,6 +108,26 @@ export interface Manifest {
   kubelet: KubeletConfig;
   /** Container images preloaded into containerd (and podman) at first boot; needs kubelet.enabled. */
   images?: ImageSpec[];
+  /** The in-image update agent (fcos-update, docs/upgrade.md); Ignition may override it with /etc/fcos/update.conf. */
+  upgrade: UpgradeConfig;
+}
+
+export type UpgradeStrategy = 'immediate' | 'periodic' | 'off';
+export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+
+export interface UpgradeConfig {
+  /** The ostree remote URL (`fcos serve` answers at http://HOST:PORT/repo); none: the agent does nothing until set. */
+  url?: string;
+  /** immediate: reboot as soon as an update is staged; periodic: only inside the window; off: never by itself. */
+  strategy: UpgradeStrategy;
+  /** How often the timer checks (minutes). */
+  'check-interval-minutes': number;
+  /** The maintenance window of `periodic`. */
+  periodic?: { days: (typeof WEEKDAYS)[number][]; start: string; 'length-minutes': number };
+  /** Boots a new deployment gets before GRUB falls back to the previous one (1–9). */
+  'boot-tries': number;
+  /** Time-out of each health check (seconds). */
+  'health-timeout-seconds': number;
 }
 
 /** A loaded manifest: the validated value plus where it came from. */
@@ -195,6 +215,28 @@ export const MANIFEST_SCHEMA = {
         version: { type: 'string', pattern: '^v1\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$' },
         url: { type: 'string', pattern: '^(https?|file)://' },
         sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      },
+    },
+    upgrade: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        url: { type: 'string', pattern: '^https?://[^\\s\'"$`\\\\]+$' },
+        strategy: { type: 'string', enum: ['immediate', 'periodic', 'off'], default: 'immediate' },
+        'check-interval-minutes': { type: 'integer', minimum: 1, maximum: 10080, default: 60 },
+        periodic: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['days', 'start', 'length-minutes'],
+          properties: {
+            days: { type: 'array', items: { type: 'string', enum: [...WEEKDAYS] }, minItems: 1, uniqueItems: true },
+            start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+            'length-minutes': { type: 'integer', minimum: 1, maximum: 1440 },
+          },
+        },
+        'boot-tries': { type: 'integer', minimum: 1, maximum: 9, default: 3 },
+        'health-timeout-seconds': { type: 'integer', minimum: 5, maximum: 3600, default: 120 },
       },
     },
     images: {
@@ -313,9 +355,35 @@ export function parseManifestDoc(text: string, file = '<manifest>'): { manifest:
       throw new UserError(`invalid manifest ${file}:\n  ${file}:${p.line}:${p.col}: version scheme must contain ${s} (to keep versions unique)`);
     }
   }
-  const issues = [...kubeletIssues(doc, m), ...imageIssues(doc, m)];
+  const issues = [...kubeletIssues(doc, m), ...imageIssues(doc, m), ...upgradeIssues(doc, m)];
   if (issues.length) throw issueError(file, issues.sort((a, b) => a.line - b.line || a.col - b.col));
   return { manifest: m, doc };
+}
+
+/** `strategy: periodic` needs its window; a window without `periodic` is a mistake. */
+function upgradeIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
+  const u = m.upgrade;
+  if (u.strategy === 'periodic' && !u.periodic) return [{ ...doc.position('/upgrade', 'strategy'), path: '/upgrade/strategy', message: '/upgrade: strategy periodic needs upgrade.periodic (days, start, length-minutes)' }];
+  if (u.strategy !== 'periodic' && u.periodic) return [{ ...doc.position('/upgrade', 'periodic'), path: '/upgrade/periodic', message: `/upgrade/periodic: only used with strategy periodic (strategy is ${u.strategy})` }];
+  return [];
+}
+
+/** The agent's configuration file (/usr/lib/fcos/update.conf, shell variables) for a manifest. */
+export function updateConfText(m: Pick<Manifest, 'ref' | 'upgrade'>): string {
+  const u = m.upgrade;
+  const lines = [
+    '# fcos-update defaults, from the manifest (upgrade:). Override any of them in /etc/fcos/update.conf (Ignition).',
+    `REF='${m.ref}'`,
+    `URL='${u.url ?? ''}'`,
+    `STRATEGY='${u.strategy}'`,
+    `CHECK_INTERVAL_MIN='${u['check-interval-minutes']}'`,
+    `WINDOW_DAYS='${(u.periodic?.days ?? []).join(' ')}'`,
+    `WINDOW_START='${u.periodic?.start ?? ''}'`,
+    `WINDOW_MINUTES='${u.periodic?.['length-minutes'] ?? ''}'`,
+    `BOOT_TRIES='${u['boot-tries']}'`,
+    `HEALTH_TIMEOUT='${u['health-timeout-seconds']}'`,
+  ];
+  return lines.join('\n') + '\n';
 }
 
 /** The kubelet source a manifest asks for: explicit `source`, else `url` when a url is given, else `go-module`. */

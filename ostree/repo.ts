@@ -36,6 +36,8 @@ export interface CommitOptions {
   timestamp: number;
   subject: string;
   metadata: Record<string, string>;
+  /** Layered commit: this commit's tree first, then `tree` merged over it (ostree/layer.ts). */
+  baseTree?: string;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function commitTree(o: CommitOptions): Promise<string> {
     'commit',
     `--repo=${o.repo}`,
     '--orphan',
+    ...(o.baseTree ? [`--tree=ref=${o.baseTree}`] : []),
     `--tree=dir=${o.tree}`,
     `--parent=${o.parent ?? 'none'}`,
     `--timestamp=@${o.timestamp}`,

@@ -5,7 +5,7 @@
  * `systemctl is-system-running --wait`, `systemctl --failed`), and collects console.txt and journal.txt into
  * tmp/fcos-test/<scenario>/ (kola: tmp/kola/<test>/).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { UserError } from '../lib/errors.js';
@@ -43,7 +43,9 @@ export function latestBuildImage(buildsDir: string): HarnessImage & { buildId: s
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { buildid?: string; images?: Record<string, { path?: string }> };
   const rel = meta.images?.qemu?.path;
   if (!rel) throw new UserError(`the latest build has no qemu image (images.qemu in ${metaPath}); run fcos build`);
-  const dir = dirname(metaPath);
+  // The build's own directory, not builds/latest: a scenario may compose newer builds while the VM runs (upgrade),
+  // and the VM's overlay must keep its backing file.
+  const dir = realpathSync(dirname(metaPath));
   const path = isAbsolute(rel) ? rel : join(dir, rel);
   if (!existsSync(path)) throw new UserError(`the latest build's qemu image is missing: ${path}`, 'run fcos build again');
   return { path, format: path.endsWith('.qcow2') ? 'qcow2' : 'raw', buildId: meta.buildid ?? 'latest' };
@@ -67,6 +69,8 @@ export interface ScenarioNeeds {
    * 10.0.2.2, so ctx.serve is unusable); only the forwarded ports (SSH, forwardPorts) come in.
    */
   restrictNetwork?: boolean;
+  /** QEMU exits when the guest reboots (-no-reboot): the scenario powers it on again (a cold boot, faster under TCG). */
+  noReboot?: boolean;
 }
 
 /** The VM network a scenario's needs ask for, given a host port for each of needs.forwardPorts (pure). */
@@ -103,6 +107,8 @@ export interface Scenario {
   timeoutMin?: number;
   /** Excluded from a bare `fcos test` (harness self-tests on the baseline). */
   selftest?: boolean;
+  /** Run only when named (it changes the builds dir: e.g. `upgrade` composes new versions into it). */
+  explicit?: boolean;
   /** Boot does not reach SSH on purpose (the harness still reports it as a failure: a negative control). */
   ignoreConsole?: RegExp[];
   /** The Ignition config; the harness adds the run's SSH key for user core. */
@@ -163,6 +169,8 @@ export interface TestContext {
   boot(opts: BootOptions): Promise<Vm>;
   serve: SetupContext['serve'];
   log(msg: string): void;
+  /** The builds directory the image came from (scenarios that compose new versions into it). */
+  buildsDir: string;
 }
 
 /** The sudoers drop-in tests rely on (FCOS ships the same for its wheel group); added by injectSshKey. */
@@ -317,7 +325,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         result.image = img.path;
         baseVmSpec = { disk: { path: img.path, format: img.format }, ignition: ign, firmware: s.needs.firmware, ssh: { key: sshKey } };
       }
-      const common = { ...baseVmSpec, memoryMiB: s.needs.memoryMiB, cleanup: cleanup as Cleanup };
+      const common = { ...baseVmSpec, memoryMiB: s.needs.memoryMiB, noReboot: s.needs.noReboot, cleanup: cleanup as Cleanup };
 
       const bootVm = async (name: string, dir: string, extra: Partial<VmSpec> = {}): Promise<Vm> => {
         const hostPorts = await Promise.all((s.needs.forwardPorts ?? []).map(() => freePort()));
@@ -373,6 +381,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         },
         serve,
         log: (m) => info(`    ${m}`),
+        buildsDir: resolve(opts.buildsDir),
       };
       const timeoutMs = (s.timeoutMin ?? 10) * 60_000;
       let timer: NodeJS.Timeout | undefined;

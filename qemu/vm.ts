@@ -398,6 +398,47 @@ export class Vm {
     });
   }
 
+  /**
+   * A guest-initiated stop is coming (a reboot with noReboot, or a power cut): QEMU's exit is not a failure.
+   * Call before the guest reboots itself; powerOn() starts it again.
+   */
+  expectExit(on = true): void {
+    this.stopping = on;
+  }
+
+  /** Power cut: SIGKILL QEMU now (no guest shutdown, no QMP). */
+  async powerCut(): Promise<void> {
+    this.stopping = true;
+    if (!this.proc.exit) {
+      try {
+        process.kill(this.proc.pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+      await this.proc.exited;
+    }
+    await this.stopTail();
+  }
+
+  /** Wait until QEMU exited (after expectExit), up to timeoutMs; false on time-out. */
+  async waitForExit(timeoutMs: number): Promise<boolean> {
+    const t = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    if (t) await this.stopTail();
+    return !!t;
+  }
+
+  /** Start QEMU again on the same overlay, SSH port and OVMF vars after it stopped (power on); not waited for. */
+  async powerOn(note = 'power on'): Promise<void> {
+    if (!this.proc.exit) throw new VmError(`VM ${this.spec.name} is still running`, this.command, this.consoleTail());
+    await this.stopTail();
+    this.spec.cleanup?.forget(`stop VM ${this.spec.name}`);
+    this.stopping = false;
+    this.spec.reuseOverlay = true;
+    this.spec.ssh = { ...this.spec.ssh, port: this.sshPort };
+    writeFileSync(this.consolePath, `\n--- fcos: ${note} ---\n`, { flag: 'a' });
+    await this.launch();
+  }
+
   /** Graceful power-off through QMP (ACPI); kill if it does not stop within timeoutMs. */
   async shutdown(timeoutMs = 120_000): Promise<void> {
     if (this.proc.exit) return this.stopTail();

@@ -21,6 +21,7 @@ PKGS=(
   openssh-client    # ssh into test VMs
   openssl           # keys and certificates
   curl
+  gnupg             # update signing keys (ostree gpg-sign with an ed25519 OpenPGP key)
   ca-certificates
   arch-test         # mmdebstrap's architecture check
   python3           # small helpers in tests

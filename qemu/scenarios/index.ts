@@ -4,13 +4,14 @@ import type { Scenario } from '../harness.js';
 import { basic } from './basic.js';
 import { uefi } from './uefi.js';
 import { kubelet, podman } from './kubelet.js';
+import { upgrade } from './upgrade.js';
 import { baselinePanic, baselineSmoke, baselineUnitFailure } from './selftest.js';
 
-export const SCENARIOS: readonly Scenario[] = [basic, uefi, kubelet, podman, baselineSmoke, baselineUnitFailure, baselinePanic];
+export const SCENARIOS: readonly Scenario[] = [basic, uefi, kubelet, podman, upgrade, baselineSmoke, baselineUnitFailure, baselinePanic];
 
 /** Scenarios by name; no names: every scenario that is not a harness self-test. */
 export function selectScenarios(names: readonly string[]): Scenario[] {
-  if (names.length === 0) return SCENARIOS.filter((s) => !s.selftest);
+  if (names.length === 0) return SCENARIOS.filter((s) => !s.selftest && !s.explicit);
   const out: Scenario[] = [];
   for (const n of names) {
     const s = SCENARIOS.find((x) => x.name === n);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/bench.js';
@@ -47,7 +48,8 @@ describe('the latest build', () => {
     writeFileSync(join(d, '1.0', 'fcos-1.0-qemu.qcow2'), '');
     writeFileSync(join(d, '1.0', 'meta.json'), JSON.stringify({ buildid: '1.0', images: { qemu: { path: 'fcos-1.0-qemu.qcow2', sha256: 'x', size: 0 } } }));
     symlinkSync('1.0', join(d, 'latest'));
-    expect(latestBuildImage(d)).toEqual({ path: join(d, 'latest', 'fcos-1.0-qemu.qcow2'), format: 'qcow2', buildId: '1.0' });
+    // The build's own directory (latest may move on while a VM runs from it).
+    expect(latestBuildImage(d)).toEqual({ path: join(realpathSync(d), '1.0', 'fcos-1.0-qemu.qcow2'), format: 'qcow2', buildId: '1.0' });
   });
   it('says so when the latest build has no qemu image', () => {
     const d = mkdtempSync(join(tmpdir(), 'fcos-builds-'));
