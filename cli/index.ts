@@ -6,6 +6,7 @@ import Compose from './commands/compose.js';
 import Build from './commands/build.js';
 import Run from './commands/run.js';
 import Test from './commands/test.js';
+import PxeServe from './commands/pxe/serve.js';
 
 export const COMMANDS = {
   version: Version,
@@ -15,4 +16,5 @@ export const COMMANDS = {
   build: Build,
   run: Run,
   test: Test,
+  'pxe:serve': PxeServe,
 };
