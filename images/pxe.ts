@@ -6,19 +6,23 @@
  *   → the 36fcos-live dracut module (images/pxe/36fcos-live) copied into the tree's modules.d
  *   → dracut in a chroot of the tree: ostree + ignition + fcos + systemd-networkd + fcos-live (network, live root,
  *     installer); the disk initramfs of the deployment is not touched
- *   → mksquashfs of the tree (the live rootfs: mounted read-only with a tmpfs overlay)
+ *   → mksquashfs of the tree, uncompressed, then zstd (the live rootfs: decompressed into RAM while it downloads,
+ *     mounted read-only with a tmpfs overlay)
  *   → the kernel (usr/lib/modules/$kver/vmlinuz)
  *   → zstd of the raw disk (the installer streams it onto the target disk)
  *   → an iPXE script (a template: `fcos pxe serve` renders its own, per machine).
  *
  * Everything is written under `.partial` names and renamed when complete.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
 import { BugError, UserError } from '../lib/errors.js';
 import { checkInterrupted, type Cleanup } from '../lib/signals.js';
 import { projectRoot } from '../lib/version.js';
+import { cacheDir } from '../lib/paths.js';
+import { info } from '../lib/log.js';
+import { createHash } from 'node:crypto';
 import { mountChroot } from '../ostree/initramfs.js';
 
 export const PXE_TOOLS = ['ostree', 'mksquashfs', 'zstd', 'chroot', 'mount', 'umount'];
@@ -27,7 +31,7 @@ export const PXE_TOOLS = ['ostree', 'mksquashfs', 'zstd', 'chroot', 'mount', 'um
 export const PXE_FILES = {
   'live-kernel': 'live-kernel',
   'live-initramfs': 'live-initramfs.img',
-  'live-rootfs': 'live-rootfs.squashfs',
+  'live-rootfs': 'live-rootfs.squashfs.zst',
   'metal-zst': 'metal.raw.zst',
   'live-ipxe': 'live.ipxe',
 } as const;
@@ -112,10 +116,59 @@ export interface PxeBuildOptions {
   raw: string;
 }
 
+/** Cache key of the live kernel, initramfs and rootfs: the commit, the live module's files and the dracut command. */
+export function pxeCacheKey(commit: string, moduleDir: string): string {
+  const h = createHash('sha256').update(`fcos-pxe-1\0${commit}\0${pxeDracutArgs('K', 'O').join(' ')}\0`);
+  for (const f of readdirSync(moduleDir).sort()) h.update(f).update('\0').update(readFileSync(join(moduleDir, f))).update('\0');
+  return h.digest('hex').slice(0, 32);
+}
+
+const CACHED: PxeKey[] = ['live-kernel', 'live-initramfs', 'live-rootfs'];
+
 /** Build the PXE artifacts into buildDir; returns images key → file name (relative to buildDir). */
 export async function buildPxe(o: PxeBuildOptions, cleanup: Cleanup): Promise<Record<PxeKey, string>> {
   const moduleSrc = join(projectRoot(), 'images', 'pxe', '36fcos-live');
   if (!existsSync(join(moduleSrc, 'module-setup.sh'))) throw new BugError(`the fcos-live dracut module is missing: ${moduleSrc}`);
+  const cache = cacheDir('pxe', pxeCacheKey(o.commit, moduleSrc));
+  const out = (k: PxeKey) => `${o.prefix}-${PXE_FILES[k]}`;
+  const partial = (k: PxeKey) => join(o.buildDir, `.${out(k)}.partial`);
+  const done: Partial<Record<PxeKey, string>> = {};
+  const finish = (k: PxeKey) => {
+    renameSync(partial(k), join(o.buildDir, out(k)));
+    done[k] = out(k);
+  };
+  for (const k of Object.keys(PXE_FILES) as PxeKey[]) cleanup.push(`remove ${partial(k)}`, () => rmSync(partial(k), { force: true }));
+  if (CACHED.every((k) => existsSync(join(cache, k)))) {
+    info(`PXE kernel, initramfs and rootfs of commit ${o.commit.slice(0, 12)}: from the cache (${cache})`);
+    for (const k of CACHED) {
+      copyFileSync(join(cache, k), partial(k));
+      finish(k);
+    }
+  } else {
+    await buildLive(o, moduleSrc, partial, cleanup);
+    for (const k of CACHED) {
+      copyFileSync(partial(k), join(cache, `.${k}.tmp`));
+      renameSync(join(cache, `.${k}.tmp`), join(cache, k));
+      finish(k);
+    }
+  }
+  checkInterrupted();
+  await run('zstd', ['-q', '-T0', '-3', '--force', o.raw, '-o', partial('metal-zst')], { purpose: 'compress the disk image for the installer' });
+  finish('metal-zst');
+  writeFileSync(
+    partial('live-ipxe'),
+    ipxeScript({
+      base: '${base}',
+      files: { kernel: out('live-kernel'), initramfs: out('live-initramfs'), rootfs: out('live-rootfs') },
+      configUrl: '${config}',
+    }).replace('#!ipxe\n', '#!ipxe\n# fcos live PXE: set base (the URL these files are served under) and config (the Ignition config URL) first,\n# or use `fcos pxe serve`, which renders this per machine.\n'),
+  );
+  finish('live-ipxe');
+  return done as Record<PxeKey, string>;
+}
+
+/** The live kernel, initramfs and rootfs, from a checkout of the commit, into partial(k). */
+async function buildLive(o: PxeBuildOptions, moduleSrc: string, partial: (k: PxeKey) => string, cleanup: Cleanup): Promise<void> {
   const work = mkdtempSync(join(o.buildDir, '.pxe-work-'));
   const root = join(work, 'root');
   cleanup.push('remove the PXE work tree', () => {
@@ -149,36 +202,14 @@ export async function buildPxe(o: PxeBuildOptions, cleanup: Cleanup): Promise<Re
     purpose: 'build the PXE initramfs (dracut in the tree)',
     env: { LC_ALL: 'C.UTF-8', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
-  const out = (k: PxeKey) => `${o.prefix}-${PXE_FILES[k]}`;
-  const partial = (k: PxeKey) => join(o.buildDir, `.${out(k)}.partial`);
-  const done: Partial<Record<PxeKey, string>> = {};
-  const finish = (k: PxeKey) => {
-    renameSync(partial(k), join(o.buildDir, out(k)));
-    done[k] = out(k);
-  };
-  for (const k of Object.keys(PXE_FILES) as PxeKey[]) cleanup.push(`remove ${partial(k)}`, () => rmSync(partial(k), { force: true }));
   await run('cp', [join(root, 'tmp', 'fcos-live-initramfs.img'), partial('live-initramfs')], { purpose: 'copy the PXE initramfs' });
   await undo();
   rmSync(modDst, { recursive: true, force: true });
-  finish('live-initramfs');
   await run('cp', [join(kdir, kver, 'vmlinuz'), partial('live-kernel')], { purpose: 'copy the kernel' });
-  finish('live-kernel');
   checkInterrupted();
-  await run('mksquashfs', [root, partial('live-rootfs'), '-noappend', '-comp', 'zstd', '-Xcompression-level', '6', '-quiet', '-no-progress'], {
-    purpose: 'make the live rootfs (squashfs)',
-  });
-  finish('live-rootfs');
-  checkInterrupted();
-  await run('zstd', ['-q', '-T0', '-3', '--force', o.raw, '-o', partial('metal-zst')], { purpose: 'compress the disk image for the installer' });
-  finish('metal-zst');
-  writeFileSync(
-    partial('live-ipxe'),
-    ipxeScript({
-      base: '${base}',
-      files: { kernel: out('live-kernel'), initramfs: out('live-initramfs'), rootfs: out('live-rootfs') },
-      configUrl: '${config}',
-    }).replace('#!ipxe\n', '#!ipxe\n# fcos live PXE: set base (the URL these files are served under) and config (the Ignition config URL) first,\n# or use `fcos pxe serve`, which renders this per machine.\n'),
-  );
-  finish('live-ipxe');
-  return done as Record<PxeKey, string>;
+  // Uncompressed squashfs, zstd for the transfer: the initramfs decompresses it while downloading, and the live
+  // root then reads without decompression (see 36fcos-live/fcos-live-rootfs.sh).
+  const sq = join(work, 'rootfs.squashfs');
+  await run('mksquashfs', [root, sq, '-noappend', '-noI', '-noId', '-noD', '-noF', '-noX', '-quiet', '-no-progress'], { purpose: 'make the live rootfs (squashfs)' });
+  await run('zstd', ['-q', '-T0', '-6', '--force', '--rm', sq, '-o', partial('live-rootfs')], { purpose: 'compress the live rootfs' });
 }

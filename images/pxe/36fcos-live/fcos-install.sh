@@ -60,6 +60,7 @@ rc=("${PIPESTATUS[@]}")
 wait $sumpid
 got=$(cut -d' ' -f1 < $w/sum)
 [ "${rc[0]}" = 0 ] || abort "failed to download the image from $image: $(cat $w/curl.err)"
+[ "${rc[1]}" = 0 ] || abort "failed to hash the image stream (tee)"
 [ "${rc[2]}" = 0 ] || abort "the image from $image does not decompress (zstd): $(cat $w/zstd.err)"
 [ "${rc[3]}" = 0 ] || abort "writing to $dev failed"
 if [ -n "$want" ] && [ "$got" != "$want" ]; then
