@@ -6,8 +6,7 @@
  *   → the 36fcos-live dracut module (images/pxe/36fcos-live) copied into the tree's modules.d
  *   → dracut in a chroot of the tree: ostree + ignition + fcos + systemd-networkd + fcos-live (network, live root,
  *     installer); the disk initramfs of the deployment is not touched
- *   → mksquashfs of the tree, uncompressed, then zstd (the live rootfs: decompressed into RAM while it downloads,
- *     mounted read-only with a tmpfs overlay)
+ *   → mksquashfs of the tree (zstd; the live initramfs downloads it and copies it into a tmpfs root)
  *   → the kernel (usr/lib/modules/$kver/vmlinuz)
  *   → zstd of the raw disk (the installer streams it onto the target disk)
  *   → an iPXE script (a template: `fcos pxe serve` renders its own, per machine).
@@ -31,7 +30,7 @@ export const PXE_TOOLS = ['ostree', 'mksquashfs', 'zstd', 'chroot', 'mount', 'um
 export const PXE_FILES = {
   'live-kernel': 'live-kernel',
   'live-initramfs': 'live-initramfs.img',
-  'live-rootfs': 'live-rootfs.squashfs.zst',
+  'live-rootfs': 'live-rootfs.squashfs',
   'metal-zst': 'metal.raw.zst',
   'live-ipxe': 'live.ipxe',
 } as const;
@@ -207,9 +206,8 @@ async function buildLive(o: PxeBuildOptions, moduleSrc: string, partial: (k: Pxe
   rmSync(modDst, { recursive: true, force: true });
   await run('cp', [join(kdir, kver, 'vmlinuz'), partial('live-kernel')], { purpose: 'copy the kernel' });
   checkInterrupted();
-  // Uncompressed squashfs, zstd for the transfer: the initramfs decompresses it while downloading, and the live
-  // root then reads without decompression (see 36fcos-live/fcos-live-rootfs.sh).
-  const sq = join(work, 'rootfs.squashfs');
-  await run('mksquashfs', [root, sq, '-noappend', '-noI', '-noId', '-noD', '-noF', '-noX', '-quiet', '-no-progress'], { purpose: 'make the live rootfs (squashfs)' });
-  await run('zstd', ['-q', '-T0', '-6', '--force', '--rm', sq, '-o', partial('live-rootfs')], { purpose: 'compress the live rootfs' });
+  // The live initramfs copies it into a tmpfs (see 36fcos-live/fcos-live-rootfs.sh): read once, sequentially.
+  await run('mksquashfs', [root, partial('live-rootfs'), '-noappend', '-comp', 'zstd', '-Xcompression-level', '6', '-quiet', '-no-progress'], {
+    purpose: 'make the live rootfs (squashfs)',
+  });
 }

@@ -96,7 +96,7 @@ describe('pxe serve (HTTP)', () => {
         images: {
           'live-kernel': img('fcos-1.0-live-kernel', 'k1'),
           'live-initramfs': img('fcos-1.0-live-initramfs.img', 'i1'),
-          'live-rootfs': img('fcos-1.0-live-rootfs.squashfs.zst', 'r1'),
+          'live-rootfs': img('fcos-1.0-live-rootfs.squashfs', 'r1'),
           'metal-zst': img('fcos-1.0-metal.raw.zst', 'z1'),
         },
       }),
@@ -126,7 +126,7 @@ describe('pxe serve (HTTP)', () => {
   it('a live machine gets the rootfs sha256 and its own config URL', async () => {
     const r = await get(`/ipxe?mac=${MAC1}`);
     expect(r.status).toBe(200);
-    expect(r.text).toContain(`fcos.live.rootfs_url=http://10.0.2.2:${srv.port}/assets/fcos-1.0-live-rootfs.squashfs.zst fcos.live.rootfs_sha256=r1`);
+    expect(r.text).toContain(`fcos.live.rootfs_url=http://10.0.2.2:${srv.port}/assets/fcos-1.0-live-rootfs.squashfs fcos.live.rootfs_sha256=r1`);
     expect(r.text).toContain(`ignition.config.url=http://10.0.2.2:${srv.port}/ignition?mac=${MAC1}`);
   });
   it('a machine with install kargs gets the installer with the image sha256', async () => {

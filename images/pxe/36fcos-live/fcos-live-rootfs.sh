@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fetch the live rootfs (squashfs of the deployment) into RAM, check its sha256, mount it read-only, and put a
-# tmpfs overlay on top at /sysroot. Kernel arguments: fcos.live.rootfs_url (or coreos.live.rootfs_url) and
+# copy it into a tmpfs at /sysroot (the live root, in RAM). Kernel arguments: fcos.live.rootfs_url (or coreos.live.rootfs_url) and
 # fcos.live.rootfs_sha256 (checked when present; `fcos pxe serve` always passes it).
 set -uo pipefail
 . /usr/libexec/fcos-live-lib
@@ -12,9 +12,7 @@ mkdir -p $d/squash $d/rw
 # The image lives in RAM: a tmpfs sized for it (the default /run is 10-20% of RAM).
 mountpoint -q $d/img || { mkdir -p $d/img && mount -t tmpfs -o mode=0700,size=90% fcos-live-img $d/img; } || fail $T "cannot mount a tmpfs for the rootfs image"
 say $T "fetching the rootfs image $url"
-# A .zst rootfs (what `fcos build` makes) is an uncompressed squashfs compressed for the transfer: decompressed
-# while it downloads, so that reading the live root later costs no decompression (a compressed squashfs read at
-# random under TCG made systemd's generators time out). The sha256 is of the bytes downloaded.
+# A .zst rootfs is decompressed while it downloads. The sha256 is of the bytes downloaded.
 rm -f $d/sum.fifo && mkfifo $d/sum.fifo
 sha256sum < $d/sum.fifo > $d/sum &
 sumpid=$!
@@ -42,7 +40,13 @@ else
 fi
 modprobe -q squashfs 2>/dev/null; modprobe -q overlay 2>/dev/null; modprobe -q loop 2>/dev/null
 mount -t squashfs -o ro,loop $d/img/rootfs.img $d/squash || fail $T "cannot mount the rootfs image (not a squashfs?)"
-mount -t tmpfs -o mode=0755 fcos-live-rw $d/rw || fail $T "cannot mount the overlay tmpfs"
-mkdir -p $d/rw/upper $d/rw/work
-mount -t overlay -o lowerdir=$d/squash,upperdir=$d/rw/upper,workdir=$d/rw/work fcos-live-root /sysroot || fail $T "cannot mount the overlay on /sysroot"
-say $T "live root mounted on /sysroot (squashfs + tmpfs overlay)"
+# The root is a RAM copy of the image (tmpfs), not an overlay on the squashfs: reading a squashfs at random
+# under TCG was slow enough that systemd's generators timed out after switch-root (compressed), or the kernel
+# soft-locked in squashfs readahead (uncompressed). A sequential copy costs RAM (the tree's size) and some seconds.
+say $T "copying the rootfs into RAM"
+mount -t tmpfs -o mode=0755,size=90% fcos-live-root /sysroot || fail $T "cannot mount the root tmpfs on /sysroot"
+cp -a $d/squash/. /sysroot/ || fail $T "cannot copy the rootfs into RAM (out of memory?)"
+umount $d/squash
+rm -f $d/img/rootfs.img
+umount $d/img
+say $T "live root in RAM on /sysroot (tmpfs, $(du -sm /sysroot 2>/dev/null | cut -f1) MiB)"

@@ -23,7 +23,7 @@ installkernel() {
 
 install() {
     local u
-    inst_multiple curl tee sha256sum losetup mount umount mountpoint dd zstd mkfifo sync blockdev sleep cat cut tr sed grep head wc stat mkdir rm mv cp chmod
+    inst_multiple curl tee du sha256sum losetup mount umount mountpoint dd zstd mkfifo sync blockdev sleep cat cut tr sed grep head wc stat mkdir rm mv cp chmod
     inst_multiple -o blkdiscard partx udevadm wipefs lsblk systemctl
     inst_hook cmdline 20 "$moddir/fcos-live-cmdline.sh"
     inst_script "$moddir/fcos-live-lib.sh" /usr/libexec/fcos-live-lib
