@@ -117,7 +117,7 @@ export interface PxeBuildOptions {
 
 /** Cache key of the live kernel, initramfs and rootfs: the commit, the live module's files and the dracut command. */
 export function pxeCacheKey(commit: string, moduleDir: string): string {
-  const h = createHash('sha256').update(`fcos-pxe-1\0${commit}\0${pxeDracutArgs('K', 'O').join(' ')}\0`);
+  const h = createHash('sha256').update(`fcos-pxe-2\0${commit}\0${pxeDracutArgs('K', 'O').join(' ')}\0`);
   for (const f of readdirSync(moduleDir).sort()) h.update(f).update('\0').update(readFileSync(join(moduleDir, f))).update('\0');
   return h.digest('hex').slice(0, 32);
 }
@@ -181,6 +181,8 @@ async function buildLive(o: PxeBuildOptions, moduleSrc: string, partial: (k: Pxe
   checkInterrupted();
   // A deployment has /etc (ostree copies /usr/etc); the commit only has /usr/etc.
   if (!existsSync(join(root, 'etc'))) await run('cp', ['-a', join(root, 'usr', 'etc'), join(root, 'etc')], { purpose: 'create /etc in the live tree' });
+  // Live only: no /boot partition (the image's fstab mounts LABEL=boot; waiting for it would end in emergency mode).
+  writeFileSync(join(root, 'etc', 'fstab'), '# fcos live (PXE): the root is in RAM; there is no /boot partition.\n');
   // Live only: no root partition to grow.
   const dropin = join(root, 'etc', 'systemd', 'system', 'fcos-growfs.service.d');
   await run('mkdir', ['-p', dropin]);
