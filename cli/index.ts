@@ -7,6 +7,7 @@ import Build from './commands/build.js';
 import Run from './commands/run.js';
 import Test from './commands/test.js';
 import Serve from './commands/serve.js';
+import PxeServe from './commands/pxe/serve.js';
 
 export const COMMANDS = {
   version: Version,
@@ -17,4 +18,5 @@ export const COMMANDS = {
   run: Run,
   test: Test,
   serve: Serve,
+  'pxe:serve': PxeServe,
 };

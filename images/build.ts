@@ -13,7 +13,7 @@ import { withCleanup } from '../lib/signals.js';
 import { info, step } from '../lib/log.js';
 import { prepareConfig } from './config.js';
 import { buildDisk, type Firmware } from './disk.js';
-import { FORMATS, validateFormats } from './formats.js';
+import { FORMATS, expandFormats, validateFormats } from './formats.js';
 import { parseSize, MiB } from './layout.js';
 import { updateMeta } from '../ostree/builds.js';
 
@@ -107,14 +107,26 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
       ),
     );
     const images: Record<string, ImageRecord> = {};
-    const formats = [...new Set(opts.formats)];
-    for (const [i, f] of formats.entries()) {
+    const formats = expandFormats(opts.formats);
+    const single = formats.filter((f) => FORMATS[f]!.convert);
+    for (const f of formats) {
+      const spec = FORMATS[f]!;
+      if (!spec.produce) continue;
+      const files = await step(`write the ${f} artifacts`, () =>
+        spec.produce!({ raw: rawTmp, buildDir: c.buildDir, prefix: `${name}-${c.buildId}`, repo: c.repo, commit: c.commit, cleanup }),
+      );
+      for (const [key, file] of Object.entries(files)) {
+        const p = join(c.buildDir, file);
+        images[key] = { path: file, sha256: await sha256File(p), size: statSync(p).size };
+      }
+    }
+    for (const [i, f] of single.entries()) {
       const spec = FORMATS[f]!;
       const file = `${name}-${c.buildId}-${spec.suffix}`;
       const final = join(c.buildDir, file);
       const partial = join(c.buildDir, `.${file}.partial`);
       cleanup.push(`remove ${partial}`, () => rmSync(partial, { force: true }));
-      await step(`write ${file}`, () => spec.convert(rawTmp, partial, i < formats.length - 1));
+      await step(`write ${file}`, () => spec.convert!(rawTmp, partial, i < single.length - 1));
       renameSync(partial, final);
       images[spec.key] = { path: file, sha256: await sha256File(final), size: statSync(final).size };
     }

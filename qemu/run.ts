@@ -32,6 +32,11 @@ export interface RunVmOptions {
   dir?: string;
   /** Seconds to wait for SSH. */
   sshTimeoutSec?: number;
+  /**
+   * Boot from the network instead of a disk image: QEMU's iPXE ROM gets boot.ipxe from user-mode networking's TFTP
+   * (written into dir/tftp), which chains to `fcos pxe serve` at url (as the guest sees it: http://10.0.2.2:PORT).
+   */
+  pxe?: { url: string; mac?: string; diskGiB?: number };
   /** Called once SSH is up (the command prints the login line then). */
   onReady?: (i: RunVmResult) => void;
 }
@@ -52,13 +57,25 @@ export async function runKey(): Promise<{ key: string; pub: string }> {
   return { key, pub: readFileSync(key + '.pub', 'utf8').trim() };
 }
 
+/** The TFTP boot file of a PXE VM: chain to the HTTP server's per-machine script. */
+export function pxeChainScript(url: string): string {
+  return `#!ipxe\nchain ${url.replace(/\/$/, '')}/ipxe?mac=\${mac:hexhyp}\n`;
+}
+
 export async function runVm(o: RunVmOptions): Promise<RunVmResult> {
   const dir = resolve(o.dir ?? join('tmp', 'fcos-run', new Date().toISOString().replace(/[:.]/g, '-')));
   mkdirSync(dir, { recursive: true });
   let spec: Omit<VmSpec, 'name' | 'dir'>;
   let image: string;
   let ignitionPath: string | undefined;
-  if (o.baseline) {
+  if (o.pxe) {
+    const { key } = await runKey();
+    const tftp = join(dir, 'tftp');
+    mkdirSync(tftp, { recursive: true });
+    writeFileSync(join(tftp, 'boot.ipxe'), pxeChainScript(o.pxe.url));
+    image = `${o.pxe.url.replace(/\/$/, '')}/boot.ipxe`;
+    spec = { netboot: { tftp, bootfile: 'boot.ipxe' }, mac: o.pxe.mac, emptyDiskGiB: o.pxe.diskGiB, ssh: { key } };
+  } else if (o.baseline) {
     const b = await ensureBaseline();
     image = b.disk;
     spec = { disk: { path: b.disk, format: b.diskFormat }, kernelBoot: { kernel: b.kernel, initrd: b.initrd, append: b.append }, ssh: { key: b.sshKey } };

@@ -43,6 +43,10 @@ export interface VmSpec {
   restrict?: boolean;
   guestfwd?: string[];
   netboot?: { tftp?: string; bootfile?: string };
+  /** MAC address of the first NIC (PXE: per-machine configs are picked by MAC). */
+  mac?: string;
+  /** Create this empty qcow2 disk (GiB) in dir when there is no image: a machine to install to. */
+  emptyDiskGiB?: number;
   extraNics?: NicSpec[];
   /** The serial console on the terminal too (interactive). */
   console?: boolean;
@@ -167,6 +171,14 @@ export class Vm {
         diskFormat = 'qcow2';
       }
     }
+    if (!s.disk && s.emptyDiskGiB) {
+      diskPath = join(s.dir, 'disk.qcow2');
+      diskFormat = 'qcow2';
+      if (!(s.reuseOverlay && existsSync(diskPath))) {
+        rmSync(diskPath, { force: true });
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', diskPath, `${s.emptyDiskGiB}G`], { purpose: 'create the empty VM disk' });
+      }
+    }
     let ovmf: QemuConfig['ovmf'];
     if (s.firmware === 'uefi') {
       if (!existsSync(OVMF_CODE)) throw new UserError(`UEFI firmware not found: ${OVMF_CODE}`, 'install it with: apt-get install ovmf');
@@ -204,6 +216,7 @@ export class Vm {
             guestfwd: s.guestfwd,
             tftp: s.netboot?.tftp,
             bootfile: s.netboot?.bootfile,
+            ...(s.mac ? { mac: s.mac } : {}),
           },
           ...(s.extraNics ?? []),
         ],

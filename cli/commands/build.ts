@@ -33,7 +33,7 @@ export default class Build extends BaseCommand {
     ignition: Flags.string({ char: 'i', description: 'Ignition config (.ign) or Butane config (.bu) to embed', required: true }),
     manifest: Flags.string({ char: 'm', description: 'compose manifest (default: ostree/manifests/default.yaml)' }),
     builds: Flags.string({ description: 'builds directory (default: ./builds)' }),
-    format: Flags.string({ char: 'f', description: 'output format', options: Object.keys(FORMATS), multiple: true, default: ['qcow2'] }),
+    format: Flags.string({ char: 'f', description: 'output format', options: [...Object.keys(FORMATS), 'all'], multiple: true, default: ['qcow2'] }),
     firmware: Flags.string({ description: 'boot firmware to install GRUB for', options: ['bios', 'uefi', 'both'], default: 'both' }),
     force: Flags.boolean({ description: 'compose even when the inputs are unchanged', default: false }),
     'no-compose': Flags.boolean({ description: 'use the latest compose in the builds directory as it is', default: false }),

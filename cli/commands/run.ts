@@ -18,9 +18,13 @@ export default class Run extends BaseCommand {
     baseline: Flags.boolean({ description: 'boot the plain Debian baseline image instead (bench/boot, harness self-tests)', default: false }),
     accel: Flags.string({ description: 'accelerator', options: ['auto', 'kvm', 'tcg'], default: 'auto' }),
     builds: Flags.string({ description: 'builds directory (default ./builds)' }),
+    pxe: Flags.boolean({ description: 'boot from the network (iPXE) from `fcos pxe serve` instead of a disk image', default: false, exclusive: ['baseline', 'persist'] }),
+    'pxe-url': Flags.string({ description: 'the fcos pxe serve URL as the VM sees it', default: 'http://10.0.2.2:8080' }),
+    mac: Flags.string({ description: 'MAC address of the VM (--pxe: picks its config)' }),
+    'disk-size': Flags.integer({ description: '--pxe: an empty disk of this many GiB (to install to)' }),
     dir: Flags.string({ description: 'where console.txt, the overlay and the QMP socket go (default tmp/fcos-run/<time>)' }),
   };
-  static override examples = ['<%= config.bin %> run', '<%= config.bin %> run -i examples/config.ign --detach', '<%= config.bin %> run --baseline --console'];
+  static override examples = ['<%= config.bin %> run', '<%= config.bin %> run -i examples/config.ign --detach', '<%= config.bin %> run --baseline --console', '<%= config.bin %> run --pxe --mac 52:54:00:00:00:01 --disk-size 8 --console'];
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Run);
@@ -48,6 +52,7 @@ export default class Run extends BaseCommand {
       persist: flags.persist,
       accel: flags.accel as 'auto' | 'kvm' | 'tcg',
       dir: flags.dir,
+      pxe: flags.pxe ? { url: flags['pxe-url'], mac: flags.mac, diskGiB: flags['disk-size'] } : undefined,
       // Without --json the login line is printed as soon as SSH answers (stderr, so stdout stays the result).
       onReady: (r) => {
         if (!this.jsonMode && !flags.detach) process.stderr.write(`ready: ${r.sshCommand}\n`);

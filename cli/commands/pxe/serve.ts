@@ -1,0 +1,49 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../base.js';
+import { buildsDir } from '../../../lib/paths.js';
+import { startPxeServer } from '../../../images/pxe-serve.js';
+import { abortSignal } from '../../../lib/signals.js';
+
+export default class PxeServe extends BaseCommand {
+  static override description =
+    'serve a build over HTTP for PXE: artifacts, per-machine iPXE scripts and validated Ignition configs (by MAC, with a default); see docs/pxe.md';
+  static override flags = {
+    builds: Flags.string({ description: 'builds directory (default ./builds)' }),
+    build: Flags.string({ description: 'build id (default: latest)' }),
+    ignition: Flags.string({ char: 'i', description: 'Ignition (.ign) or Butane (.bu) config for every machine' }),
+    'ignition-dir': Flags.string({ description: 'per-machine configs: <mac>.ign|.bu and <mac>.kargs (mac as 52-54-00-12-34-56), default.ign|.bu|.kargs' }),
+    'http-port': Flags.integer({ description: 'HTTP port', default: 8080 }),
+    listen: Flags.string({ description: 'address to listen on', default: '0.0.0.0' }),
+    'advertise-url': Flags.string({ description: 'the URL machines reach this server at (default http://10.0.2.2:PORT, QEMU user networking)' }),
+    tftp: Flags.string({ description: 'write boot.ipxe (chaining to the HTTP server) into this TFTP root (QEMU tftp=, dnsmasq tftp-root)' }),
+    'install-dev': Flags.string({ description: 'machines without their own kargs install to this disk (e.g. /dev/vda) instead of running live' }),
+    karg: Flags.string({ description: 'extra kernel argument for every machine', multiple: true }),
+  };
+  static override examples = [
+    '<%= config.bin %> pxe serve --ignition examples/config.ign',
+    '<%= config.bin %> pxe serve --ignition-dir machines/ --install-dev /dev/sda --advertise-url http://192.0.2.10:8080 --tftp /srv/tftp',
+  ];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(PxeServe);
+    const s = await startPxeServer({
+      buildsDir: buildsDir(flags.builds),
+      build: flags.build,
+      ignition: flags.ignition,
+      ignitionDir: flags['ignition-dir'],
+      port: flags['http-port'],
+      listen: flags.listen,
+      advertiseUrl: flags['advertise-url'],
+      tftpDir: flags.tftp,
+      installDev: flags['install-dev'],
+      kargs: flags.karg,
+      log: (l) => process.stderr.write(l + '\n'),
+    });
+    this.output({ url: s.url, advertiseUrl: s.advertiseUrl, port: s.port, build: s.buildDir }, (r) =>
+      [`serving ${r.build}`, `listening on ${r.url}; machines chain to ${r.advertiseUrl}/boot.ipxe`].join('\n'),
+    );
+    // Run until interrupted.
+    await new Promise<void>((ok) => abortSignal().addEventListener('abort', () => ok(), { once: true }));
+    await s.close();
+  }
+}
