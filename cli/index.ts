@@ -6,6 +6,10 @@ import Compose from './commands/compose.js';
 import Build from './commands/build.js';
 import Run from './commands/run.js';
 import Test from './commands/test.js';
+import ClusterInit from './commands/cluster/init.js';
+import ClusterUp from './commands/cluster/up.js';
+import ClusterDown from './commands/cluster/down.js';
+import ClusterStatus from './commands/cluster/status.js';
 
 export const COMMANDS = {
   version: Version,
@@ -15,4 +19,8 @@ export const COMMANDS = {
   build: Build,
   run: Run,
   test: Test,
+  'cluster:init': ClusterInit,
+  'cluster:up': ClusterUp,
+  'cluster:down': ClusterDown,
+  'cluster:status': ClusterStatus,
 };
