@@ -383,6 +383,8 @@ export async function upCluster(dirArg: string, o: UpOptions): Promise<UpResult>
         forwards: [{ hostPort: ports.clientPort, guestPort: CLIENT_PORT }],
         extraNics: [{ kind: 'mcast', group: state.group, localaddr: '127.0.0.1', mac: n.mac }],
         detach: true,
+        // etcd restarts by itself (Restart=always) while its peers boot; the health check below is the judge.
+        ignoreConsole: [/Failed to start etcd\.service/],
       });
       vms.push({ node: n, vm });
       state.nodes[n.name] = { name: n.name, pid: vm.pid, sshPort: ports.sshPort, clientPort: ports.clientPort, dir };
