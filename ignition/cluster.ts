@@ -97,6 +97,15 @@ Restart=always
 RestartSec=5s
 `;
 
+/**
+ * Three TCG guests on a small, busy host boot slowly (coldplug of the disks took more than systemd's 90 s device
+ * time-out in a loaded run, and /boot then failed into emergency mode): wait longer for devices.
+ */
+export const SYSTEM_CONF_TEXT = `# fcos cluster: TCG guests on a busy host find their devices late
+[Manager]
+DefaultDeviceTimeoutSec=600s
+`;
+
 export function networkFileText(plan: ClusterPlan, node: ClusterNode): string {
   return `# fcos cluster ${plan.name}: the private NIC, static
 [Match]
@@ -129,6 +138,7 @@ export function nodeButane(plan: ClusterPlan, node: ClusterNode, pki: NodePki): 
         file(`${ETCD_PKI_DIR}/node.crt`, 0o644, pki.cert),
         file(`${ETCD_PKI_DIR}/node.key`, 0o600, pki.key),
         file(ETCD_ENV_FILE, 0o644, envFileText(etcdEnv(plan, node))),
+        file('/etc/systemd/system.conf.d/10-fcos-cluster.conf', 0o644, SYSTEM_CONF_TEXT),
       ],
     },
     systemd: {

@@ -415,6 +415,15 @@ export async function upCluster(dirArg: string, o: UpOptions): Promise<UpResult>
       }
       await sleep(3000);
     }
+  } catch (e) {
+    // Do not leave half a cluster running: stop the VMs this run started (their consoles stay in run/).
+    for (const { node, vm } of vms) {
+      await vm.kill().catch(() => undefined);
+      delete state.nodes[node.name];
+    }
+    if (Object.keys(state.nodes).length) writeState(p.dir, state);
+    else rmSync(p.state, { force: true });
+    throw e;
   } finally {
     for (const { vm } of vms) await vm.release();
   }
