@@ -80,6 +80,7 @@ describe('cluster configs (pure)', () => {
     expect(etcd.dropins![0]!.contents).toContain('EnvironmentFile=/etc/etcd/fcos-cluster.env');
     expect(etcd.dropins![0]!.contents).toContain('LoadCredential=node.key:/etc/etcd/pki/node.key');
     expect(ign.passwd.users[0]!.sshAuthorizedKeys).toEqual([KEY]);
+    expect(fileText(ign, '/etc/systemd/system.conf.d/10-fcos-cluster.conf')).toMatch(/^DefaultDeviceTimeoutSec=600s$/m);
   });
 
   it('subnet checks', () => {
