@@ -1,5 +1,8 @@
 /**
  * PENDING (not run by vitest: the name does not match *.test.ts): rename to cluster.test.ts once it has passed here.
+ * Seen here (load ~15 on 2 cores): the cluster formed and 4 of 6 cases passed (members, put/get, watch, security);
+ * `del` used a flag the host's etcdctl 3.4 lacks (fixed since); the restart of the killed node did not reach SSH
+ * within the 20-minute `up` time-out under that load.
  *
  * Scenario `etcd-cluster` (issue #8), through the real CLI: `fcos cluster init --nodes 3`, `cluster up` (three TCG VMs
  * on a private multicast segment, booted from the default image), then etcdctl over https with the client certificate
@@ -130,7 +133,8 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
 
   it('del works', async () => {
     expect((await ok(1, ['del', 'fcos/greeting'])).trim()).toBe('1');
-    expect((await ok(3, ['get', 'fcos/greeting', '--count-only', '-w', 'simple'])).trim()).toBe('0');
+    // (The host's etcdctl 3.4 has no --count-only: an absent key prints nothing.)
+    expect((await ok(3, ['get', 'fcos/greeting'])).trim()).toBe('');
   });
 
   it('security: plain http and https without a client certificate are refused', async () => {
