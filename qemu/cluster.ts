@@ -481,7 +481,7 @@ export async function downCluster(dirArg: string): Promise<DownResult> {
   }
   // The overlays are throw-away; console logs stay for a look afterwards.
   if (existsSync(p.run)) {
-    for (const d of readdirSync(p.run)) rmSync(join(p.run, d, 'overlay.qcow2'), { force: true });
+    for (const d of readdirSync(p.run, { withFileTypes: true })) if (d.isDirectory()) rmSync(join(p.run, d.name, 'overlay.qcow2'), { force: true });
   }
   rmSync(p.state, { force: true });
   return { dir: p.dir, stopped, notRunning };
