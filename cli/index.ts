@@ -8,6 +8,10 @@ import Run from './commands/run.js';
 import Test from './commands/test.js';
 import Serve from './commands/serve.js';
 import PxeServe from './commands/pxe/serve.js';
+import ClusterInit from './commands/cluster/init.js';
+import ClusterUp from './commands/cluster/up.js';
+import ClusterDown from './commands/cluster/down.js';
+import ClusterStatus from './commands/cluster/status.js';
 
 export const COMMANDS = {
   version: Version,
@@ -19,4 +23,8 @@ export const COMMANDS = {
   test: Test,
   serve: Serve,
   'pxe:serve': PxeServe,
+  'cluster:init': ClusterInit,
+  'cluster:up': ClusterUp,
+  'cluster:down': ClusterDown,
+  'cluster:status': ClusterStatus,
 };

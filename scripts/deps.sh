@@ -27,6 +27,8 @@ PKGS=(
   python3           # small helpers in tests
   containerd runc   # e2e: `ctr images import` of the OCI archives fcos builds (private containerd, temp root)
   skopeo podman     # e2e: the same archives read by containers/image (skopeo inspect, podman load)
+  etcd-client       # etcdctl: fcos cluster status/up, the etcd-cluster e2e test
+  etcd-server       # bench/etcd: one local etcd next to the cluster
 )
 
 missing=()

@@ -1,0 +1,14 @@
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../../base.js';
+import { downCluster, type DownResult } from '../../../qemu/cluster.js';
+
+export default class ClusterDown extends BaseCommand {
+  static override description = 'stop the cluster VMs and drop their disk overlays (the keys and configs stay)';
+  static override args = { dir: Args.string({ description: 'cluster directory', required: true }) };
+
+  async run(): Promise<void> {
+    const { args } = await this.parse(ClusterDown);
+    const r = await downCluster(args.dir);
+    this.output(r, (x: DownResult) => `stopped: ${x.stopped.join(', ') || 'none'}${x.notRunning.length ? `\nwas not running: ${x.notRunning.join(', ')}` : ''}`);
+  }
+}

@@ -1,0 +1,36 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../base.js';
+import { initCluster, DEFAULT_NAME, DEFAULT_SUBNET, type InitResult } from '../../../qemu/cluster.js';
+
+export default class ClusterInit extends BaseCommand {
+  static override description = 'make a TLS etcd cluster: a CA, per-node certificates, one Butane + Ignition config per node, an etcdctl env file';
+  static override flags = {
+    nodes: Flags.integer({ char: 'n', description: 'number of nodes (3 or 5 for etcd)', required: true }),
+    name: Flags.string({ description: `cluster name; nodes are NAME-1, NAME-2, ... (default ${DEFAULT_NAME})` }),
+    subnet: Flags.string({ description: `private network of the nodes, IPv4 CIDR; node i gets .(10+i) (default ${DEFAULT_SUBNET})` }),
+    out: Flags.string({ char: 'o', description: 'cluster directory (default ./NAME)' }),
+    'ssh-key': Flags.string({ description: 'SSH public key for user core (one line)', exclusive: ['ssh-key-file'] }),
+    'ssh-key-file': Flags.string({ description: 'file with SSH public keys for user core', exclusive: ['ssh-key'] }),
+    force: Flags.boolean({ description: 'new CA, keys and configs; the old ones are moved aside to DIR/old-<time>/', default: false }),
+  };
+  static override examples = ['<%= config.bin %> cluster init --nodes 3 --out mycluster', '<%= config.bin %> cluster init -n 3 --ssh-key-file ~/.ssh/id_ed25519.pub'];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(ClusterInit);
+    const r = await initCluster({ nodes: flags.nodes, name: flags.name, subnet: flags.subnet, out: flags.out, sshKey: flags['ssh-key'], sshKeyFile: flags['ssh-key-file'], force: flags.force });
+    this.output(r, (x: InitResult) =>
+      [
+        `cluster ${x.name} in ${x.dir} (${x.subnet})`,
+        ...x.nodes.map((n) => `  ${n.name}  ${n.ip}  ${n.ignition}`),
+        `CA: ${x.ca.cert}${x.ca.reused ? ' (reused)' : ' (new)'}`,
+        x.newKeys.length ? `new keys: ${x.newKeys.length}` : '',
+        x.keptKeys.length ? `kept keys: ${x.keptKeys.length}` : '',
+        x.movedAside ? `previous keys and configs moved to ${x.movedAside}` : '',
+        `etcdctl: set -a; . ${x.etcdctlEnv}; set +a`,
+        `next: fcos cluster up ${x.dir}`,
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  }
+}

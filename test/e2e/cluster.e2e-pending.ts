@@ -1,0 +1,192 @@
+/**
+ * PENDING (not run by vitest: the name does not match *.test.ts): rename to cluster.test.ts once it has passed here.
+ * Seen here (load ~15 on 2 cores): the cluster formed and 4 of 6 cases passed (members, put/get, watch, security);
+ * `del` used a flag the host's etcdctl 3.4 lacks (fixed since); the restart of the killed node did not reach SSH
+ * within the 20-minute `up` time-out under that load.
+ *
+ * Scenario `etcd-cluster` (issue #8), through the real CLI: `fcos cluster init --nodes 3`, `cluster up` (three TCG VMs
+ * on a private multicast segment, booted from the default image), then etcdctl over https with the client certificate
+ * from the host, through each node's forwarded client port:
+ *   1. member list: 3 started members with https peer URLs; put on node 1 / get on node 3; a watch on node 2 sees a
+ *      put on node 1; del;
+ *   2. plain http and https without a client certificate are refused (next to the same request with the certificate);
+ *   3. node 3 is killed (QEMU stopped without a guest shutdown): writes go on through nodes 1 and 2; `cluster up`
+ *      restarts it on its disk, it serves the missed write from its own copy, and member list shows 3 started.
+ * Boots: 3 first boots (in parallel) + 1 restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '../..');
+const FCOS = join(ROOT, 'bin', 'fcos');
+const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
+const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
+const NAME = 'e2e-etcd';
+
+interface NodeState {
+  pid: number;
+  clientPort: number;
+}
+let ports: number[] = [];
+
+async function fcos(args: string[], timeoutMs = 10 * 60_000) {
+  return execa(FCOS, args, { reject: false, timeout: timeoutMs });
+}
+
+function state(): Record<string, NodeState> {
+  return (JSON.parse(readFileSync(join(DIR, 'run', 'state.json'), 'utf8')) as { nodes: Record<string, NodeState> }).nodes;
+}
+
+function ep(i: number): string {
+  return `https://127.0.0.1:${ports[i - 1]}`;
+}
+
+const TLS = () => ['--cacert', join(DIR, 'pki', 'ca.crt'), '--cert', join(DIR, 'pki', 'client.crt'), '--key', join(DIR, 'pki', 'client.key')];
+
+/** etcdctl against node i (1-based) with the client certificate; throws unless it exits 0. */
+async function etcdctl(i: number, args: string[], extra: { tls?: string[]; endpoint?: string } = {}) {
+  const r = await execa('etcdctl', ['--endpoints', extra.endpoint ?? ep(i), ...(extra.tls ?? TLS()), '--dial-timeout', '10s', '--command-timeout', '30s', ...args], {
+    reject: false,
+    timeout: 90_000,
+    env: { ETCDCTL_API: '3' },
+  });
+  return r;
+}
+async function ok(i: number, args: string[]): Promise<string> {
+  const r = await etcdctl(i, args);
+  if (r.exitCode !== 0) throw new Error(`etcdctl ${args.join(' ')} on node ${i} failed (${r.exitCode}): ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Member {
+  name?: string;
+  peerURLs?: string[];
+}
+async function members(i: number): Promise<Member[]> {
+  return (JSON.parse((await ok(i, ['member', 'list', '-w', 'json'])).replace(/"ID":\s*(\d+)/g, '"ID":"$1"')) as { members: Member[] }).members;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
+  beforeAll(async () => {
+    mkdirSync(B, { recursive: true });
+    const b = await execa(FCOS, ['build', '--ignition', join(ROOT, 'examples', 'config.ign'), '--builds', B, '--json'], { reject: false });
+    if (b.exitCode !== 0) throw new Error(`fcos build failed (exit ${b.exitCode}):\n${b.stderr.slice(-4000)}`);
+    if (existsSync(join(DIR, 'run', 'state.json'))) await fcos(['cluster', 'down', DIR]);
+    rmSync(DIR, { recursive: true, force: true });
+    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json']);
+    expect(init.exitCode, init.stderr).toBe(0);
+    const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1500'], 27 * 60_000);
+    if (up.exitCode !== 0) throw new Error(`fcos cluster up failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
+    const r = JSON.parse(up.stdout) as { started: string[]; nodes: { endpoint: string }[] };
+    expect(r.started).toEqual([`${NAME}-1`, `${NAME}-2`, `${NAME}-3`]);
+    ports = [1, 2, 3].map((i) => state()[`${NAME}-${i}`]!.clientPort);
+    expect(r.nodes.map((n) => n.endpoint)).toEqual([1, 2, 3].map(ep));
+  });
+
+  afterAll(async () => {
+    // FCOS_E2E_KEEP_CLUSTER=1 leaves the VMs running to look at a failure (stop them with fcos cluster down DIR).
+    if (existsSync(DIR) && !process.env.FCOS_E2E_KEEP_CLUSTER) {
+      const d = await fcos(['cluster', 'down', DIR, '--json']);
+      expect(d.exitCode, d.stderr).toBe(0);
+      for (const n of Object.values(JSON.parse(d.stdout).stopped as string[])) expect(n).toMatch(new RegExp(`^${NAME}-`));
+    }
+  });
+
+  it('cluster status --json and member list: 3 started members with https peer URLs', async () => {
+    const s = await fcos(['cluster', 'status', DIR, '--json']);
+    expect(s.exitCode, s.stderr).toBe(0);
+    const st = JSON.parse(s.stdout) as { healthy: boolean; nodes: { healthy: boolean }[]; members: { started: boolean }[] };
+    expect(st.healthy).toBe(true);
+    expect(st.nodes.map((n) => n.healthy)).toEqual([true, true, true]);
+    const m = await members(2);
+    expect(m.map((x) => x.name).sort()).toEqual([`${NAME}-1`, `${NAME}-2`, `${NAME}-3`]);
+    for (const x of m) expect(x.peerURLs).toEqual([expect.stringMatching(/^https:\/\/10\.88\.0\.1[123]:2380$/)]);
+  });
+
+  it('put on node 1, get on node 3', async () => {
+    await ok(1, ['put', 'fcos/greeting', 'hello-from-node-1']);
+    expect((await ok(3, ['get', 'fcos/greeting', '--print-value-only'])).trim()).toBe('hello-from-node-1');
+  });
+
+  it('a watch on node 2 sees a put made on node 1', async () => {
+    const w: ResultPromise = execa('etcdctl', ['--endpoints', ep(2), ...TLS(), 'watch', 'fcos/watched'], { reject: false, env: { ETCDCTL_API: '3' }, timeout: 180_000 });
+    let out = '';
+    w.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      // The watch may need a moment to be established: put again until it reports (each put has its own value).
+      let seen = '';
+      for (let i = 1; i <= 20 && !seen; i++) {
+        await ok(1, ['put', 'fcos/watched', `v${i}`]);
+        await sleep(2000);
+        seen = /^PUT\nfcos\/watched\n(v\d+)$/m.exec(out)?.[1] ?? '';
+      }
+      expect(out).toMatch(/^PUT\nfcos\/watched\nv\d+$/m);
+    } finally {
+      w.kill();
+      await w;
+    }
+  });
+
+  it('del works', async () => {
+    expect((await ok(1, ['del', 'fcos/greeting'])).trim()).toBe('1');
+    // (The host's etcdctl 3.4 has no --count-only: an absent key prints nothing.)
+    expect((await ok(3, ['get', 'fcos/greeting'])).trim()).toBe('');
+  });
+
+  it('security: plain http and https without a client certificate are refused', async () => {
+    const port = ports[0]!;
+    const ca = join(DIR, 'pki', 'ca.crt');
+    // Control: with the client certificate the same request works.
+    const good = await execa('curl', ['-sS', '--max-time', '30', '--cacert', ca, '--cert', join(DIR, 'pki', 'client.crt'), '--key', join(DIR, 'pki', 'client.key'), `https://127.0.0.1:${port}/version`], { reject: false });
+    expect(good.exitCode, good.stderr).toBe(0);
+    expect(good.stdout).toContain('etcdserver');
+    const plain = await execa('curl', ['-sS', '--max-time', '30', '-w', '\n%{http_code}', `http://127.0.0.1:${port}/version`], { reject: false });
+    expect(plain.stdout).not.toContain('etcdserver');
+    expect(plain.exitCode !== 0 || /\n400$/.test(plain.stdout), `plain http: exit ${plain.exitCode} ${plain.stdout}`).toBe(true);
+    const noCert = await execa('curl', ['-sS', '--max-time', '30', '--cacert', ca, `https://127.0.0.1:${port}/version`], { reject: false });
+    expect(noCert.exitCode).not.toBe(0);
+    expect(noCert.stdout).not.toContain('etcdserver');
+    // etcdctl likewise.
+    const httpCtl = await etcdctl(1, ['get', 'x'], { endpoint: `http://127.0.0.1:${port}`, tls: [] });
+    expect(httpCtl.exitCode).not.toBe(0);
+    const noCertCtl = await etcdctl(1, ['get', 'x'], { tls: ['--cacert', ca] });
+    expect(noCertCtl.exitCode).not.toBe(0);
+  });
+
+  it('node loss: writes go on with 2 of 3; the restarted node catches up; 3 started members again', async () => {
+    const victim = `${NAME}-3`;
+    const { pid } = state()[victim]!;
+    // QEMU stops without a guest shutdown (power loss for the guest; QEMU itself flushes the overlay).
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(200);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    const down = await fcos(['cluster', 'status', DIR, '--json']);
+    expect(down.exitCode).toBe(1);
+    expect((JSON.parse(down.stdout) as { nodes: { name: string; running: boolean }[] }).nodes.find((n) => n.name === victim)!.running).toBe(false);
+
+    await ok(1, ['put', 'fcos/while-down', 'written-with-2-of-3']);
+    expect((await ok(2, ['get', 'fcos/while-down', '--print-value-only'])).trim()).toBe('written-with-2-of-3');
+
+    const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1200'], 22 * 60_000);
+    if (up.exitCode !== 0) throw new Error(`fcos cluster up (restart) failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
+    const r = JSON.parse(up.stdout) as { started: string[]; alreadyRunning: string[] };
+    expect(r.started).toEqual([victim]);
+    expect(r.alreadyRunning.sort()).toEqual([`${NAME}-1`, `${NAME}-2`]);
+    // Serializable read: node 3 answers from its own copy, so the missed write reached it.
+    let got = '';
+    for (let i = 0; i < 30 && got !== 'written-with-2-of-3'; i++) {
+      got = (await etcdctl(3, ['get', 'fcos/while-down', '--print-value-only', '--consistency=s'])).stdout.trim();
+      if (got !== 'written-with-2-of-3') await sleep(2000);
+    }
+    expect(got).toBe('written-with-2-of-3');
+    const m = await members(3);
+    expect(m.filter((x) => x.name).length).toBe(3);
+    const s = await fcos(['cluster', 'status', DIR, '--json']);
+    expect(s.exitCode, s.stdout).toBe(0);
+    expect(JSON.parse(s.stdout).healthy).toBe(true);
+  });
+});
