@@ -13,7 +13,7 @@
 import type { ComposeResult } from '../../ostree/compose.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -248,6 +248,10 @@ describe('fcos compose (default manifest)', () => {
   });
 
   it('is reproducible: the same inputs give the same commit checksum', async () => {
+    // The update signing key is an input (its public half is shipped in the tree as /usr/lib/fcos/updates.gpg): the
+    // fresh builds dir gets the same key, as a second build machine of the same project would.
+    expect(existsSync(join(B, 'keys', 'fcos-updates.gpg'))).toBe(true);
+    cpSync(join(B, 'keys'), join(B2, 'keys'), { recursive: true });
     const again = (await compose(['--builds', B2, '--force'])).result;
     expect(again.changed).toBe(true);
     expect(again.buildId).toBe(first.buildId);
