@@ -19,6 +19,7 @@ import { DEFAULT_KUBELET_VERSION, type KubeletBinary } from '../../ostree/kubele
 import { layoutTree } from '../../ostree/compose.js';
 import { readOciArchive } from '../../ostree/containers/oci.js';
 import { UserError } from '../../lib/errors.js';
+import { useTempCacheDir } from './cache-helpers.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 
@@ -223,17 +224,7 @@ describe('obtaining the kubelet', () => {
 
   describe('with a warm cache', () => {
     let dir: string;
-    let oldCache: string | undefined;
-    beforeEach(() => {
-      dir = tmp('fcos-k8s-warm-');
-      oldCache = process.env.FCOS_CACHE_DIR;
-      process.env.FCOS_CACHE_DIR = join(dir, 'cache');
-    });
-    afterEach(() => {
-      if (oldCache === undefined) delete process.env.FCOS_CACHE_DIR;
-      else process.env.FCOS_CACHE_DIR = oldCache;
-      rmSync(dir, { recursive: true, force: true });
-    });
+    useTempCacheDir('fcos-k8s-warm-', (d) => (dir = d));
 
     it('the kubelet and the payload digest cost no go subprocess (no-change detection stays cheap)', async () => {
       const goBin = fakeGo(dir);

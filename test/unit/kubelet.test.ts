@@ -1,7 +1,6 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync, chmodSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, writeFileSync, rmSync, existsSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createServer, type Server } from 'node:http';
@@ -19,6 +18,7 @@ import {
 } from '../../ostree/kubelet.js';
 import { compareGoVersions, goVersion } from '../../ostree/containers/go.js';
 import { UserError } from '../../lib/errors.js';
+import { useTempCacheDir } from './cache-helpers.js';
 
 const FAKE_GOMOD = `// This is a generated file. Do not edit directly.
 
@@ -117,17 +117,7 @@ describe('kubelet wrapper module', () => {
 
 describe('kubelet caches', () => {
   let dir: string;
-  let oldCache: string | undefined;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'fcos-kubelet-test-'));
-    oldCache = process.env.FCOS_CACHE_DIR;
-    process.env.FCOS_CACHE_DIR = join(dir, 'cache');
-  });
-  afterEach(() => {
-    if (oldCache === undefined) delete process.env.FCOS_CACHE_DIR;
-    else process.env.FCOS_CACHE_DIR = oldCache;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  useTempCacheDir('fcos-kubelet-test-', (d) => (dir = d));
 
   function fakeKubelet(version = 'v1.35.4'): { path: string; sha256: string } {
     const p = join(dir, 'kubelet');
