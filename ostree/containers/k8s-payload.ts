@@ -1,7 +1,7 @@
 /**
  * Everything the image needs to run a standalone kubelet, put into a rootfs in one call (for compose):
  * - the files of ostree/overlay-k8s (containerd config, CNI config, kubelet config + unit, preload unit + scripts,
- *   tmpfiles, presets, multi-user.target.wants links);
+ *   tmpfiles, presets, fcos-node.target and its wants links);
  * - the kubelet binary at /usr/bin/kubelet;
  * - the preloaded OCI archives (pause = the CRI sandbox image, hello = the demo HTTP server) in
  *   /usr/share/fcos/images, imported at first boot by fcos-preload-images.service.
@@ -12,7 +12,7 @@
  * podman is optional (preload-images also `podman load`s the images when it is there).
  */
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, lstat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, lstat, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BugError, UserError } from '../../lib/errors.js';
@@ -71,6 +71,9 @@ export async function installK8sPayload(rootfs: string, opts: InstallK8sPayloadO
   // owned by root, and a link the packages already made (containerd's multi-user.target.wants/containerd.service)
   // is replaced; fs.cp stats the source link's target on the *host* in that case and fails when it is missing there.
   applyOverlay(rootfs, src);
+  // containerd's postinst enabled it into multi-user.target (deb-systemd-helper); here fcos-node.target wants it,
+  // which multi-user.target wants without waiting for it (see fcos-node.target).
+  await rm(join(rootfs, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'containerd.service'), { force: true });
   await mkdir(join(rootfs, 'usr', 'bin'), { recursive: true });
   await copyFile(opts.kubelet.path, join(rootfs, 'usr', 'bin', 'kubelet'));
   await chmod(join(rootfs, 'usr', 'bin', 'kubelet'), 0o755);

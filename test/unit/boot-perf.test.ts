@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { loadManifest } from '../../ostree/manifest.js';
 import { dracutArgs } from '../../ostree/initramfs.js';
-import { BASELINE_SUITE, renderBench, type BootBench } from '../../qemu/bench.js';
+import { BASELINE_SUITE, medianRun, renderBench, type BootBench } from '../../qemu/bench.js';
 
 const ROOT = resolve(__dirname, '../..');
 const MODULE = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');
@@ -30,8 +30,16 @@ inst_dir() { echo "inst_dir $*"; }
 ln_r() { :; }
 . "${MODULE}"
 install
+[ -L "$initdir/init" ] && echo "init -> $(readlink "$initdir/init")"
 `;
   return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
+}
+
+const FCOS_INIT = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/fcos-init.sh');
+
+/** Run a snippet against fcos-init's functions (sourced with FCOS_INIT_LIB=1: nothing is mounted or exec'd). */
+function fcosInit(snippet: string): string {
+  return execFileSync('bash', ['-c', `FCOS_INIT_LIB=1; . "${FCOS_INIT}"; ${snippet}`], { encoding: 'utf8' }).trim();
 }
 
 describe('default image boot path', () => {
@@ -58,6 +66,37 @@ describe('default image boot path', () => {
     expect(withDs.some((l) => l.includes('emergency.service'))).toBe(false);
     // The rest of the module is installed either way.
     expect(withDs.some((l) => l.includes('fcos-mount-var.service'))).toBe(true);
+  });
+
+  it('35fcos makes /init the fcos-init shim (over the link to systemd) and installs what its short path runs', () => {
+    const lines = fcosModuleInstalls(['ignition', 'ostree']);
+    expect(lines).toContain('inst_script /m/fcos-init.sh /usr/libexec/fcos-init');
+    expect(lines).toContain('inst_multiple bash switch_root blkid modprobe');
+    expect(lines).toContain('init -> usr/libexec/fcos-init');
+  });
+
+  it('fcos-init takes the short path only on a later boot of a disk deployment', () => {
+    const ok = (cmdline: string) => fcosInit(`fcos_short_path_ok ${JSON.stringify(cmdline)} && echo short || echo systemd`);
+    const later = 'BOOT_IMAGE=/ostree/x/vmlinuz root=LABEL=root rw console=ttyS0 ostree=/ostree/boot.1/fcos/abc/0';
+    expect(ok(later)).toBe('short');
+    // first boot (Ignition), live and installer boots, debugging, the opt-out: systemd
+    for (const extra of ['ignition.firstboot', 'ignition.firstboot=1', 'fcos.live.rootfs_url=http://h/r', 'fcos.inst.install_dev=/dev/vda',
+      'rd.break', 'rd.break=pre-mount', 'rd.shell', 'rd.emergency', 'systemd.unit=emergency.target', 'fcos.initrd=systemd', 'init=/bin/sh']) {
+      expect(ok(`${later} ${extra}`), extra).toBe('systemd');
+    }
+    expect(ok('root=LABEL=root rw console=ttyS0')).toBe('systemd');
+    expect(ok('ostree=/ostree/boot.1/fcos/abc/0 rw')).toBe('systemd');
+    expect(ok('root= ostree=/ostree/boot.1/fcos/abc/0')).toBe('systemd');
+    // names that only start like the triggers do not count
+    expect(ok(`${later} ignition.platform.id=qemu rd.timeout=10`)).toBe('short');
+  });
+
+  it('fcos-init reads the last value of a kernel argument', () => {
+    const v = (cmdline: string, key: string) => fcosInit(`fcos_cmdline_value ${JSON.stringify(cmdline)} ${key}`);
+    expect(v('root=LABEL=root rw root=UUID=1234 rootflags=noatime', 'root')).toBe('UUID=1234');
+    expect(v('root=LABEL=root rw', 'rootflags')).toBe('');
+    expect(v('rd.timeout=5 rootfstype=ext4', 'rd.timeout')).toBe('5');
+    expect(v('xroot=/dev/sda root=/dev/vda4', 'root')).toBe('/dev/vda4');
   });
 
   it('boots with the kernel LSM list minus bpf', () => {
@@ -118,6 +157,17 @@ describe('bench/boot report', () => {
     expect(out).toContain('  3s ssh.service');
     expect(out).toContain('cmdline: root=/dev/vda rw');
     expect(renderBench({ ...r, ratio: 1.2 })).toContain('(goal <= 1.3x: met)');
+  });
+
+  it('with rounds, reports the median runs, every run, and when fcos-node.target came up', () => {
+    const run = (m: number, node?: number) => ({ ...r.fcos!, multiUserSeconds: m, ...(node === undefined ? {} : { nodeReadySeconds: node }) });
+    expect(medianRun([run(30), run(10), run(20)]).multiUserSeconds).toBe(20);
+    expect(medianRun([run(40), run(10), run(20), run(30)]).multiUserSeconds).toBe(20);
+    const fcosRuns = [run(31, 40), run(29, 38), run(35, 44)];
+    const out = renderBench({ ...r, rounds: 3, fcos: medianRun(fcosRuns), fcosRuns, baselineRuns: [r.baseline, r.baseline, r.baseline] });
+    expect(out).toContain('alternated 3 times, medians shown');
+    expect(out).toContain('multi-user.target of each run: baseline 20.0 20.0 20.0; fcos 31.0 29.0 35.0');
+    expect(out).toMatch(/^fcos: fcos-node\.target .* at 40\.0$/m);
   });
 
   it('compares against the same Debian release as the default manifest', () => {

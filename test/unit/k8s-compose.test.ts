@@ -385,7 +385,7 @@ describe('layout step with the kubelet payload', () => {
     expect(readFileSync(join(r, 'usr/etc/kubernetes/kubelet.yaml'), 'utf8')).toBe('# mine\n');
     expect(readFileSync(join(r, 'usr/etc/containerd/config.toml'), 'utf8')).toContain('SystemdCgroup = true');
     expect(existsSync(join(r, 'usr/etc/cni/net.d/10-fcos-bridge.conflist'))).toBe(true);
-    expect(readlinkSync(join(r, 'usr/etc/systemd/system/multi-user.target.wants/kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
+    expect(readlinkSync(join(r, 'usr/etc/systemd/system/fcos-node.target.wants/kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
     expect(existsSync(join(r, 'usr/lib/systemd/system/kubelet.service'))).toBe(true);
     expect(readFileSync(join(r, 'usr/bin/kubelet'), 'utf8')).toContain('Kubernetes v1.35.4');
     expect(lstatSync(join(r, 'usr/bin/kubelet')).mode & 0o777).toBe(0o755);

@@ -168,12 +168,21 @@ describe('overlay-k8s: kubelet', () => {
     expect(unit).toMatch(/^ExecStart=\/usr\/libexec\/fcos\/preload-images$/m);
     expect(unit).toMatch(/^Type=oneshot$/m);
   });
-  it('units are enabled (wants links and a preset)', () => {
-    const wants = join(O, 'etc/systemd/system/multi-user.target.wants');
+  it('units are started by fcos-node.target, which multi-user.target wants without waiting for it', () => {
+    const wants = join(O, 'etc/systemd/system/fcos-node.target.wants');
+    const target = read('usr/lib/systemd/system/fcos-node.target');
     for (const u of ['kubelet.service', 'containerd.service', 'fcos-preload-images.service']) {
       expect(readlinkSync(join(wants, u))).toBe(`/usr/lib/systemd/system/${u}`);
-      expect(read('usr/lib/systemd/system-preset/40-fcos-kubelet.preset')).toContain(`enable ${u}`);
+      expect(target).toMatch(new RegExp(`^Wants=.*\\b${u.replace('.', '\\.')}`, 'm'));
+      expect(target).toMatch(new RegExp(`^After=.*\\b${u.replace('.', '\\.')}`, 'm'));
     }
+    // multi-user.target orders itself after a wanted unit only when that unit has default dependencies
+    expect(target).toMatch(/^DefaultDependencies=no$/m);
+    expect(target).not.toMatch(/^Before=.*multi-user/m);
+    expect(readlinkSync(join(O, 'etc/systemd/system/multi-user.target.wants/fcos-node.target'))).toBe('/usr/lib/systemd/system/fcos-node.target');
+    expect(readdirSync(join(O, 'etc/systemd/system/multi-user.target.wants'))).toEqual(['fcos-node.target']);
+    expect(read('usr/lib/systemd/system-preset/40-fcos-kubelet.preset')).toMatch(/^enable fcos-node\.target$/m);
+    for (const u of ['kubelet.service', 'fcos-preload-images.service']) expect(read(`usr/lib/systemd/system/${u}`)).toMatch(/^WantedBy=fcos-node\.target$/m);
   });
 });
 
@@ -231,7 +240,7 @@ describe('installK8sPayload', () => {
     const r = await installK8sPayload(rootfs, { kubelet: { path: kubelet }, images: false });
     expect(r.files).toContain('usr/bin/kubelet');
     expect(statSync(join(rootfs, 'usr/bin/kubelet')).mode & 0o777).toBe(0o755);
-    expect(readlinkSync(join(rootfs, 'etc/systemd/system/multi-user.target.wants/kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
+    expect(readlinkSync(join(rootfs, 'etc/systemd/system/fcos-node.target.wants/kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
     expect(statSync(join(rootfs, 'usr/libexec/fcos/preload-images')).mode & 0o111).toBe(0o111);
     for (const f of files) expect(existsSync(join(rootfs, f)) || readlinkSync(join(rootfs, f)), f).toBeTruthy();
   });
@@ -246,10 +255,15 @@ describe('installK8sPayload', () => {
     mkdirSync(wants, { recursive: true });
     // what containerd's postinst leaves (deb-systemd-helper), and a link whose target no host has
     symlinkSync('/lib/systemd/system/containerd.service', join(wants, 'containerd.service'));
-    symlinkSync('/usr/lib/systemd/system/fcos-nonexistent-on-host.service', join(wants, 'kubelet.service'));
+    const nodeWants = join(rootfs, 'etc/systemd/system/fcos-node.target.wants');
+    mkdirSync(nodeWants, { recursive: true });
+    symlinkSync('/usr/lib/systemd/system/fcos-nonexistent-on-host.service', join(nodeWants, 'kubelet.service'));
     await installK8sPayload(rootfs, { kubelet: { path: kubelet }, images: false });
-    expect(readlinkSync(join(wants, 'containerd.service'))).toBe('/usr/lib/systemd/system/containerd.service');
-    expect(readlinkSync(join(wants, 'kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
+    expect(readlinkSync(join(nodeWants, 'containerd.service'))).toBe('/usr/lib/systemd/system/containerd.service');
+    expect(readlinkSync(join(nodeWants, 'kubelet.service'))).toBe('/usr/lib/systemd/system/kubelet.service');
+    // the postinst's link into multi-user.target is gone: containerd no longer holds up multi-user.target
+    expect(existsSync(join(wants, 'containerd.service'))).toBe(false);
+    expect(readdirSync(wants)).toEqual(['fcos-node.target']);
   });
 
   it('the Go sources of the images are found', () => {

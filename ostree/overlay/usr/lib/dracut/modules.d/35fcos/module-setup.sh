@@ -16,6 +16,10 @@
 #                          files stage plus a no-op setfiles in the initramfs only.
 #   systemd-networkd.service.d/10-fcos.conf (every boot)
 #                          networkd runs in the initramfs only on first boot.
+#   /init = fcos-init (every boot)
+#                          later boots skip systemd in the initramfs: mount root=, ostree-prepare-root, switch_root
+#                          (see fcos-init.sh); a first boot, a live/installer boot, debugging arguments and any
+#                          failure hand over to systemd as before. `fcos.initrd=systemd` forces the systemd path.
 #   emergency.service, rescue.service (systemd's own: systemd-sulogin-shell)
 #                          the default initramfs has no dracut-systemd (whose shell hooks cost seconds at every
 #                          boot), which is what normally installs them; a failed first boot still ends visibly in
@@ -33,6 +37,10 @@ install() {
     local u
     inst_multiple chmod mount umount mountpoint readlink dirname sed tr tail grep seq sleep cp mkdir rmdir rm cat systemd-tmpfiles modprobe
     inst_multiple -o blkid
+    # /init: the short path for later boots, systemd otherwise (00systemd made /init a link to systemd).
+    inst_multiple bash switch_root blkid modprobe
+    inst_script "$moddir/fcos-init.sh" /usr/libexec/fcos-init
+    ln -sfn usr/libexec/fcos-init "$initdir/init"
     if ! dracut_module_included "dracut-systemd"; then
         inst_multiple -o sulogin "$systemdutildir/systemd-sulogin-shell" \
             "$systemdsystemunitdir/emergency.service" "$systemdsystemunitdir/rescue.service"
