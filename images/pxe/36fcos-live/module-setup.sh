@@ -41,6 +41,10 @@ install() {
     # No ostree deployment on a live root: there is no stateroot /var to bind (fcos-mount-var) and no
     # ostree-prepare-root (its own condition is the ostree= karg).
     inst_simple "$moddir/10-fcos-live-skip.conf" "$systemdsystemunitdir/fcos-mount-var.service.d/10-fcos-live.conf"
+    # 35fcos runs networkd only on a first boot (ignition.firstboot); an install boot has no such argument.
+    for u in systemd-networkd.service systemd-networkd.socket systemd-network-generator.service; do
+        inst_simple "$moddir/20-fcos-live-networkd.conf" "$systemdsystemunitdir/$u.d/20-fcos-live.conf"
+    done
     # Overrides 35fcos's unit (installed earlier): no /boot to wait for.
     inst_simple "$moddir/fcos-embedded-config.service" "$systemdsystemunitdir/fcos-embedded-config.service"
     inst_multiple true
