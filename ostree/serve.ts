@@ -24,6 +24,11 @@ export interface ServeOptions {
   host?: string;
   /** Start even when the repo does not exist yet (a test that composes into it later). */
   allowMissingRepo?: boolean;
+  /**
+   * Hold every loose-object response this long (a slow link, so that a test can cut the power in the middle of a
+   * pull). Also settable later through UpdateServer.objectDelayMs. Default 0.
+   */
+  objectDelayMs?: number;
   /** Called per request (logging). */
   onRequest?: (r: { method: string; path: string; status: number; bytes: number }) => void;
 }
@@ -47,6 +52,8 @@ export interface UpdateServer {
   /** The ostree remote URL (…/repo). */
   repoUrl: string;
   stats: ServeStats;
+  /** See ServeOptions.objectDelayMs; read at each request. */
+  objectDelayMs: number;
   resetStats(): void;
   close(): Promise<void>;
   server: Server;
@@ -87,6 +94,7 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
     throw new UserError(`no ostree repository in ${buildsDir} (no repo/config)`, 'run fcos compose (or fcos build) with this --builds first');
   }
   const stats = emptyStats();
+  const api = { objectDelayMs: o.objectDelayMs ?? 0 } as UpdateServer;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const done = (status: number, bytes: number) => o.onRequest?.({ method: req.method ?? 'GET', path, status, bytes });
@@ -128,10 +136,15 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
       stats.objectBytes += size;
       stats.objectRequests++;
     }
-    const s = createReadStream(file);
-    s.on('error', () => res.destroy());
-    s.pipe(res);
-    done(200, size);
+    const send = () => {
+      const s = createReadStream(file);
+      s.on('error', () => res.destroy());
+      s.pipe(res);
+      done(200, size);
+    };
+    const delay = path.startsWith('/repo/objects/') ? api.objectDelayMs : 0;
+    if (delay > 0) setTimeout(send, delay);
+    else send();
   });
   const host = o.host ?? '0.0.0.0';
   await new Promise<void>((res, rej) => {
@@ -144,7 +157,7 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const url = `http://${shown}:${port}`;
-  return {
+  Object.assign(api, {
     port,
     host,
     url,
@@ -153,5 +166,6 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
     resetStats: () => Object.assign(stats, emptyStats()),
     close: () => new Promise<void>((r) => server.close(() => r())),
     server,
-  };
+  });
+  return api;
 }

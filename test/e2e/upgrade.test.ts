@@ -2,7 +2,9 @@
  * Upgrade scenario of issue #6 through the real CLI: `fcos build` (the default image from examples/config.ign), then
  * `fcos test upgrade`, which composes v2, v3 and v4 into the same builds dir (layered composes: seconds, not a
  * bootstrap), serves them with the `fcos serve` library server, and drives one VM through v1 → v2 → rollback → v2
- * → broken v3 (automatic rollback). 7 boots. (The wrongly signed v4 step is off: it does not pass yet.)
+ * → broken v3 (automatic rollback); refuses an unsigned v4, a v4 signed only with another key and a v5 with a
+ * tampered object; then cuts the power (SIGKILL of QEMU) during the pull, the staging and the finalization of v5.
+ * 10 boots.
  *
  * The builds dir is kept between CI runs (a warm run reuses the compose). The scenario leaves its versions in it;
  * beforeAll moves the ref, builds.json and latest back to the newest build that has a disk image (v1), so the next
@@ -54,7 +56,7 @@ describe('upgrade scenario (TCG)', () => {
     expect(existsSync(join(B, 'latest', meta.images.qemu.path))).toBe(true);
   });
 
-  it('v1 → v2 (delta), manual rollback, automatic rollback of a broken v3', async () => {
+  it('v1 → v2 (delta), manual rollback, automatic rollback of a broken v3, bad updates refused, power cuts', async () => {
     const r = await execa(FCOS, ['test', 'upgrade', '--builds', B, '--out', OUT, '--json'], { reject: false });
     let report: Report;
     try {
@@ -77,11 +79,17 @@ describe('upgrade scenario (TCG)', () => {
       'compose v3 with a failing required health check',
       'v3 fails its checks, reboots up to the limit, and GRUB falls back to v2',
       'after the fallback: v2 booted and default, counter cleared, reason recorded',
+      'an unsigned v4 is refused; the VM stays on v2',
+      'a v4 signed only with another key is refused; the VM stays on v2',
+      'a signed v5 with a tampered object in the served repo is refused',
+      'power cut during the pull of v5: v2 boots, fsck clean',
+      'power cut during the staging of v5: v2 boots, fsck clean',
+      'power cut during the finalization of v5 at shutdown: v2 or v5 boots, fsck clean',
     ]) {
       expect(names).toContain(want);
     }
     expect(s.ok).toBe(true);
     expect(r.exitCode).toBe(0);
-    expect(s.boots).toBeGreaterThanOrEqual(7);
-  }, 80 * 60_000);
+    expect(s.boots).toBeGreaterThanOrEqual(10);
+  }, 115 * 60_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, writeFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, updateConfText } from '../../ostree/manifest.js';
@@ -100,6 +100,30 @@ describe('fcos serve', () => {
       expect((await fetch(`${srv.url}/repo/config`, { method: 'POST' })).status).toBe(405);
     } finally {
       await srv.close();
+    }
+  });
+  it('holds loose objects while objectDelayMs is set (a slow link for power-cut tests), nothing else', async () => {
+    const b = mkdtempSync(join(tmpdir(), 'fcos-serve-delay-'));
+    mkdirSync(join(b, 'repo', 'objects', 'ab'), { recursive: true });
+    writeFileSync(join(b, 'repo', 'config'), '[core]\n');
+    writeFileSync(join(b, 'repo', 'objects', 'ab', 'cd.filez'), Buffer.alloc(7));
+    const srv = await startUpdateServer({ buildsDir: b, host: '127.0.0.1', port: 0 });
+    try {
+      expect(srv.objectDelayMs).toBe(0);
+      srv.objectDelayMs = 1500;
+      let answered = false;
+      const held = fetch(`${srv.url}/repo/objects/ab/cd.filez`).then(async (r) => {
+        answered = true;
+        return (await r.arrayBuffer()).byteLength;
+      });
+      expect((await fetch(`${srv.url}/repo/config`)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answered).toBe(false);
+      expect(await held).toBe(7);
+      expect(srv.stats.objectRequests).toBe(1);
+    } finally {
+      await srv.close();
+      rmSync(b, { recursive: true, force: true });
     }
   });
   it('refuses a builds dir without a repo', async () => {

@@ -1,0 +1,266 @@
+/**
+ * bench/upgrade (issue #6, item 6): what an upgrade costs for a one-package change, next to baselines from the same run.
+ *
+ *   1. v1: `fcos build` with examples/config.ign (the default manifest; a warm cache reuses the compose and the disk).
+ *   2. v2: a full compose of the default manifest plus one small Debian package (`tree` unless --package), signed,
+ *      with a static delta from v1. Printed: the delta's size next to the full commit's size (the archive objects a
+ *      host without v1 would pull), and the ratio.
+ *   3. One TCG VM on v1 (update.conf from Ignition points at the library server of `fcos serve`, STRATEGY=off):
+ *      - baseline: a plain cold reboot (clean power-off, fresh QEMU on the same disk) until SSH answers;
+ *      - measured: `fcos-update check`, `fcos-update upgrade --no-reboot`, the same cold reboot (the staged
+ *        deployment is finalized during the power-off), until SSH answers and `fcos-update status` says v2.
+ *      Printed: both times, the ratio, and the bytes the VM downloaded.
+ * Not a test, not in CI. Usage: bench/upgrade [--builds DIR] [--package NAME] [--json] [--compose-only] [--reuse]
+ *   --compose-only: stop after the sizes; --reuse: the newest build is a previous run's v2, measure the VM part only
+ *   (default builds dir: tmp/fcos-bench-upgrade/builds; it is kept between runs)
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../lib/version.js';
+import { run } from '../lib/run.js';
+import { compose, type ComposeResult } from '../ostree/compose.js';
+import { defaultManifestPath } from '../ostree/manifest.js';
+import { addBuild, readBuildsJson, readLatestBuild, readMeta, setLatest } from '../ostree/builds.js';
+import { setRef, updateSummary } from '../ostree/repo.js';
+import { startUpdateServer, type UpdateServer } from '../ostree/serve.js';
+import { runScenarios, type IgnitionConfig, type Scenario } from './harness.js';
+import { parseStatus } from './scenarios/upgrade.js';
+
+interface Result {
+  package: string;
+  v1: string;
+  v2: string;
+  compose2Seconds: number;
+  deltaBytes: number;
+  fullCommitBytes: number;
+  deltaRatio: number;
+  plainRebootSeconds: number;
+  checkToBootedSeconds: number;
+  timeRatio: number;
+  downloadedBytes: number;
+  downloadedDeltaBytes: number;
+}
+
+/** Bytes of the archive objects of a commit (what a pull without any previous commit downloads, less HTTP overhead). */
+async function commitObjectBytes(repo: string, commit: string): Promise<number> {
+  const ls = (await run('ostree', ['ls', `--repo=${repo}`, '-R', '-C', commit], { purpose: 'list the commit' })).stdout;
+  const seen = new Set<string>();
+  let total = 0;
+  const add = (csum: string, ext: string) => {
+    const key = `${csum}.${ext}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const p = join(repo, 'objects', csum.slice(0, 2), `${csum.slice(2)}.${ext}`);
+    if (existsSync(p)) total += statSync(p).size;
+  };
+  add(commit, 'commit');
+  for (const line of ls.split('\n')) {
+    // d00755 0 0 0 <contents> <meta> /path   |   -00644 0 0 123 <checksum> /path   |   l00777 0 0 0 <checksum> /path -> target
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6) continue;
+    if (f[0]!.startsWith('d')) {
+      add(f[4]!, 'dirtree');
+      add(f[5]!, 'dirmeta');
+    } else {
+      add(f[4]!, 'filez');
+    }
+  }
+  return total;
+}
+
+/** Undo a previous run's v2: ref, builds.json and latest back at the newest build that has a disk image (v1). */
+async function resetToImagedBuild(B: string): Promise<void> {
+  if (!existsSync(join(B, 'builds.json'))) return;
+  const builds = readBuildsJson(B).builds;
+  const imaged = builds.find((b) => {
+    try {
+      return Object.keys(readMeta(join(B, b.id)).images ?? {}).length > 0;
+    } catch {
+      return false;
+    }
+  });
+  if (!imaged || imaged.id === builds[0]?.id) return;
+  const meta = readMeta(join(B, imaged.id));
+  await setRef(join(B, 'repo'), meta.ref, meta['ostree-commit']);
+  await updateSummary(join(B, 'repo'));
+  addBuild(B, imaged.id);
+  setLatest(B, imaged.id);
+}
+
+/** The default manifest with one more package, in dir (its overlay copied next to it). */
+function manifestWithPackage(dir: string, pkg: string): string {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const src = defaultManifestPath();
+  let text = readFileSync(src, 'utf8');
+  const m = /^overlay:\s*(\S+)\s*$/m.exec(text);
+  if (!m) throw new Error(`${src} has no overlay: line`);
+  cpSync(join(src, '..', m[1]!), join(dir, 'overlay'), { recursive: true });
+  text = text.replace(/^overlay:\s*\S+\s*$/m, 'overlay: overlay');
+  if (!/^packages:\s*$/m.test(text)) throw new Error(`${src} has no packages: block`);
+  text = text.replace(/^packages:\s*$/m, `packages:\n  - ${pkg}`);
+  const p = join(dir, 'manifest.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      builds: { type: 'string' },
+      package: { type: 'string', default: 'tree' },
+      json: { type: 'boolean', default: false },
+      'compose-only': { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
+    },
+  });
+  const root = projectRoot();
+  const B = resolve(values.builds ?? join(root, 'tmp', 'fcos-bench-upgrade', 'builds'));
+  const out = join(B, '..', 'out');
+  const pkg = values.package!;
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) throw new Error(`not a Debian package name: ${pkg}`);
+  const say = (s: string) => process.stderr.write(`bench/upgrade: ${s}\n`);
+  mkdirSync(B, { recursive: true });
+
+  let v1: NonNullable<ReturnType<typeof readLatestBuild>>;
+  let v2: Pick<ComposeResult, 'version' | 'commit' | 'parent' | 'seconds' | 'deltaSize'>;
+  const latest = readLatestBuild(B);
+  if (values.reuse && latest?.meta['ostree-parent'] && latest.meta.packages?.[pkg] && latest.meta['fcos.delta']) {
+    // --reuse: the newest build is a previous run's v2 (it has the package and a delta from its parent, v1).
+    const parentId = readBuildsJson(B).builds.map((b) => b.id).find((id) => readMeta(join(B, id))['ostree-commit'] === latest.meta['ostree-parent']);
+    if (!parentId) throw new Error(`--reuse: no build for ${latest.meta['ostree-parent']}`);
+    v1 = { ...latest, id: parentId, meta: readMeta(join(B, parentId)) } as typeof latest;
+    const delta = latest.meta['fcos.delta'] as { size: number };
+    v2 = { version: latest.meta['ostree-version'], commit: latest.meta['ostree-commit'], parent: latest.meta['ostree-parent'], seconds: 0, deltaSize: delta.size };
+    say(`--reuse: v1 ${v1.meta['ostree-version']}, v2 ${v2.version}`);
+  } else {
+    // 1. v1 (composed and imaged, or reused).
+    await resetToImagedBuild(B);
+    say(`v1: fcos build in ${B}`);
+    await run(join(root, 'bin', 'fcos'), ['build', '--ignition', join(root, 'examples', 'config.ign'), '--builds', B], { purpose: 'build v1 (fcos build)', timeoutMs: 60 * 60_000 });
+    const b1 = readLatestBuild(B);
+    if (!b1) throw new Error(`no build in ${B}`);
+    v1 = b1;
+    // 2. v2 = v1 + one package: a full compose.
+    say(`v2: full compose with one more package (${pkg}); minutes`);
+    process.env.FCOS_APT_MAX_AGE ??= String(7 * 24 * 3600);
+    v2 = await compose({ manifest: manifestWithPackage(join(out, 'manifest-v2'), pkg), buildsDir: B, sourceDateEpoch: v1.meta['source-date-epoch'] });
+  }
+  if (v2.parent !== v1.meta['ostree-commit']) throw new Error(`v2's parent is ${v2.parent}, not v1 ${v1.meta['ostree-commit']}`);
+  if (!v2.deltaSize) throw new Error('v2 has no static delta');
+  const full = await commitObjectBytes(join(B, 'repo'), v2.commit);
+  say(`delta ${v2.deltaSize} bytes, full commit ${full} bytes of archive objects (v2 composed in ${Math.round(v2.seconds)} s)`);
+  if (values['compose-only']) return;
+
+  // 3. The VM: a plain reboot, then check → booted into v2.
+  let port = 0;
+  let server: UpdateServer | undefined;
+  const times = { plain: 0, upgrade: 0, bytes: 0, deltaBytes: 0 };
+  const scenario: Scenario = {
+    name: 'upgrade-bench',
+    description: 'bench/upgrade: a plain cold reboot, then check → upgrade → cold reboot into v2',
+    needs: { image: 'fcos', noReboot: true },
+    explicit: true,
+    boots: 3,
+    timeoutMin: 60,
+    async ignition(): Promise<IgnitionConfig> {
+      const probe = await startUpdateServer({ buildsDir: B, host: '127.0.0.1' });
+      port = probe.port;
+      await probe.close();
+      const conf = `URL=http://10.0.2.2:${port}/repo\nSTRATEGY=off\n`;
+      return {
+        ignition: { version: '3.3.0' },
+        storage: { files: [{ path: '/etc/fcos/update.conf', mode: 0o644, overwrite: true, contents: { source: `data:,${encodeURIComponent(conf)}` } }] },
+      } as IgnitionConfig;
+    },
+    async run(ctx) {
+      const vm = ctx.vm;
+      server = await startUpdateServer({ buildsDir: B, host: '127.0.0.1', port });
+      try {
+        const status = async () => parseStatus(await vm.sshOk('sudo fcos-update status'));
+        const settled = async () => {
+          // The boot's start jobs done (the health service runs last), so that both measurements start alike.
+          await vm.sshOk('for i in $(seq 1 300); do s=$(systemctl is-active fcos-update-health.service); [ "$s" = active ] || [ "$s" = failed ] && exit 0; sleep 2; done; exit 1', { timeoutMs: 15 * 60_000 });
+        };
+        await ctx.check('v1 booted', async () => {
+          await settled();
+          const st = await status();
+          if (st.Booted !== v1.meta['ostree-version']) throw new Error(`booted ${st.Booted}, want ${v1.meta['ostree-version']}`);
+          return `booted ${st.Booted}`;
+        });
+        await ctx.check('baseline: a plain cold reboot until SSH answers', async () => {
+          const t0 = Date.now();
+          await vm.reboot(15 * 60_000, { cold: true });
+          times.plain = (Date.now() - t0) / 1000;
+          ctx.countBoot();
+          await settled();
+          return `${times.plain.toFixed(1)} s`;
+        });
+        await ctx.check('check → upgrade → cold reboot until SSH answers on v2', async () => {
+          server!.resetStats();
+          const t0 = Date.now();
+          const chk = await vm.sshOk('sudo fcos-update check');
+          if (!chk.includes(`update available: ${v2.version}`)) throw new Error(chk);
+          await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 30 * 60_000 });
+          await vm.reboot(15 * 60_000, { cold: true });
+          const st = await status();
+          times.upgrade = (Date.now() - t0) / 1000;
+          ctx.countBoot();
+          if (st.Booted !== v2.version) throw new Error(`booted ${st.Booted}, want ${v2.version}`);
+          times.bytes = server!.stats.bytes;
+          times.deltaBytes = server!.stats.deltaBytes;
+          const has = await vm.ssh(`dpkg-query -W ${pkg}`);
+          if (has.exitCode !== 0) throw new Error(`${pkg} is not installed in v2`);
+          return `${times.upgrade.toFixed(1)} s; downloaded ${times.bytes} bytes (${times.deltaBytes} in delta files)`;
+        });
+      } finally {
+        await server.close();
+      }
+    },
+  };
+  const report = await runScenarios({ scenarios: [scenario], buildsDir: B, outRoot: out });
+  const s = report.scenarios[0]!;
+  if (!report.ok) {
+    for (const c of s.checks) if (!c.ok) say(`FAIL ${c.name}: ${c.error}`);
+    throw new Error(`the VM part failed (logs in ${s.dir})`);
+  }
+  const r: Result = {
+    package: pkg,
+    v1: v1.meta['ostree-version'],
+    v2: v2.version,
+    compose2Seconds: Math.round(v2.seconds),
+    deltaBytes: v2.deltaSize,
+    fullCommitBytes: full,
+    deltaRatio: v2.deltaSize / full,
+    plainRebootSeconds: times.plain,
+    checkToBootedSeconds: times.upgrade,
+    timeRatio: times.upgrade / times.plain,
+    downloadedBytes: times.bytes,
+    downloadedDeltaBytes: times.deltaBytes,
+  };
+  if (values.json) {
+    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    return;
+  }
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  process.stdout.write(
+    [
+      `one-package change: ${r.v1} → ${r.v2} (+${pkg}, full compose ${r.compose2Seconds} s)`,
+      `  static delta       ${mb(r.deltaBytes).padStart(10)}   (${r.deltaBytes} bytes)`,
+      `  full commit        ${mb(r.fullCommitBytes).padStart(10)}   (${r.fullCommitBytes} bytes of archive objects)`,
+      `  delta / full       ${(r.deltaRatio * 100).toFixed(1).padStart(9)} %`,
+      `  VM downloaded      ${mb(r.downloadedBytes).padStart(10)}   (${r.downloadedDeltaBytes} bytes in delta files)`,
+      `TCG, same VM, cold reboots (clean power-off, fresh QEMU):`,
+      `  plain reboot → SSH                      ${r.plainRebootSeconds.toFixed(1).padStart(7)} s`,
+      `  check → upgrade → reboot → SSH on v2    ${r.checkToBootedSeconds.toFixed(1).padStart(7)} s`,
+      `  ratio                                   ${r.timeRatio.toFixed(2).padStart(7)} x`,
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench/upgrade: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
