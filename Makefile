@@ -3,7 +3,7 @@ SHELL := /bin/bash
 FCOS := ./bin/fcos
 EXAMPLE ?= examples/config.ign
 
-.PHONY: all deps node-deps build test test-unit test-e2e image bench bench-boot clean
+.PHONY: all deps node-deps build typecheck test test-unit test-e2e image bench bench-boot clean
 
 all: build
 
@@ -19,17 +19,21 @@ node-deps: node_modules/.installed
 build: node-deps
 	npx tsc -p tsconfig.json
 
+# Type-check everything, tests and benches included (vitest itself does not), with unused names refused.
+typecheck: node-deps
+	npx tsc -p tsconfig.check.json
+
 # The main job: compose the built-in default manifest and build a bootable disk image with the example config.
 image: deps build
 	$(FCOS) build --ignition $(EXAMPLE)
 
 # All tests: unit and e2e. Prints a closing line "tests: N passed, N failed, N skipped".
-test: deps build
+test: deps build typecheck
 	mkdir -p tmp
 	npx vitest run --reporter=default --reporter=json --outputFile.json=tmp/vitest.json; rc=$$?; \
 	  node scripts/test-summary.mjs tmp/vitest.json; exit $$rc
 
-test-unit: build
+test-unit: build typecheck
 	npx vitest run --project unit
 
 test-e2e: deps build

@@ -9,10 +9,11 @@
  *
  * Every file is written to a temp name and renamed into place, so readers never see a partial file.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { debug, warn } from '../lib/log.js';
+import { setRef, updateSummary } from './repo.js';
 
 /** meta.json `kubelet`: which kubelet binary went into the commit. */
 export interface KubeletRecord {
@@ -179,6 +180,30 @@ export function readLatestBuild(buildsDir: string): LatestBuild | undefined {
   const dir = join(buildsDir, id);
   if (!existsSync(join(dir, 'meta.json'))) return undefined;
   return { id, dir, meta: readMeta(dir) };
+}
+
+/**
+ * Undo later builds that were never imaged (e.g. a previous test or bench run's v2, v3…): the ref, the summary,
+ * builds.json and `latest` go back to the newest build that has a disk image. Build directories and commits stay.
+ * Returns the id it went back to, or undefined when the newest build is already imaged (or none is).
+ */
+export async function resetToImagedBuild(buildsDir: string): Promise<string | undefined> {
+  if (!existsSync(join(buildsDir, 'builds.json'))) return undefined;
+  const builds = readBuildsJson(buildsDir).builds;
+  const imaged = builds.find((b) => {
+    try {
+      return Object.keys(readMeta(join(buildsDir, b.id)).images ?? {}).length > 0;
+    } catch {
+      return false;
+    }
+  });
+  if (!imaged || imaged.id === builds[0]?.id) return undefined;
+  const meta = readMeta(join(buildsDir, imaged.id));
+  await setRef(join(buildsDir, 'repo'), meta.ref, meta['ostree-commit']);
+  await updateSummary(join(buildsDir, 'repo'));
+  addBuild(buildsDir, imaged.id);
+  setLatest(buildsDir, imaged.id);
+  return imaged.id;
 }
 
 function pidAlive(pid: number): boolean {

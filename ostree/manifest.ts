@@ -4,7 +4,7 @@
  * Validated with a JSON schema (ajv). Unknown keys and bad values are errors that name the line and column.
  * Defaults are filled in by the schema, so the rest of compose sees a complete `Manifest`.
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
@@ -514,6 +514,44 @@ function firstDuplicate(xs: string[]): string | undefined {
 /** The default manifest shipped with fcos. */
 export function defaultManifestPath(): string {
   return join(projectRoot(), 'ostree', 'manifests', 'default.yaml');
+}
+
+export interface DerivedManifestChanges {
+  /** Files added to (or replacing files in) the copied overlay: path relative to the overlay → text (mode 0644) or {text, mode}. */
+  files?: Record<string, string | { text: string; mode: number }>;
+  /** Packages added to the manifest's `packages:` list. */
+  packages?: string[];
+}
+
+/**
+ * Write a copy of the default manifest into dir (emptied first) with its overlay copied next to it, plus changes:
+ * how tests and benches make a v2 that differs by a file or a package. Returns the new manifest's path.
+ */
+export function derivedManifest(dir: string, changes: DerivedManifestChanges = {}): string {
+  const src = defaultManifestPath();
+  let text = readFileSync(src, 'utf8');
+  const overlayLine = /^overlay:\s*(\S+)\s*$/m;
+  const m = overlayLine.exec(text);
+  if (!m) throw new Error(`${src} has no overlay: line`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(dirname(src), m[1]!), join(dir, 'overlay'), { recursive: true });
+  text = text.replace(overlayLine, 'overlay: overlay');
+  for (const [p, f] of Object.entries(changes.files ?? {})) {
+    const problem = confinedPathProblem(p);
+    if (problem) throw new Error(`derivedManifest: ${p}: ${problem}`);
+    const dest = join(dir, 'overlay', p);
+    mkdirSync(dirname(dest), { recursive: true });
+    const { text: body, mode } = typeof f === 'string' ? { text: f, mode: 0o644 } : f;
+    writeFileSync(dest, body, { mode });
+  }
+  if (changes.packages?.length) {
+    if (!/^packages:\s*$/m.test(text)) throw new Error(`${src} has no packages: block`);
+    text = text.replace(/^packages:\s*$/m, `packages:\n${changes.packages.map((p) => `  - ${p}\n`).join('').trimEnd()}`);
+  }
+  const manifest = join(dir, 'manifest.yaml');
+  writeFileSync(manifest, text);
+  return manifest;
 }
 
 /** Read, parse and validate a manifest file (default: the shipped one). */

@@ -8,7 +8,7 @@
  * With `--rounds N` the baseline and the fcos later boot alternate N times (baseline, fcos, baseline, fcos, …) and
  * the ratio is the one of the medians, so a host whose load changes during the run weighs on both sides alike.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { info } from '../lib/log.js';

@@ -14,15 +14,14 @@
  *   --compose-only: stop after the sizes; --reuse: the newest build is a previous run's v2, measure the VM part only
  *   (default builds dir: tmp/fcos-bench-upgrade/builds; it is kept between runs)
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../lib/version.js';
 import { run } from '../lib/run.js';
 import { compose, type ComposeResult } from '../ostree/compose.js';
-import { defaultManifestPath } from '../ostree/manifest.js';
-import { addBuild, readBuildsJson, readLatestBuild, readMeta, setLatest } from '../ostree/builds.js';
-import { setRef, updateSummary } from '../ostree/repo.js';
+import { derivedManifest } from '../ostree/manifest.js';
+import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild } from '../ostree/builds.js';
 import { startUpdateServer, type UpdateServer } from '../ostree/serve.js';
 import { runScenarios, type IgnitionConfig, type Scenario } from './harness.js';
 import { parseStatus } from './scenarios/upgrade.js';
@@ -69,42 +68,6 @@ async function commitObjectBytes(repo: string, commit: string): Promise<number> 
   return total;
 }
 
-/** Undo a previous run's v2: ref, builds.json and latest back at the newest build that has a disk image (v1). */
-async function resetToImagedBuild(B: string): Promise<void> {
-  if (!existsSync(join(B, 'builds.json'))) return;
-  const builds = readBuildsJson(B).builds;
-  const imaged = builds.find((b) => {
-    try {
-      return Object.keys(readMeta(join(B, b.id)).images ?? {}).length > 0;
-    } catch {
-      return false;
-    }
-  });
-  if (!imaged || imaged.id === builds[0]?.id) return;
-  const meta = readMeta(join(B, imaged.id));
-  await setRef(join(B, 'repo'), meta.ref, meta['ostree-commit']);
-  await updateSummary(join(B, 'repo'));
-  addBuild(B, imaged.id);
-  setLatest(B, imaged.id);
-}
-
-/** The default manifest with one more package, in dir (its overlay copied next to it). */
-function manifestWithPackage(dir: string, pkg: string): string {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const src = defaultManifestPath();
-  let text = readFileSync(src, 'utf8');
-  const m = /^overlay:\s*(\S+)\s*$/m.exec(text);
-  if (!m) throw new Error(`${src} has no overlay: line`);
-  cpSync(join(src, '..', m[1]!), join(dir, 'overlay'), { recursive: true });
-  text = text.replace(/^overlay:\s*\S+\s*$/m, 'overlay: overlay');
-  if (!/^packages:\s*$/m.test(text)) throw new Error(`${src} has no packages: block`);
-  text = text.replace(/^packages:\s*$/m, `packages:\n  - ${pkg}`);
-  const p = join(dir, 'manifest.yaml');
-  writeFileSync(p, text);
-  return p;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -145,7 +108,7 @@ async function main(): Promise<void> {
     // 2. v2 = v1 + one package: a full compose.
     say(`v2: full compose with one more package (${pkg}); minutes`);
     process.env.FCOS_APT_MAX_AGE ??= String(7 * 24 * 3600);
-    v2 = await compose({ manifest: manifestWithPackage(join(out, 'manifest-v2'), pkg), buildsDir: B, sourceDateEpoch: v1.meta['source-date-epoch'] });
+    v2 = await compose({ manifest: derivedManifest(join(out, 'manifest-v2'), { packages: [pkg] }), buildsDir: B, sourceDateEpoch: v1.meta['source-date-epoch'] });
   }
   if (v2.parent !== v1.meta['ostree-commit']) throw new Error(`v2's parent is ${v2.parent}, not v1 ${v1.meta['ostree-commit']}`);
   if (!v2.deltaSize) throw new Error('v2 has no static delta');

@@ -477,12 +477,6 @@ function isTypicalMode(mode: number, directory: boolean): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Translation
 
-const camel = (k: string) => {
-  let s = k.endsWith('_mib') ? k.slice(0, -4) + 'MiB' : k;
-  s = s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-  return s.replace(/_/g, '');
-};
-
 class Translator {
   constructor(
     readonly ctx: Ctx,

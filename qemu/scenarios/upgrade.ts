@@ -20,12 +20,12 @@
  *       each time: the expected version is booted and healthy, `ostree admin status` shows it, `ostree fsck` is clean
  * Boots: v1, v2, v1, v2, v3 × TRIES (2; the image's default is 3), v2, 3 after power cuts = 10.
  */
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IgnitionConfig, Scenario, TestContext } from '../harness.js';
 import type { Vm } from '../vm.js';
 import { compose, type ComposeResult } from '../../ostree/compose.js';
-import { defaultManifestPath } from '../../ostree/manifest.js';
+import { derivedManifest } from '../../ostree/manifest.js';
 import { readLatestBuild } from '../../ostree/builds.js';
 import { startUpdateServer, type UpdateServer } from '../../ostree/serve.js';
 import { deltaDir } from '../../ostree/publish.js';
@@ -79,27 +79,8 @@ async function waitHealth(vm: Vm, timeoutMs = 6 * 60_000): Promise<void> {
   throw new Error(`fcos-update-health.service did not finish (state ${last})`);
 }
 
-/** A manifest = the default one with its own overlay: the default overlay plus the given files. */
-function writeManifest(dir: string, files: Record<string, { text: string; mode: number }>): string {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const src = defaultManifestPath();
-  const text = readFileSync(src, 'utf8');
-  const m = /^overlay:\s*(\S+)\s*$/m.exec(text);
-  if (!m) throw new Error(`${src} has no overlay: line`);
-  cpSync(join(src, '..', m[1]!), join(dir, 'overlay'), { recursive: true });
-  for (const [p, f] of Object.entries(files)) {
-    const dest = join(dir, 'overlay', p);
-    mkdirSync(join(dest, '..'), { recursive: true });
-    writeFileSync(dest, f.text, { mode: f.mode });
-  }
-  const manifest = join(dir, 'manifest.yaml');
-  writeFileSync(manifest, text.replace(/^overlay:\s*\S+\s*$/m, 'overlay: overlay'));
-  return manifest;
-}
-
 async function composeVersion(ctx: TestContext, name: string, files: Record<string, { text: string; mode: number }>, sde: number): Promise<ComposeResult> {
-  const manifest = writeManifest(join(ctx.outDir, 'manifests', name), files);
+  const manifest = derivedManifest(join(ctx.outDir, 'manifests', name), { files });
   // The same package indexes and SOURCE_DATE_EPOCH as v1: only the overlay differs (a layered compose).
   process.env.FCOS_APT_MAX_AGE ??= String(7 * 24 * 3600);
   const r = await compose({ manifest, buildsDir: ctx.buildsDir, sourceDateEpoch: sde });

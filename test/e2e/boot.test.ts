@@ -12,49 +12,23 @@
  * failure patterns, failed units and time-outs.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildDefaultImage, ROOT, runScenario } from './fcos-cli.js';
 
-const ROOT = resolve(__dirname, '../..');
-const FCOS = join(ROOT, 'bin', 'fcos');
 const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
 const OUT = join(ROOT, 'tmp', 'fcos-test');
-
-interface Report {
-  ok: boolean;
-  scenarios: { name: string; ok: boolean; boots: number; checks: { name: string; ok: boolean; error?: string }[] }[];
-}
-
-async function scenario(name: string): Promise<Report['scenarios'][number]> {
-  const r = await execa(FCOS, ['test', name, '--builds', B, '--out', OUT, '--json'], { reject: false, all: false });
-  let report: Report;
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    throw new Error(`fcos test ${name} printed no JSON report (exit ${r.exitCode}):\n${r.stderr.slice(-3000)}`);
-  }
-  const s = report.scenarios.find((x) => x.name === name);
-  if (!s) throw new Error(`no result for ${name}`);
-  const failed = s.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.error}`);
-  expect(failed, `failed checks of ${name} (logs in ${join(OUT, name)})`).toEqual([]);
-  expect(s.ok).toBe(true);
-  expect(r.exitCode).toBe(0);
-  return s;
-}
+const scenario = (name: string) => runScenario(name, { builds: B, out: OUT });
 
 describe('boot scenarios (TCG)', () => {
   beforeAll(async () => {
     mkdirSync(B, { recursive: true });
-    const r = await execa(FCOS, ['build', '--ignition', join(ROOT, 'examples', 'config.ign'), '--builds', B, '--json'], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`fcos build failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}`);
-    const meta = JSON.parse(readFileSync(join(B, 'latest', 'meta.json'), 'utf8'));
-    expect(existsSync(join(B, 'latest', meta.images.qemu.path))).toBe(true);
+    const meta = await buildDefaultImage(B);
     // The default image is a Kubernetes node: meta.json has the kubelet's provenance and the preloaded images.
     expect(meta.kubelet).toMatchObject({ version: 'v1.35.4', source: 'go-module' });
-    expect(meta.kubelet.moduleHash).toMatch(/^h1:[A-Za-z0-9+/]{43}=$/);
-    expect(meta.kubelet.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(meta['container-images'].map((i: { ref: string }) => i.ref).sort()).toEqual(['localhost/fcos/hello:1', 'localhost/fcos/pause:3.10']);
+    expect(meta.kubelet?.moduleHash).toMatch(/^h1:[A-Za-z0-9+/]{43}=$/);
+    expect(meta.kubelet?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((meta['container-images'] ?? []).map((i) => i.ref).sort()).toEqual(['localhost/fcos/hello:1', 'localhost/fcos/pause:3.10']);
     // The builds dir is kept between runs: drop the disk images of older builds so the disk does not fill up.
     const latest = realpathSync(join(B, 'latest'));
     for (const d of readdirSync(B, { withFileTypes: true })) {

@@ -15,10 +15,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
 
-const ROOT = resolve(__dirname, '../..');
-const FCOS = join(ROOT, 'bin', 'fcos');
 const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
 const NAME = 'e2e-etcd';
@@ -71,8 +70,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
   beforeAll(async () => {
     mkdirSync(B, { recursive: true });
-    const b = await execa(FCOS, ['build', '--ignition', join(ROOT, 'examples', 'config.ign'), '--builds', B, '--json'], { reject: false });
-    if (b.exitCode !== 0) throw new Error(`fcos build failed (exit ${b.exitCode}):\n${b.stderr.slice(-4000)}`);
+    await buildDefaultImage(B);
     if (existsSync(join(DIR, 'run', 'state.json'))) await fcos(['cluster', 'down', DIR]);
     rmSync(DIR, { recursive: true, force: true });
     const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json']);

@@ -17,14 +17,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, execaSync, type ResultPromise } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { Vm } from '../../qemu/vm.js';
 import { freePort } from '../../qemu/net.js';
 import { pxeChainScript } from '../../qemu/run.js';
-import { defaultManifestPath } from '../../ostree/manifest.js';
+import { derivedManifest } from '../../ostree/manifest.js';
+import { buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
 
-const ROOT = resolve(__dirname, '../..');
-const FCOS = join(ROOT, 'bin', 'fcos');
 const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
 const OUT = join(ROOT, 'tmp', 'fcos-test', 'pxe');
 /**
@@ -122,24 +121,6 @@ function prepareUpgradeDir(): void {
   symlinkSync(id, join(U, 'latest'));
 }
 
-/** A manifest = the default one with its overlay plus `files` (only the overlay differs: a layered compose). */
-function writeManifest(dir: string, files: Record<string, string>): string {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const src = defaultManifestPath();
-  const text = readFileSync(src, 'utf8');
-  const m = /^overlay:\s*(\S+)\s*$/m.exec(text);
-  if (!m) throw new Error(`${src} has no overlay: line`);
-  cpSync(join(src, '..', m[1]!), join(dir, 'overlay'), { recursive: true });
-  for (const [p, t] of Object.entries(files)) {
-    mkdirSync(join(dir, 'overlay', p, '..'), { recursive: true });
-    writeFileSync(join(dir, 'overlay', p), t, { mode: 0o644 });
-  }
-  const manifest = join(dir, 'manifest.yaml');
-  writeFileSync(manifest, text.replace(/^overlay:\s*\S+\s*$/m, 'overlay: overlay'));
-  return manifest;
-}
-
 /** Boot a machine that must stop with `re` on its console (a cheap failure: no SSH wait). */
 async function expectConsole(name: string, mac: string, re: RegExp, o: { disk?: boolean } = {}): Promise<string> {
   const vm = await startVm(name, mac, o);
@@ -156,9 +137,7 @@ async function expectConsole(name: string, mac: string, re: RegExp, o: { disk?: 
 describe('PXE (TCG)', () => {
   beforeAll(async () => {
     mkdirSync(B, { recursive: true });
-    const r = await execa(FCOS, ['build', '--ignition', join(ROOT, 'examples', 'config.ign'), '--format', 'all', '--builds', B, '--json'], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`fcos build failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}`);
-    meta = JSON.parse(readFileSync(join(B, 'latest', 'meta.json'), 'utf8'));
+    meta = (await buildDefaultImage(B, ['--format', 'all'])) as typeof meta;
     for (const k of ['live-kernel', 'live-initramfs', 'live-rootfs', 'metal-zst', 'live-ipxe']) {
       const i = meta.images[k];
       expect(i, `meta.json images.${k}`).toBeDefined();
@@ -256,7 +235,7 @@ describe('PXE (TCG)', () => {
   it('pxe-install: installs to an empty disk, reboots from it without network boot, takes an upgrade from fcos serve', async () => {
     // v2 for the installed machine: a layered compose (one more file) into U, while the installer runs.
     const v2File = 'usr/share/fcos-test/pxe-v2.txt';
-    const composing = execa(FCOS, ['compose', '--manifest', writeManifest(join(OUT, 'manifest-v2'), { [v2File]: 'pxe v2\n' }), '--builds', U, '--json'], {
+    const composing = execa(FCOS, ['compose', '--manifest', derivedManifest(join(OUT, 'manifest-v2'), { files: { [v2File]: 'pxe v2\n' } }), '--builds', U, '--json'], {
       reject: false,
       env: { SOURCE_DATE_EPOCH: String(meta['source-date-epoch']), FCOS_APT_MAX_AGE: String(30 * 24 * 3600) },
     });

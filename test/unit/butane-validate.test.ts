@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
 import { translateAndValidate, nodeFilesDir } from '../../ignition/butane/index.js';
 import { validateConfig } from '../../ignition/validate.js';
 import { run } from '../../lib/run.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commitTree, ensureRepo, parentOf, revParse, setRef } from '../../ostree/repo.js';
-import { addBuild, readBuildsJson, setLatest, writeMeta, type BuildMeta } from '../../ostree/builds.js';
+import { addBuild, readBuildsJson, resetToImagedBuild, setLatest, writeMeta, type BuildMeta } from '../../ostree/builds.js';
 import { _test } from '../../ostree/compose.js';
 
 const REF = 'fcos/test/x86_64/stable';
@@ -61,5 +61,33 @@ describe('repo and the final steps of compose', () => {
     await _test.reconcile(b, repo, REF);
     expect(await revParse(repo, REF)).toBe(c2);
     expect(existsSync(join(b, 'repo', 'summary'))).toBe(true);
+  });
+
+  it('resetToImagedBuild goes back to the newest imaged build (ref, builds.json, latest), keeping later build dirs', async () => {
+    const b = mkdtempSync(join(tmpdir(), 'fcos-reset-'));
+    const repo = join(b, 'repo');
+    await ensureRepo(repo);
+    expect(await resetToImagedBuild(join(b, 'none'))).toBeUndefined(); // no builds.json: nothing to do
+    const c1 = await tinyCommit(repo, 'one');
+    mkdirSync(join(b, 'v1'));
+    writeMeta(join(b, 'v1'), { ...meta('v1', c1), images: { qemu: { path: 'x.qcow2', sha256: 's', size: 1 } } });
+    addBuild(b, 'v1');
+    setLatest(b, 'v1');
+    await setRef(repo, REF, c1);
+    expect(await resetToImagedBuild(b)).toBeUndefined(); // the newest build is imaged already
+    for (const [id, parent] of [['v2', c1], ['v3', undefined]] as const) {
+      const c = await tinyCommit(repo, id, parent ?? (await revParse(repo, REF)));
+      mkdirSync(join(b, id));
+      writeMeta(join(b, id), meta(id, c));
+      addBuild(b, id);
+      setLatest(b, id);
+      await setRef(repo, REF, c);
+    }
+    expect(await resetToImagedBuild(b)).toBe('v1');
+    expect(await revParse(repo, REF)).toBe(c1);
+    expect(readlinkSync(join(b, 'latest'))).toBe('v1');
+    expect(readBuildsJson(b).builds[0]!.id).toBe('v1');
+    expect(existsSync(join(b, 'v3', 'meta.json'))).toBe(true);
+    expect(existsSync(join(repo, 'summary'))).toBe(true);
   });
 });

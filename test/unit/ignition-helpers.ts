@@ -35,9 +35,11 @@ export function upstreamValidator(version: string): ((data: unknown) => boolean)
   if (!v) {
     const minor = /^3\.(\d)\.0$/.exec(version)![1];
     const schema = JSON.parse(readFileSync(join(SHARED, 'upstream-schemas', `v3_${minor}.json`), 'utf8'));
-    const Ajv = (Ajv04 as unknown as { default?: typeof Ajv04 }).default ?? Ajv04;
-    v = new Ajv({ strict: false, allErrors: true }).compile(schema);
-    upstream.set(version, v);
+    type AjvCtor = new (o: object) => { compile(s: unknown): (data: unknown) => boolean };
+    const Ajv = ((Ajv04 as unknown as { default?: unknown }).default ?? Ajv04) as AjvCtor;
+    const compiled = new Ajv({ strict: false, allErrors: true }).compile(schema);
+    upstream.set(version, compiled);
+    v = compiled;
   }
   return v as ((data: unknown) => boolean) & { errors?: unknown };
 }

@@ -28,7 +28,7 @@ describe('downlevelConfig', () => {
     expect(r.toVersion).toBe('3.3.0');
     expect(r.findings.filter((f) => f.severity === 'error')).toEqual([]);
     expect(r.findings[0]!.message).toMatch(/translated from 3.4.0 to 3.3.0/);
-    expect(r.config!.passwd).toEqual(c.passwd);
+    expect((r.config as Record<string, unknown>).passwd).toEqual((c as Record<string, unknown>).passwd);
   });
 
   it('translates 3.5.0 and 3.6.0 too', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { aptSources, expandVersion, imageSizeBytes, loadManifest, parseManifest } from '../../ostree/manifest.js';
+import { aptSources, defaultManifestPath, derivedManifest, expandVersion, imageSizeBytes, loadManifest, parseManifest } from '../../ostree/manifest.js';
 import { UserError } from '../../lib/errors.js';
 
 function err(text: string): UserError {
@@ -95,5 +95,37 @@ describe('manifest', () => {
     expect(expandVersion(m, 1760000000, 2)).toBe('13.20251009.2');
     expect(imageSizeBytes(m)).toBe(8 * 1024 ** 3);
     expect(imageSizeBytes({ 'image-size': '512M' })).toBe(512 * 1024 ** 2);
+  });
+});
+
+describe('derivedManifest (the default manifest plus a file or a package)', () => {
+  it('copies the overlay, adds files and packages, and the result loads with everything else unchanged', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'fcos-derived-')), 'm');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'stale'), 'left over'); // the directory is emptied first
+    const p = derivedManifest(dir, {
+      files: { 'usr/share/fcos-test/v2.txt': 'v2\n', 'usr/lib/fcos/x.sh': { text: '#!/bin/sh\n', mode: 0o755 } },
+      packages: ['tree', 'jq'],
+    });
+    const base = loadManifest(defaultManifestPath());
+    const d = loadManifest(p);
+    expect(d.overlayDir).toBe(join(dir, 'overlay'));
+    expect(d.manifest.packages).toEqual(['tree', 'jq', ...base.manifest.packages]);
+    expect({ ...d.manifest, packages: [], overlay: '' }).toEqual({ ...base.manifest, packages: [], overlay: '' });
+    expect(readFileSync(join(dir, 'overlay', 'usr/share/fcos-test/v2.txt'), 'utf8')).toBe('v2\n');
+    expect(statSync(join(dir, 'overlay', 'usr/lib/fcos/x.sh')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dir, 'overlay', 'usr/share/fcos-test/v2.txt')).mode & 0o777).toBe(0o644);
+    // The default overlay's own files came along.
+    const own = 'usr/lib/systemd/network/89-fcos-ethernet-dhcp.network';
+    expect(readFileSync(join(dir, 'overlay', own), 'utf8')).toBe(readFileSync(join(base.overlayDir!, own), 'utf8'));
+    expect(() => statSync(join(dir, 'stale'))).toThrow();
+  });
+
+  it('with no changes it is the default manifest; a file path escaping the overlay is refused', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'fcos-derived-')), 'm');
+    const d = loadManifest(derivedManifest(dir));
+    expect(d.manifest.packages).toEqual(loadManifest().manifest.packages);
+    expect(() => derivedManifest(dir, { files: { '../escape': 'x' } })).toThrow(/escapes/);
+    expect(() => derivedManifest(dir, { files: { '/etc/abs': 'x' } })).toThrow(/relative/);
   });
 });

@@ -1,0 +1,56 @@
+/**
+ * What the e2e files share: the real CLI (`bin/fcos`), the README's main job (`fcos build` of examples/config.ign
+ * into a builds dir kept between runs) and `fcos test <scenario> --json` with its report checked.
+ */
+import { expect } from 'vitest';
+import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { BuildMeta } from '../../ostree/builds.js';
+
+export const ROOT = resolve(__dirname, '../..');
+export const FCOS = join(ROOT, 'bin', 'fcos');
+export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'config.ign');
+
+export interface ScenarioResult {
+  name: string;
+  ok: boolean;
+  boots: number;
+  seconds: number;
+  checks: { name: string; ok: boolean; error?: string; detail?: string }[];
+}
+
+/**
+ * `fcos build --ignition examples/config.ign` into builds (extra arguments, e.g. `--format all`, appended); throws
+ * with the stderr tail when it fails. Returns the new latest build's meta.json, whose qemu image must exist.
+ */
+export async function buildDefaultImage(builds: string, extra: string[] = []): Promise<BuildMeta> {
+  const r = await execa(FCOS, ['build', '--ignition', EXAMPLE_CONFIG, '--builds', builds, ...extra, '--json'], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`fcos build failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}`);
+  const meta = JSON.parse(readFileSync(join(builds, 'latest', 'meta.json'), 'utf8')) as BuildMeta;
+  const qemu = meta.images?.qemu;
+  expect(qemu, 'meta.json images.qemu').toBeDefined();
+  expect(existsSync(join(builds, 'latest', qemu!.path))).toBe(true);
+  return meta;
+}
+
+/**
+ * `fcos test <name> --json`: the scenario's report must say ok with no failed check (the failed ones are listed,
+ * with the logs' directory), and the command must exit 0. Returns the scenario's result for further checks.
+ */
+export async function runScenario(name: string, o: { builds: string; out: string }): Promise<ScenarioResult> {
+  const r = await execa(FCOS, ['test', name, '--builds', o.builds, '--out', o.out, '--json'], { reject: false });
+  let report: { ok: boolean; scenarios: ScenarioResult[] };
+  try {
+    report = JSON.parse(r.stdout) as typeof report;
+  } catch {
+    throw new Error(`fcos test ${name} printed no JSON report (exit ${r.exitCode}):\n${r.stderr.slice(-3000)}`);
+  }
+  const s = report.scenarios.find((x) => x.name === name);
+  if (!s) throw new Error(`fcos test ${name}: no result for ${name} in the report`);
+  const failed = s.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.error}`);
+  expect(failed, `failed checks of ${name} (logs in ${join(o.out, name)})`).toEqual([]);
+  expect(s.ok).toBe(true);
+  expect(r.exitCode).toBe(0);
+  return s;
+}
