@@ -5,10 +5,10 @@
  * under a temporary name in the build directory and renamed only when complete, so an interrupted build never
  * leaves something that looks bootable.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireTools } from '../lib/run.js';
-import { UserError } from '../lib/errors.js';
+import { InterruptedError, UserError } from '../lib/errors.js';
 import { withCleanup } from '../lib/signals.js';
 import { info, step } from '../lib/log.js';
 import { prepareConfig } from './config.js';
@@ -67,6 +67,52 @@ export const IMAGE_TOOLS = ['sgdisk', 'losetup', 'partx', 'mkfs.ext4', 'mkfs.vfa
 import { sha256File } from '../lib/hash.js';
 export { sha256File };
 
+const GiB = 1024 * MiB;
+const gib = (n: number) => `${(n / GiB).toFixed(1)} GiB`;
+
+/**
+ * Bytes a build writes into its build dir: the raw disk's used blocks (the deployment, hard-linked to the image's
+ * repo, plus /boot) and each output format, each about the tree's size plus 256 MiB of boot files and filesystem
+ * overhead. An upper estimate: qcow2 and zstd outputs are smaller.
+ */
+export function buildSpaceNeeded(treeSize: number, outputs: number): number {
+  return (outputs + 1) * (treeSize + 256 * MiB);
+}
+
+/** Free bytes for an unprivileged writer in dir's filesystem, or undefined when statfs fails. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuse a build that cannot fit before any image file is written ($FCOS_SPACE_CHECK=0 skips the check). */
+export function checkBuildSpace(dir: string, need: number): void {
+  if (process.env.FCOS_SPACE_CHECK === '0') return;
+  const free = freeBytes(dir);
+  if (free !== undefined && free < need) {
+    throw new UserError(
+      `not enough free disk space in ${dir}: ${gib(free)} free, this build needs about ${gib(need)}`,
+      'free some disk space, build fewer formats, or use --builds on a larger filesystem (FCOS_SPACE_CHECK=0 skips this estimate)',
+    );
+  }
+}
+
+/** An error of the image step while the build dir's filesystem is (nearly) full is a full disk, whatever the tool said. */
+function fullDiskError(dir: string, err: unknown): UserError | undefined {
+  if (err instanceof UserError || err instanceof InterruptedError) return undefined;
+  const free = freeBytes(dir);
+  if (free === undefined || free >= 64 * MiB) return undefined;
+  const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new UserError(
+    `no space left on device in ${dir} while building the image (${why}); the partial image files are removed and meta.json is not changed`,
+    'free some disk space or use --builds on a larger filesystem',
+  );
+}
+
 export async function buildImage(opts: BuildImageOptions): Promise<BuildImageResult> {
   const t0 = Date.now();
   validateFormats(opts.formats);
@@ -85,68 +131,74 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
   const treeSize = ((meta.artifacts as Record<string, { size?: number }> | undefined)?.tree?.size ?? 0) as number;
   // The deployment (hardlinked checkout) plus the repo copy, plus room for one upgrade.
   const minRootBytes = Math.ceil(treeSize * 2.5) + 256 * MiB;
+  checkBuildSpace(c.buildDir, buildSpaceNeeded(treeSize, expandFormats(opts.formats).length));
 
   return withCleanup(async (cleanup) => {
-    const rawTmp = join(c.buildDir, `.${name}-${c.buildId}.raw.partial`);
-    cleanup.push('remove the partial image', () => rmSync(rawTmp, { force: true }));
-    const disk = await step('build the disk image', () =>
-      buildDisk(
-        {
-          path: rawTmp,
-          sizeBytes,
-          repo: c.repo,
-          ref: c.ref,
-          commit: c.commit,
-          stateroot: name,
-          kernelArguments: kargs,
-          firmware: opts.firmware,
-          ignition: cfg.text,
-          minRootBytes,
-        },
-        cleanup,
-      ),
-    );
-    const images: Record<string, ImageRecord> = {};
-    const formats = expandFormats(opts.formats);
-    const single = formats.filter((f) => FORMATS[f]!.convert);
-    for (const f of formats) {
-      const spec = FORMATS[f]!;
-      if (!spec.produce) continue;
-      const files = await step(`write the ${f} artifacts`, () =>
-        spec.produce!({ raw: rawTmp, buildDir: c.buildDir, prefix: `${name}-${c.buildId}`, repo: c.repo, commit: c.commit, cleanup }),
+    try {
+      const rawTmp = join(c.buildDir, `.${name}-${c.buildId}.raw.partial`);
+      cleanup.push('remove the partial image', () => rmSync(rawTmp, { force: true }));
+      const disk = await step('build the disk image', () =>
+        buildDisk(
+          {
+            path: rawTmp,
+            sizeBytes,
+            repo: c.repo,
+            ref: c.ref,
+            commit: c.commit,
+            stateroot: name,
+            kernelArguments: kargs,
+            firmware: opts.firmware,
+            ignition: cfg.text,
+            minRootBytes,
+          },
+          cleanup,
+        ),
       );
-      for (const [key, file] of Object.entries(files)) {
-        const p = join(c.buildDir, file);
-        images[key] = { path: file, sha256: await sha256File(p), size: statSync(p).size };
+      const images: Record<string, ImageRecord> = {};
+      const formats = expandFormats(opts.formats);
+      const single = formats.filter((f) => FORMATS[f]!.convert);
+      for (const f of formats) {
+        const spec = FORMATS[f]!;
+        if (!spec.produce) continue;
+        const files = await step(`write the ${f} artifacts`, () =>
+          spec.produce!({ raw: rawTmp, buildDir: c.buildDir, prefix: `${name}-${c.buildId}`, repo: c.repo, commit: c.commit, cleanup }),
+        );
+        for (const [key, file] of Object.entries(files)) {
+          const p = join(c.buildDir, file);
+          images[key] = { path: file, sha256: await sha256File(p), size: statSync(p).size };
+        }
       }
+      for (const [i, f] of single.entries()) {
+        const spec = FORMATS[f]!;
+        const file = `${name}-${c.buildId}-${spec.suffix}`;
+        const final = join(c.buildDir, file);
+        const partial = join(c.buildDir, `.${file}.partial`);
+        cleanup.push(`remove ${partial}`, () => rmSync(partial, { force: true }));
+        await step(`write ${file}`, () => spec.convert!(rawTmp, partial, i < single.length - 1));
+        renameSync(partial, final);
+        images[spec.key] = { path: file, sha256: await sha256File(final), size: statSync(final).size };
+      }
+      updateMeta(c.buildDir, { images });
+      const seconds = (Date.now() - t0) / 1000;
+      info(`built ${Object.values(images).map((i) => i.path).join(', ')} in ${seconds.toFixed(1)}s`);
+      return {
+        buildId: c.buildId,
+        buildDir: c.buildDir,
+        ref: c.ref,
+        commit: c.commit,
+        composed: c.changed,
+        firmware: opts.firmware,
+        configVersion: cfg.fromVersion,
+        imageConfigVersion: cfg.toVersion,
+        kernelArguments: disk.kargs,
+        deployment: disk.deployment,
+        bootEntries: disk.bootEntries,
+        images,
+        seconds,
+      };
+    } catch (e) {
+      // Still inside withCleanup: the partial files are not removed yet, so a full filesystem is still full.
+      throw fullDiskError(c.buildDir, e) ?? e;
     }
-    for (const [i, f] of single.entries()) {
-      const spec = FORMATS[f]!;
-      const file = `${name}-${c.buildId}-${spec.suffix}`;
-      const final = join(c.buildDir, file);
-      const partial = join(c.buildDir, `.${file}.partial`);
-      cleanup.push(`remove ${partial}`, () => rmSync(partial, { force: true }));
-      await step(`write ${file}`, () => spec.convert!(rawTmp, partial, i < single.length - 1));
-      renameSync(partial, final);
-      images[spec.key] = { path: file, sha256: await sha256File(final), size: statSync(final).size };
-    }
-    updateMeta(c.buildDir, { images });
-    const seconds = (Date.now() - t0) / 1000;
-    info(`built ${Object.values(images).map((i) => i.path).join(', ')} in ${seconds.toFixed(1)}s`);
-    return {
-      buildId: c.buildId,
-      buildDir: c.buildDir,
-      ref: c.ref,
-      commit: c.commit,
-      composed: c.changed,
-      firmware: opts.firmware,
-      configVersion: cfg.fromVersion,
-      imageConfigVersion: cfg.toVersion,
-      kernelArguments: disk.kargs,
-      deployment: disk.deployment,
-      bootEntries: disk.bootEntries,
-      images,
-      seconds,
-    };
   });
 }

@@ -208,7 +208,9 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   }
   const bootEntries = readdirSync(join(sysroot, 'boot', 'loader', 'entries'));
   debug(`boot entries: ${bootEntries.join(', ')}`);
-  await run('sync', ['-f', join(sysroot, 'boot')], { allowFailure: true });
+  // Write everything back now and fail on a write error (a full disk under the image file shows up here as EIO):
+  // an image whose data did not reach its file must not be renamed into place.
+  for (const fs of [join(sysroot, 'boot'), sysroot]) await run('sync', ['-f', fs], { purpose: `write back ${fs} to the image file` });
   await mounts.unmountAll();
   return { layout, deployment, kargs, grubCfg, bootEntries };
 }

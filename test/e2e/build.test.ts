@@ -6,6 +6,9 @@
  *      (the compose it made is kept and reused by 4)
  *   4. the default image from examples/config.ign, qcow2 + raw: partition table, deployment, grub.cfg entries,
  *      first-boot stamp, embedded config, BIOS and UEFI boot code, meta.json images
+ *   5. a full disk: a copy of B (repo + newest build's meta.json) on a small tmpfs; the build is refused up front with
+ *      the numbers, and with the estimate skipped (FCOS_SPACE_CHECK=0) it fills the disk in the image step and stops
+ *      with a clear error: no stack trace, no partial file, no loop device, no mount, meta.json unchanged
  * Booting the image is the qemu harness's job (fcos test); see README "First boot" for the manual proof.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,5 +159,47 @@ describe('fcos build: the default image', () => {
     expect(existsSync(join(mnt, 'boot/grub/i386-pc/normal.mod'))).toBe(true);
     expect(existsSync(join(mnt, 'boot/grub/x86_64-efi/normal.mod'))).toBe(true);
     expect(sh('mdir', ['-b', '-i', `${loop}p2`, '::/EFI/BOOT'])).toMatch(/BOOTX64\.EFI/i);
+  });
+
+  it('a full disk: refused up front; when it fills during the image step, a clear error and nothing lost or left', async () => {
+    const small = join(WORK, 'small');
+    mkdirSync(small, { recursive: true });
+    const repoBytes = Number(sh('du', ['-sb', join(B, 'repo')]).split('\t')[0]);
+    // Room for the repo copy and 400 MiB: far less than the image needs (≈ 2 GiB written for qcow2).
+    sh('mount', ['-t', 'tmpfs', '-o', `size=${repoBytes + 400 * 1024 * 1024}`, 'tmpfs', small]);
+    try {
+      const S = join(small, 'builds');
+      mkdirSync(join(S, result.buildId), { recursive: true });
+      sh('cp', ['-a', join(B, 'repo'), join(B, 'keys'), join(B, 'builds.json'), join(B, 'latest'), S]);
+      sh('cp', [join(result.buildDir, 'meta.json'), join(S, result.buildId, 'meta.json')]);
+      const metaBefore = readFileSync(join(S, result.buildId, 'meta.json'), 'utf8');
+      // The same package indexes as the build above, so the compose is reused (no bootstrap on the small disk).
+      const env = { FCOS_APT_MAX_AGE: String(24 * 3600) };
+      const left = () => ({
+        files: readdirSync(join(S, result.buildId)),
+        meta: readFileSync(join(S, result.buildId, 'meta.json'), 'utf8'),
+        loops: loopsUnder(small),
+        mounts: imageMounts().filter((l) => l.includes('/fcos-image-') || l.includes(`${small}/`)), // test 4's read-only mounts of B are its own
+      });
+      const nothingLeft = { files: ['meta.json'], meta: metaBefore, loops: [], mounts: [] };
+
+      const r1 = await execa(FCOS, ['build', '--ignition', EXAMPLE, '--builds', S, '--json'], { reject: false, env });
+      expect(r1.exitCode, r1.stderr).toBe(1);
+      expect(r1.stderr).toContain(`No changes in image inputs (build ${result.buildId}`);
+      expect(r1.stderr).toMatch(/not enough free disk space in \S+: [\d.]+ GiB free, this build needs about [\d.]+ GiB/);
+      expect(r1.stderr).not.toMatch(/==> build the disk image/);
+      expect(JSON.parse(r1.stdout).error.kind).toBe('user');
+      expect(left()).toEqual(nothingLeft);
+
+      const r2 = await execa(FCOS, ['build', '--ignition', EXAMPLE, '--builds', S, '--json'], { reject: false, env: { ...env, FCOS_SPACE_CHECK: '0' } });
+      expect(r2.exitCode, r2.stderr).toBe(1);
+      expect(r2.stderr).toMatch(/==> build the disk image/);
+      expect(r2.stderr).toMatch(/no space left on device in \S+ while building the image/);
+      expect(r2.stderr).not.toMatch(/^\s+at /m); // no stack trace
+      expect(JSON.parse(r2.stdout).error.kind).toBe('user');
+      expect(left()).toEqual(nothingLeft);
+    } finally {
+      spawnSync('umount', [small]);
+    }
   });
 });

@@ -3,6 +3,9 @@ import { computeLayout, sgdiskArgs, parseSize, GPT_TYPES, MiB, SECTOR } from '..
 import { assembleKargs, firstbootStamp, parseBls, FIRSTBOOT_KARG } from '../../images/kargs.js';
 import { FORMATS, validateFormats } from '../../images/formats.js';
 import { UserError } from '../../lib/errors.js';
+import { buildSpaceNeeded, checkBuildSpace } from '../../images/build.js';
+import { statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const GiB = 1024 * MiB;
 
@@ -117,5 +120,35 @@ describe('formats registry', () => {
   it('refuses unknown formats before any work', () => {
     expect(() => validateFormats(['qcow2', 'vhd'])).toThrow(/unknown image format: vhd/);
     expect(() => validateFormats(['raw'])).not.toThrow();
+  });
+});
+
+describe('free space before a build', () => {
+  it('estimates the raw disk plus one tree per output format', () => {
+    expect(buildSpaceNeeded(800 * MiB, 1)).toBe(2 * (800 + 256) * MiB);
+    expect(buildSpaceNeeded(800 * MiB, 3)).toBe(4 * (800 + 256) * MiB);
+  });
+
+  it('refuses a build that cannot fit, with the numbers and what to do; FCOS_SPACE_CHECK=0 skips it', () => {
+    const s = statfsSync(tmpdir());
+    const free = s.bavail * s.bsize;
+    expect(() => checkBuildSpace(tmpdir(), 1024)).not.toThrow();
+    let err: unknown;
+    try {
+      checkBuildSpace(tmpdir(), free + 1024 ** 4);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toMatch(new RegExp(`^not enough free disk space in ${tmpdir()}: [0-9.]+ GiB free, this build needs about [0-9.]+ GiB$`));
+    expect((err as UserError).hint).toMatch(/larger filesystem/);
+    const old = process.env.FCOS_SPACE_CHECK;
+    process.env.FCOS_SPACE_CHECK = '0';
+    try {
+      expect(() => checkBuildSpace(tmpdir(), free + 1024 ** 4)).not.toThrow();
+    } finally {
+      if (old === undefined) delete process.env.FCOS_SPACE_CHECK;
+      else process.env.FCOS_SPACE_CHECK = old;
+    }
   });
 });
