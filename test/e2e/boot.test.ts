@@ -1,7 +1,7 @@
 /**
  * Boot scenarios of issue #4, through the real CLI (`fcos build`, then `fcos test`):
  *   - the default image is built from examples/config.ign (the README's main job) into a builds dir that is kept
- *     between runs under /var/tmp, so a warm CI reuses the compose (no changes) and only rebuilds the disk;
+ *     between runs under the cache dir, so a warm CI reuses the compose (no changes) and only rebuilds the disk;
  *   - `basic` (3 boots): Ignition via fw_cfg (so the fw_cfg config wins over the embedded example config), checks over
  *     SSH, a reboot without Ignition, and a wrong sha512 that must fail first boot visibly;
  *   - `uefi` (1 boot): the same image under OVMF;
@@ -14,9 +14,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDefaultImage, ROOT, runScenario } from './fcos-cli.js';
+import { BOOT_BUILDS, buildDefaultImage, ROOT, runScenario } from './fcos-cli.js';
 
-const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
+const B = BOOT_BUILDS;
 const OUT = join(ROOT, 'tmp', 'fcos-test');
 const scenario = (name: string) => runScenario(name, { builds: B, out: OUT });
 

@@ -16,9 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
+import { BOOT_BUILDS, buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
 
-const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
+const B = BOOT_BUILDS;
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
 const NAME = 'e2e-etcd';
 

@@ -7,10 +7,19 @@ import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BuildMeta } from '../../ostree/builds.js';
+import { cacheDir } from '../../lib/paths.js';
 
 export const ROOT = resolve(__dirname, '../..');
 export const FCOS = join(ROOT, 'bin', 'fcos');
 export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'config.ign');
+
+/**
+ * The builds dirs kept between runs, under the one cache dir ($FCOS_CACHE_DIR, /var/cache/fcos for root) next to
+ * the Debian packages, Go modules and kubelet: a warm CI reuses their compose, an emptied cache makes a cold run.
+ * The boot, cluster and PXE tests share one (the default image); the upgrade scenario adds versions to its own.
+ */
+export const BOOT_BUILDS = process.env.FCOS_E2E_BOOT_BUILDS ?? join(cacheDir('e2e'), 'boot-builds');
+export const UPGRADE_BUILDS = process.env.FCOS_E2E_UPGRADE_BUILDS ?? join(cacheDir('e2e'), 'upgrade-builds');
 
 export interface ScenarioResult {
   name: string;

@@ -22,9 +22,9 @@ import { Vm } from '../../qemu/vm.js';
 import { freePort } from '../../qemu/net.js';
 import { pxeChainScript } from '../../qemu/run.js';
 import { derivedManifest } from '../../ostree/manifest.js';
-import { buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
+import { BOOT_BUILDS, buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
 
-const B = process.env.FCOS_E2E_BOOT_BUILDS ?? '/var/tmp/fcos-e2e-boot/builds';
+const B = BOOT_BUILDS;
 const OUT = join(ROOT, 'tmp', 'fcos-test', 'pxe');
 /**
  * The upgrade source of the installed machine: a copy of B (repo hard-linked, same signing key) that gets a layered

@@ -14,9 +14,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { resetToImagedBuild } from '../../ostree/builds.js';
-import { buildDefaultImage, ROOT, runScenario } from './fcos-cli.js';
+import { buildDefaultImage, ROOT, runScenario, UPGRADE_BUILDS } from './fcos-cli.js';
 
-const B = process.env.FCOS_E2E_UPGRADE_BUILDS ?? '/var/tmp/fcos-e2e-upgrade/builds';
+const B = UPGRADE_BUILDS;
 const OUT = join(ROOT, 'tmp', 'fcos-test');
 
 describe('upgrade scenario (TCG)', () => {
