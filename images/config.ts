@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { UserError, BugError } from '../lib/errors.js';
+import { UserError } from '../lib/errors.js';
 import { run, haveTool } from '../lib/run.js';
 import { validateConfig } from '../ignition/validate.js';
 import { translateButaneFile } from '../ignition/butane/index.js';
@@ -35,10 +35,6 @@ export class ConfigRefusedError extends UserError {
   }
 }
 
-function isNotImplemented(e: unknown): boolean {
-  return e instanceof BugError && /not implemented/.test(e.message);
-}
-
 /** Read, translate (Butane), validate and down-level a config file. Throws ConfigRefusedError on any error. */
 export async function prepareConfig(file: string): Promise<PreparedConfig> {
   let text: string;
@@ -49,16 +45,10 @@ export async function prepareConfig(file: string): Promise<PreparedConfig> {
     text = readFileSync(file, 'utf8');
   }
   const warnings: Finding[] = [];
-  let parsed: unknown;
-  try {
-    const v = validateConfig(text);
-    if (hasErrors(v.findings)) throw new ConfigRefusedError(file, v.findings);
-    warnings.push(...v.findings);
-    parsed = v.config;
-  } catch (e) {
-    if (!isNotImplemented(e)) throw e;
-    // The project's validator is not there yet: the image's own validator still runs below.
-  }
+  const v = validateConfig(text);
+  if (hasErrors(v.findings)) throw new ConfigRefusedError(file, v.findings);
+  warnings.push(...v.findings);
+  let parsed: unknown = v.config;
   if (parsed === undefined) {
     try {
       parsed = JSON.parse(text);

@@ -83,6 +83,9 @@ describe('boot scenarios (TCG)', () => {
 
   it('uefi: the same image boots under OVMF', async () => {
     const s = await scenario('uefi');
-    expect(s.checks.map((c) => c.name)).toContain('booted by UEFI firmware');
+    const names = s.checks.map((c) => c.name);
+    for (const want of ['booted by UEFI firmware', 'hostname from the fw_cfg config (not the embedded one)', 'ostree admin status shows the booted deployment']) {
+      expect(names).toContain(want);
+    }
   });
 });

@@ -85,6 +85,7 @@ describe('fcos build: the default image', () => {
     expect(loopsUnder(B)).toEqual([]);
     expect(imageMounts()).toEqual([]);
     const ids = readdirSync(B).filter((d) => existsSync(join(B, d, 'meta.json')));
+    expect(ids.length).toBeGreaterThan(0); // the compose before the disk step is kept (and reused below)
     for (const id of ids) {
       const files = readdirSync(join(B, id));
       expect(files.filter((f) => /\.(raw|qcow2)$/.test(f) || f.endsWith('.partial'))).toEqual([]);

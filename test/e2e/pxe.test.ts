@@ -70,7 +70,11 @@ function config(hostname: string, extra: object[] = []): object {
   };
 }
 
-async function startVm(name: string, mac: string, o: { disk?: boolean; netboot?: boolean; persistDisk?: string; noReboot?: boolean } = {}): Promise<Vm> {
+/**
+ * quietConsole: boots that stop on purpose (the error cases) or that never reach a system (the installer) do not
+ * fail on console failure lines; the live and installed systems do, like every other boot in the suite.
+ */
+async function startVm(name: string, mac: string, o: { disk?: boolean; netboot?: boolean; persistDisk?: string; noReboot?: boolean; quietConsole?: boolean } = {}): Promise<Vm> {
   const dir = join(OUT, name);
   if (o.netboot !== false) {
     rmSync(dir, { recursive: true, force: true });
@@ -89,9 +93,14 @@ async function startVm(name: string, mac: string, o: { disk?: boolean; netboot?:
     disk: o.persistDisk ? { path: o.persistDisk, format: 'qcow2' } : undefined,
     persist: !!o.persistDisk,
     noReboot: o.noReboot,
-    // The error cases stop in the initramfs on purpose.
-    ignoreConsole: [/.*/],
+    ignoreConsole: o.quietConsole ? [/.*/] : undefined,
   });
+}
+
+/** The failed units once the boot has settled ('' when none). */
+async function failedUnits(vm: Vm): Promise<string> {
+  await vm.ssh('sudo systemctl is-system-running --wait', { timeoutMs: 5 * MIN });
+  return (await vm.sshOk('systemctl --failed --no-legend --plain')).trim();
 }
 
 async function waitHttp(url: string, proc: ResultPromise, what: string): Promise<void> {
@@ -123,7 +132,7 @@ function prepareUpgradeDir(): void {
 
 /** Boot a machine that must stop with `re` on its console (a cheap failure: no SSH wait). */
 async function expectConsole(name: string, mac: string, re: RegExp, o: { disk?: boolean } = {}): Promise<string> {
-  const vm = await startVm(name, mac, o);
+  const vm = await startVm(name, mac, { ...o, quietConsole: true });
   try {
     // Every error case ends in the initramfs's emergency mode (OnFailure=): stop there too, with or without the message.
     const line = await vm.waitForConsole(new RegExp(`${re.source}|Entering emergency mode`), 12 * MIN, { consoleFailures: false });
@@ -216,6 +225,7 @@ describe('PXE (TCG)', () => {
     try {
       await vm.waitForSsh(15 * MIN);
       seen[MAC.one] = (await vm.sshOk('hostname')).trim();
+      expect(await failedUnits(vm)).toBe('');
       expect(seen[MAC.one]).toBe('pxe-one');
       expect((await vm.sshOk('sudo cat /etc/fcos-pxe/hello.txt')).trim()).toBe('served to pxe-one');
       // Logged in with the key from the served config: the SSH key landed.
@@ -240,7 +250,7 @@ describe('PXE (TCG)', () => {
       env: { SOURCE_DATE_EPOCH: String(meta['source-date-epoch']), FCOS_APT_MAX_AGE: String(30 * 24 * 3600) },
     });
     composing.catch(() => undefined);
-    const inst = await startVm('pxe-install', MAC.install, { disk: true, noReboot: true });
+    const inst = await startVm('pxe-install', MAC.install, { disk: true, noReboot: true, quietConsole: true });
     // The installer reboots when done; with -no-reboot QEMU stops instead.
     await inst.waitExit(25 * MIN);
     const text = inst.consoleText();
@@ -252,6 +262,7 @@ describe('PXE (TCG)', () => {
     try {
       await vm.waitForSsh(15 * MIN);
       seen[MAC.install] = (await vm.sshOk('hostname')).trim();
+      expect(await failedUnits(vm)).toBe('');
       expect(seen[MAC.install]).toBe('pxe-installed');
       expect((await vm.sshOk('sudo cat /etc/fcos-pxe/hello.txt')).trim()).toBe('served to pxe-installed');
       const status = await vm.sshOk('sudo ostree admin status');

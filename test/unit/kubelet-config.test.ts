@@ -112,8 +112,13 @@ describe('overlay-k8s: CNI', () => {
     expect(b).toBeLessThan(88);
     expect(conf.plugins.some((p: { type: string; capabilities?: { portMappings?: boolean } }) => p.type === 'portmap' && p.capabilities?.portMappings)).toBe(true);
   });
-  it('sorts before podman’s CNI file (containerd loads only the first, max_conf_num = 1)', () => {
-    expect('10-fcos-bridge.conflist' < '87-podman-bridge.conflist').toBe(true);
+  it('is the first CNI file containerd loads (max_conf_num = 1), before podman’s 87-podman-bridge.conflist', () => {
+    const toml = parseToml(read('etc/containerd/config.toml'));
+    const cni = ((toml.plugins as TomlTable)['io.containerd.grpc.v1.cri'] as TomlTable).cni as TomlTable;
+    expect(cni.max_conf_num).toBe(1);
+    const files = readdirSync(join(O, 'etc/cni/net.d')).sort();
+    expect(files).toEqual(['10-fcos-bridge.conflist']);
+    expect([...files, '87-podman-bridge.conflist'].sort()[0]).toBe('10-fcos-bridge.conflist');
   });
 });
 

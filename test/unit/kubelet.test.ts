@@ -228,9 +228,8 @@ describe('kubelet caches', () => {
       versionOutput: 'Kubernetes v1.35.4',
     };
     writeFileSync(join(entry, 'kubelet.json'), JSON.stringify(meta));
-    const t0 = Date.now();
+    // The fake go exits 99 when run: a cache hit must not run it (speed is bench material, not asserted here).
     const r = await ensureKubelet({ version: 'v1.35.4', goBin });
-    expect(Date.now() - t0).toBeLessThan(200);
     expect(r.cached).toBe(true);
     expect(r.path).toBe(join(entry, 'kubelet'));
     expect(r.moduleHash).toBe(meta.moduleHash);
@@ -238,6 +237,6 @@ describe('kubelet caches', () => {
 
     // A truncated binary (size differs from the metadata) is not a cache hit: it would try to build → go runs → fails.
     writeFileSync(join(entry, 'kubelet'), 'trunc');
-    await expect(ensureKubelet({ version: 'v1.35.4', goBin })).rejects.toThrow();
+    await expect(ensureKubelet({ version: 'v1.35.4', goBin })).rejects.toThrow(/go must not run/);
   });
 });
