@@ -5,9 +5,10 @@
  * under a temporary name in the build directory and renamed only when complete, so an interrupted build never
  * leaves something that looks bootable.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireTools } from '../lib/run.js';
+import { freeBytes } from '../lib/paths.js';
 import { InterruptedError, UserError } from '../lib/errors.js';
 import { withCleanup } from '../lib/signals.js';
 import { info, step } from '../lib/log.js';
@@ -77,16 +78,6 @@ const gib = (n: number) => `${(n / GiB).toFixed(1)} GiB`;
  */
 export function buildSpaceNeeded(treeSize: number, outputs: number): number {
   return (outputs + 1) * (treeSize + 256 * MiB);
-}
-
-/** Free bytes for an unprivileged writer in dir's filesystem, or undefined when statfs fails. */
-function freeBytes(dir: string): number | undefined {
-  try {
-    const s = statfsSync(dir);
-    return s.bavail * s.bsize;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Refuse a build that cannot fit before any image file is written ($FCOS_SPACE_CHECK=0 skips the check). */

@@ -6,7 +6,7 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 
 export function cacheDir(...sub: string[]): string {
   const base = process.env.FCOS_CACHE_DIR
@@ -21,4 +21,14 @@ export function cacheDir(...sub: string[]): string {
 
 export function buildsDir(flag?: string): string {
   return resolve(flag ?? process.env.FCOS_BUILDS_DIR ?? 'builds');
+}
+
+/** Free bytes for an unprivileged writer in dir's filesystem, or undefined when statfs fails (e.g. no such dir). */
+export function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
 }

@@ -12,9 +12,10 @@
  * All work happens in builds/.tmp/compose-<pid>; the build directory is renamed into place and the ref moved
  * only at the end, so an interrupted compose leaves the repo, its refs and builds/latest as they were.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { missingToolError, run, TOOL_PACKAGES } from '../lib/run.js';
+import { freeBytes } from '../lib/paths.js';
 import { UserError } from '../lib/errors.js';
 import { sha256File } from '../lib/hash.js';
 import { info, step, warn } from '../lib/log.js';
@@ -118,17 +119,12 @@ function requireToolsFast(tools: string[]): void {
 const MIN_FREE_BYTES = 6 * 1024 ** 3;
 
 function checkFreeSpace(dir: string): void {
-  try {
-    const s = statfsSync(dir);
-    const free = s.bavail * s.bsize;
-    if (free < MIN_FREE_BYTES) {
-      throw new UserError(
-        `not enough free disk space in ${dir}: ${(free / 1024 ** 3).toFixed(1)} GiB free, a compose needs about ${MIN_FREE_BYTES / 1024 ** 3} GiB`,
-        'free some disk space or use --builds on a larger filesystem',
-      );
-    }
-  } catch (e) {
-    if (e instanceof UserError) throw e;
+  const free = freeBytes(dir);
+  if (free !== undefined && free < MIN_FREE_BYTES) {
+    throw new UserError(
+      `not enough free disk space in ${dir}: ${(free / 1024 ** 3).toFixed(1)} GiB free, a compose needs about ${MIN_FREE_BYTES / 1024 ** 3} GiB`,
+      'free some disk space or use --builds on a larger filesystem',
+    );
   }
 }
 
