@@ -28,16 +28,16 @@ image: deps build
 	$(FCOS) build --ignition $(EXAMPLE)
 
 # All tests: unit and e2e. Prints a closing line "tests: N passed, N failed, N skipped".
+# Unit tests first, then the e2e files one at a time; writes tmp/test-report.json (per file: wall time, tests, QEMU
+# launches).
 test: deps build typecheck
-	mkdir -p tmp
-	npx vitest run --reporter=default --reporter=json --outputFile.json=tmp/vitest.json; rc=$$?; \
-	  node scripts/test-summary.mjs tmp/vitest.json; exit $$rc
+	bash scripts/run-tests.sh unit e2e
 
 test-unit: build typecheck
-	npx vitest run --project unit
+	bash scripts/run-tests.sh unit
 
 test-e2e: deps build
-	npx vitest run --project e2e
+	bash scripts/run-tests.sh e2e
 
 bench: deps build
 	bash bench/validate

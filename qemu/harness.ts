@@ -163,8 +163,6 @@ export interface TestContext {
   sshPubKey: string;
   /** Run one named check; a failing check is recorded and the scenario goes on. Returns whether it passed. */
   check(name: string, fn: () => Promise<string | void>): Promise<boolean>;
-  /** Record a boot (a reboot of vm counts too). */
-  countBoot(): void;
   /** Start another VM of the same image (with another config); not waited for. Killed at the end. */
   boot(opts: BootOptions): Promise<Vm>;
   serve: SetupContext['serve'];
@@ -254,7 +252,6 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const checks: CheckResult[] = [];
-  let boots = 0;
   const servers: Server[] = [];
   const vms: Vm[] = [];
   const result: ScenarioResult = { name: s.name, ok: false, seconds: 0, boots: 0, dir: outDir, console: join(outDir, 'console.txt'), checks };
@@ -332,7 +329,6 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         const net = scenarioNetwork(s.needs, hostPorts);
         const vm = await Vm.start({ ...common, ...net, ...extra, name: `${s.name}-${name}`, dir, ignoreConsole: [...(s.ignoreConsole ?? []), ...(extra.ignoreConsole ?? [])] });
         vms.push(vm);
-        boots++;
         return vm;
       };
 
@@ -365,7 +361,6 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         sshKey,
         sshPubKey,
         check: record,
-        countBoot: () => void boots++,
         boot: async (o) => {
           const dir = join(outDir, o.name);
           mkdirSync(dir, { recursive: true });
@@ -406,6 +401,15 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
           return state;
         });
         await collectJournal(vm, outDir, result, 30_000);
+      } else {
+        // QEMU is gone (it died, or a scenario powered it off and left it off): the machine checks cannot run, and
+        // a scenario whose machine cannot be checked has not passed.
+        checks.push({
+          name: 'system is running (no failed units)',
+          ok: false,
+          seconds: 0,
+          error: `the VM was not running for the machine checks (${vm.failed ? errText(vm.failed).split('\n')[0] : 'QEMU exited'})`,
+        });
       }
     } catch (e) {
       checks.push({ name: 'harness', ok: false, seconds: 0, error: errText(e) });
@@ -428,7 +432,8 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
       if (seen.length) writeFileSync(join(outDir, 'console-failures.txt'), seen.map((x) => `${x.vm}: ${describeFailure(x.f)}`).join('\n') + '\n');
     }
   });
-  result.boots = boots;
+  // Boots are QEMU launches (a cold reboot or a power-on after a cut starts QEMU again), not what a scenario says.
+  result.boots = vms.reduce((n, v) => n + v.launches, 0);
   result.seconds = (Date.now() - t0) / 1000;
   result.ok = checks.length > 0 && checks.every((c) => c.ok);
   return result;

@@ -156,7 +156,6 @@ async function main(): Promise<void> {
           const t0 = Date.now();
           await vm.reboot(15 * 60_000, { cold: true });
           times.plain = (Date.now() - t0) / 1000;
-          ctx.countBoot();
           await settled();
           return `${times.plain.toFixed(1)} s`;
         });
@@ -169,7 +168,6 @@ async function main(): Promise<void> {
           await vm.reboot(15 * 60_000, { cold: true });
           const st = await status();
           times.upgrade = (Date.now() - t0) / 1000;
-          ctx.countBoot();
           if (st.Booted !== v2.version) throw new Error(`booted ${st.Booted}, want ${v2.version}`);
           times.bytes = server!.stats.bytes;
           times.deltaBytes = server!.stats.deltaBytes;

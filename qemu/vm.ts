@@ -4,7 +4,7 @@
  * SSH, reboot (a new boot_id proves it), shut down (QMP system_powerdown) or kill. Everything has a time-out, and a
  * console failure or an unexpected QEMU exit makes every wait fail at once.
  */
-import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -90,6 +90,27 @@ export class VmError extends ExternalError {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Tests count boots as QEMU launches: with $FCOS_BOOT_LOG set, every QEMU start appends one JSON line
+ * ({t, vm, pid}) to that file, whichever process (vitest, `fcos test`, `fcos cluster up`) started it.
+ */
+export function recordLaunch(vm: string, pid: number, file = process.env.FCOS_BOOT_LOG): void {
+  if (!file) return;
+  try {
+    appendFileSync(file, JSON.stringify({ t: Date.now(), vm, pid }) + '\n');
+  } catch {
+    /* a missing tmp dir must not stop a VM */
+  }
+}
+
+/** The rule behind Vm.sshFails, pure: exit 0 is "it succeeded", 255 is ssh's own failure, `want` pins the status. */
+export function expectGuestFailure(vm: string, command: string, r: SshResult, want?: number): SshResult {
+  if (r.exitCode === 255) throw new ExternalError(`ssh to VM ${vm} failed (exit 255): the command did not run`, command, 255, tail(r.stderr));
+  if (r.exitCode === 0) throw new Error(`${command}: succeeded in VM ${vm}, but it must fail${r.stdout.trim() ? `:\n${tail(r.stdout)}` : ''}`);
+  if (want !== undefined && r.exitCode !== want) throw new Error(`${command}: exit ${r.exitCode} in VM ${vm}, want ${want}:\n${tail(r.stderr || r.stdout)}`);
+  return r;
+}
+
 function qmpPath(dir: string, name: string): string {
   const p = join(dir, 'qmp.sock');
   // sun_path is 108 bytes.
@@ -112,6 +133,8 @@ export class Vm {
   qmpSocket!: string;
   overlay?: string;
   command = '';
+  /** QEMU processes started for this VM (a cold reboot or a power-on after a cut starts another). */
+  launches = 0;
 
   private constructor(readonly spec: VmSpec) {
     this.consolePath = join(spec.dir, 'console.txt');
@@ -245,6 +268,8 @@ export class Vm {
       }
       break;
     }
+    this.launches++;
+    recordLaunch(s.name, this.proc.pid);
     s.cleanup?.push(`stop VM ${s.name}`, () => this.kill());
     this.proc.exited.then((e) => {
       if (!this.stopping) {
@@ -365,6 +390,15 @@ export class Vm {
   }
 
   /** Run a command over SSH and throw unless it exits 0. Returns stdout. */
+  /**
+   * A command that must fail in the guest (a negative check: "the file is absent", "the port is closed"). Resolves
+   * with its result when it ran and exited non-zero; throws when it succeeded, and when ssh itself failed (exit 255:
+   * no connection, the guest gone), so that a dead VM is never read as "absent".
+   */
+  async sshFails(command: string, opts: { timeoutMs?: number; input?: string; want?: number } = {}): Promise<SshResult> {
+    const r = await this.ssh(command, opts);
+    return expectGuestFailure(this.spec.name, command, r, opts.want);
+  }
   async sshOk(command: string, opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
     const r = await this.ssh(command, opts);
     if (r.exitCode !== 0) {

@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IgnitionConfig, Scenario, SetupContext } from '../harness.js';
 import { VmError } from '../vm.js';
+import { bootedDeployments } from './ostree-status.js';
 
 const HOSTNAME = 'fcos-basic';
 const HELLO = 'hello from fcos basic\n';
@@ -69,6 +70,9 @@ tar -C "$r" -c . | sudo podman import - localhost/fcos-hello:test >/dev/null
 sudo podman run --rm --network none localhost/fcos-hello:test /usr/bin/echo hello-from-podman
 rm -rf "$r"`;
 
+/** Ignition's console line for a file whose content does not match the config's hash (expected = the config's). */
+export const HASH_ERROR = (expectedHex: string) => new RegExp(`hash verification failed \\(calculated \\S+ but expected \\S*${expectedHex.slice(0, 32)}`);
+
 let state: { url: string; sha512: string } | undefined;
 
 export const basic: Scenario = {
@@ -110,15 +114,16 @@ export const basic: Scenario = {
       await eq('cat /var/lib/fcos-test/unit-ran', 'ran');
     });
     await ctx.check('/usr is read-only', async () => {
-      const r = await vm.ssh('sudo touch /usr/.fcos-rw-test');
-      if (r.exitCode === 0) throw new Error('could write to /usr');
+      const r = await vm.sshFails('sudo touch /usr/.fcos-rw-test');
       if (!/read-only/i.test(r.stderr)) throw new Error(`touch /usr failed, but not read-only: ${r.stderr.trim()}`);
+      return r.stderr.trim();
     });
     await ctx.check('ostree admin status shows one booted deployment', async () => {
       const out = await vm.sshOk('sudo ostree admin status');
-      const booted = out.split('\n').filter((l) => l.startsWith('* '));
-      if (booted.length !== 1) throw new Error(`expected one booted deployment:\n${out}`);
-      return booted[0]!.trim();
+      // Every deployment, not only the `* ` line (there is always exactly one of those on an ostree system).
+      const d = bootedDeployments(out);
+      if (d.all.length !== 1 || !d.booted) throw new Error(`expected exactly one deployment, and it booted:\n${out}`);
+      return `${d.booted.stateroot} ${d.booted.checksum.slice(0, 12)}.${d.booted.serial}`;
     });
     await ctx.check('etcdctl put/get', async () => {
       // etcd may still be starting under TCG: wait for it to answer (up to 2 minutes).
@@ -135,7 +140,6 @@ export const basic: Scenario = {
     const rebooted = await ctx.check('reboot', async () => {
       // A clean power cycle (see Vm.reboot: a warm reset under TCG boots ~2x slower).
       const id = await vm.reboot(8 * 60_000, { cold: true });
-      ctx.countBoot();
       if (id === firstBoot) throw new Error('boot_id unchanged');
       return `boot_id ${firstBoot.slice(0, 8)} -> ${id.slice(0, 8)}`;
     });
@@ -160,8 +164,14 @@ export const basic: Scenario = {
       try {
         await bad.waitForSsh(8 * 60_000);
       } catch (e) {
-        if (e instanceof VmError && e.consoleFailure) return `${e.consoleFailure.name}: ${e.consoleFailure.line}`;
-        throw e;
+        if (!(e instanceof VmError && e.consoleFailure)) throw e;
+        // Not any console failure: Ignition's own verification error, naming the hash the config asked for.
+        // (Ignition 2.14: "hash verification failed (calculated sha512-X but expected sha512-Y)".)
+        const why = await bad
+          .waitForConsole(HASH_ERROR(wrong), 60_000, { consoleFailures: false })
+          .catch(() => undefined);
+        if (!why) throw new Error(`the boot failed, but not on Ignition's hash check: ${e.consoleFailure.name}: ${e.consoleFailure.line}`);
+        return why.trim();
       } finally {
         await bad.kill();
       }

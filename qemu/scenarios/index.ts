@@ -5,9 +5,9 @@ import { basic } from './basic.js';
 import { uefi } from './uefi.js';
 import { kubelet, podman } from './kubelet.js';
 import { upgrade } from './upgrade.js';
-import { baselinePanic, baselineSmoke, baselineUnitFailure } from './selftest.js';
+import { baselinePanic, baselineQemuDies, baselineSmoke, baselineUnitFailure } from './selftest.js';
 
-export const SCENARIOS: readonly Scenario[] = [basic, uefi, kubelet, podman, upgrade, baselineSmoke, baselineUnitFailure, baselinePanic];
+export const SCENARIOS: readonly Scenario[] = [basic, uefi, kubelet, podman, upgrade, baselineSmoke, baselineUnitFailure, baselinePanic, baselineQemuDies];
 
 /** Scenarios by name; no names: every scenario that is not a harness self-test. */
 export function selectScenarios(names: readonly string[]): Scenario[] {

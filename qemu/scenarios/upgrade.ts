@@ -32,8 +32,18 @@ import { deltaDir } from '../../ostree/publish.js';
 import { commitSignatures, generateKey, signCommit } from '../../ostree/sign.js';
 import { updateSummary } from '../../ostree/repo.js';
 import { run } from '../../lib/run.js';
+import { bootedDeployments } from './ostree-status.js';
 
 const BROKEN_CHECK = '/usr/lib/fcos/health.d/50-fcos-test-broken';
+/** v3's broken check waits (up to 50 s) for the test to record the trial boot over SSH, then fails. */
+const TRIAL_SEEN = '/run/fcos-test-trial-seen';
+export const BROKEN_SCRIPT = `#!/bin/sh\nfor i in $(seq 1 50); do [ -e ${TRIAL_SEEN} ] && break; sleep 1; done\necho "v3 is broken on purpose (fcos upgrade test)"\nexit 1\n`;
+/** ostree's messages (libostree 2025.x) for the refused updates, as fcos-update records them in "Last error". */
+export const OSTREE_ERR = {
+  unsigned: /GPG verification enabled, but no signatures found \(use gpg-verify=false in remote config to disable\)/,
+  wrongKey: /(Can't check signature: public key not found|GPG signatures found, but none are in trusted keyring)/,
+  corrupt: /Corrupted dirtree object; checksum expected='[0-9a-f]{64}' actual='[0-9a-f]{64}'/,
+};
 /** Boot tries of a new deployment (the default is 3; 2 here saves a TCG boot, the GRUB logic is the same). */
 const TRIES = 2;
 
@@ -127,7 +137,6 @@ export const upgrade: Scenario = {
     try {
       const reboot = async () => {
         await vm.reboot(10 * 60_000, { cold: true });
-        ctx.countBoot();
         await waitHealth(vm);
       };
       let v2: ComposeResult | undefined;
@@ -187,8 +196,8 @@ export const upgrade: Scenario = {
         await reboot();
         const st = await status(vm);
         eqOrThrow('Booted', st.Booted, v1.meta['ostree-version']);
-        const r = await vm.ssh('test -e /usr/share/fcos-test/v2.txt');
-        if (r.exitCode === 0) throw new Error('v2 file still there after the rollback');
+        // test's 1 (absent) only: ssh's own failure (255) is an error, not "absent".
+        await vm.sshFails('test -e /usr/share/fcos-test/v2.txt', { want: 1 });
         return `booted ${st.Booted}`;
       });
       if (!rolled) return;
@@ -202,7 +211,7 @@ export const upgrade: Scenario = {
       if (!again) return;
 
       // ---- 3. v3 is broken: automatic rollback
-      const v3files = { ...v2files, [BROKEN_CHECK.slice(1)]: { text: '#!/bin/sh\necho "v3 is broken on purpose (fcos upgrade test)"\nexit 1\n', mode: 0o755 } };
+      const v3files = { ...v2files, [BROKEN_CHECK.slice(1)]: { text: BROKEN_SCRIPT, mode: 0o755 } };
       const composed3 = await ctx.check('compose v3 with a failing required health check', async () => {
         v3 = await composeVersion(ctx, 'v3', v3files, sde);
         eqOrThrow('parent', v3.parent, v2!.commit);
@@ -213,12 +222,12 @@ export const upgrade: Scenario = {
         await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
         eqOrThrow('Boot counter before', (await status(vm))['Boot counter'], String(TRIES));
         await vm.poweroff();
-        ctx.countBoot(); // counted as they come below; the first power-on here
         let boots = 0;
+        /** What each boot was, seen over SSH while it ran: its boot id and the booted commit. */
+        const seen: { boot: number; bootId: string; booted: string }[] = [];
         for (;;) {
           boots++;
           if (boots > 6) throw new Error('no fallback after 6 boots');
-          if (boots > 1) ctx.countBoot();
           await vm.powerOn(`power on (v3 trial, boot ${boots})`);
           vm.expectExit();
           let outcome: 'exit' | 'fallback' | undefined;
@@ -226,6 +235,15 @@ export const upgrade: Scenario = {
           while (Date.now() < end && !outcome) {
             if (await vm.waitForExit(5000)) outcome = 'exit';
             else {
+              if (!seen.some((x) => x.boot === boots)) {
+                // Record this boot before its broken check gives up (the check waits for the flag file, up to 50 s).
+                const r = await vm.ssh('cat /proc/sys/kernel/random/boot_id && sudo ostree admin status', { timeoutMs: 20_000 }).catch(() => undefined);
+                const booted = r?.exitCode === 0 ? bootedDeployments(r.stdout).booted : undefined;
+                if (booted) {
+                  seen.push({ boot: boots, bootId: r!.stdout.split('\n')[0]!.trim(), booted: booted.checksum });
+                  if (booted.checksum === v3!.commit) await vm.ssh(`sudo touch ${TRIAL_SEEN}`, { timeoutMs: 20_000 }).catch(() => undefined);
+                }
+              }
               const r = await vm.ssh('test -s /var/lib/fcos-update/fallback && systemctl is-active fcos-update-health.service', { timeoutMs: 20_000 }).catch(() => undefined);
               if (r?.exitCode === 0 && r.stdout.trim() === 'active') outcome = 'fallback';
             }
@@ -234,9 +252,18 @@ export const upgrade: Scenario = {
           ctx.log(`v3 trial: boot ${boots} ended with ${outcome}`);
           if (outcome === 'fallback') break;
         }
+        // Every trial boot ran v3 (a boot of its own: distinct boot ids), and the boot after them ran v2.
+        const short = (c: string) => c.slice(0, 12);
+        for (let b = 1; b <= boots; b++) {
+          const x = seen.find((y) => y.boot === b);
+          const want = b <= TRIES ? v3!.commit : v2!.commit;
+          if (!x) throw new Error(`boot ${b} was never seen over SSH (want ${short(want)} booted)`);
+          if (x.booted !== want) throw new Error(`boot ${b} booted ${short(x.booted)}, want ${short(want)} (${b <= TRIES ? 'v3 on trial' : 'v2 after the fallback'})`);
+        }
+        if (new Set(seen.map((x) => x.bootId)).size !== seen.length) throw new Error(`a boot id repeats: ${JSON.stringify(seen)}`);
         vm.expectExit(false);
         if (boots !== TRIES + 1) throw new Error(`fell back after ${boots} boots, want ${TRIES + 1} (${TRIES} tries of v3, then v2)`);
-        return `${boots - 1} boots of v3, then v2`;
+        return `${boots - 1} boots of v3, then v2: ${seen.map((x) => `boot ${x.boot} ${x.bootId.slice(0, 8)} ${short(x.booted)}`).join(', ')}`;
       });
       if (fellBack) {
         await ctx.check('after the fallback: v2 booted and default, counter cleared, reason recorded', async () => {
@@ -260,15 +287,22 @@ export const upgrade: Scenario = {
       const v4files = { ...v3files, 'usr/share/fcos-test/v4.txt': { text: 'v4\n', mode: 0o644 } };
       let v4: ComposeResult | undefined;
       /** Try an upgrade that must be refused: it fails, nothing is staged, v2 stays booted, the refusal is in status. */
-      const refused = async (what: string, errRe: RegExp): Promise<string> => {
+      const refused = async (what: string, errRe: RegExp, commit: string, absent: 'absent' | 'incomplete'): Promise<string> => {
         await vm.sshOk('sudo rm -f /var/lib/fcos-update/last-error');
-        const r = await vm.ssh('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
-        if (r.exitCode === 0) throw new Error(`the upgrade to ${what} succeeded:\n${r.stdout}`);
+        const r = await vm.sshFails('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
         const st = await status(vm);
         eqOrThrow('Booted', st.Booted, v2!.version);
+        eqOrThrow('Default', st.Default, v2!.version);
         if (st.Staged) throw new Error(`something was staged: ${st.Staged}`);
         const err = st['Last error'] ?? '';
-        if (!errRe.test(err)) throw new Error(`Last error does not name the cause (${errRe}): ${JSON.stringify(err)}`);
+        // ostree's own words (libostree 2025.x), not any message that mentions a signature.
+        if (!errRe.test(err)) throw new Error(`Last error is not ostree's message ${errRe}: ${JSON.stringify(err)}\n${r.stderr.slice(-1000)}`);
+        // The refused commit never became usable in the VM's repo: not there at all (a refused signature), or at
+        // most a partial pull (a corrupt object: the commit was fetched, the tree was not).
+        const obj = `/ostree/repo/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;
+        const partial = `/ostree/repo/state/${commit}.commitpartial`;
+        if (absent === 'absent') await vm.sshFails(`sudo test -e ${obj}`, { want: 1 });
+        else await vm.sshOk(`sudo sh -c 'test ! -e ${obj} || test -e ${partial}'`);
         return err;
       };
       const unsigned = await ctx.check('an unsigned v4 is refused; the VM stays on v2', async () => {
@@ -278,7 +312,7 @@ export const upgrade: Scenario = {
         rmSync(deltaDir(repo, v4.parent!, v4.commit), { recursive: true, force: true });
         await updateSummary(repo);
         if (await commitSignatures(repo, v4.commit)) throw new Error('v4 still carries a signature');
-        return refused('the unsigned v4', /gpg|signature|sign/i);
+        return refused('the unsigned v4', OSTREE_ERR.unsigned, v4.commit, 'absent');
       });
       const wrongKey = unsigned && (await ctx.check('a v4 signed only with another key is refused; the VM stays on v2', async () => {
         const wrongDir = join(ctx.outDir, 'wrong-key');
@@ -290,7 +324,7 @@ export const upgrade: Scenario = {
         const ids = [...shown.matchAll(/key ID ([0-9A-F]{16})/g)].map((m) => m[1]);
         if (ids.length !== 1 || ids[0] !== wrong.keyId.slice(-16)) throw new Error(`v4's signatures are ${JSON.stringify(ids)}, want only ${wrong.keyId.slice(-16)}`);
         await updateSummary(repo);
-        return refused('the wrongly signed v4', /gpg|signature|key/i);
+        return refused('the wrongly signed v4', OSTREE_ERR.wrongKey, v4!.commit, 'absent');
       }));
       if (!wrongKey) return;
 
@@ -314,7 +348,7 @@ export const upgrade: Scenario = {
         try {
           rmSync(obj); // a new file, never writing through a hard link
           writeFileSync(obj, bad, { mode: 0o644 });
-          return await refused('v5 with a tampered object', /checksum|corrupt/i);
+          return await refused('v5 with a tampered object', OSTREE_ERR.corrupt, v5.commit, 'incomplete');
         } finally {
           rmSync(obj, { force: true });
           writeFileSync(obj, good, { mode: 0o644 });
@@ -326,6 +360,13 @@ export const upgrade: Scenario = {
       const fsckAndStatus = async (want: string[]): Promise<string> => {
         const st = await status(vm);
         if (!st.Booted || !want.includes(st.Booted)) throw new Error(`Booted ${JSON.stringify(st.Booted)}, want one of ${want.join(', ')}`);
+        // The booted version passed its health checks on this boot, and no boot counter is left armed.
+        eqOrThrow('Boot counter', st['Boot counter'], 'none');
+        if (!new RegExp(`^\\S+ healthy: ${st.Booted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`).test(st['Last health check'] ?? '')) {
+          throw new Error(`Last health check: ${JSON.stringify(st['Last health check'])}, want "healthy: ${st.Booted} (…)"`);
+        }
+        const fresh = (await vm.sshOk("sudo sh -c 'echo $(stat -c %Y /var/lib/fcos-update/last-health) $(date +%s) $(cut -d. -f1 /proc/uptime)'")).trim().split(' ').map(Number);
+        if (!(fresh[0]! >= fresh[1]! - fresh[2]! - 5)) throw new Error(`the health record is older than this boot (${fresh.join(' ')})`);
         const adm = await vm.sshOk('sudo ostree admin status');
         if (!/^\* /m.test(adm)) throw new Error(`ostree admin status shows no booted deployment:\n${adm}`);
         const fsck = await vm.ssh('sudo ostree fsck', { timeoutMs: 20 * 60_000 });
@@ -335,7 +376,6 @@ export const upgrade: Scenario = {
       const cutAndBoot = async (note: string) => {
         await vm.powerCut();
         await vm.powerOn(`power on after a power cut ${note}`);
-        ctx.countBoot();
         await vm.waitForSsh(10 * 60_000);
         await waitHealth(vm);
       };
@@ -349,6 +389,12 @@ export const upgrade: Scenario = {
             if (Date.now() > end) throw new Error('the pull fetched no file objects within 10 min');
             await new Promise((r) => setTimeout(r, 200));
           }
+          // The pull must still be running at the cut: the unit active, its commit marked partial in the VM's repo.
+          const running = await vm.sshOk(
+            `systemctl is-active fcos-test-upgrade-pull.service; sudo sh -c 'ls /ostree/repo/state/ 2>/dev/null | grep -c "^${v5!.commit}\\.commitpartial$"'; true`,
+          );
+          const [unit, partial] = running.trim().split('\n');
+          if (unit !== 'active' || partial !== '1') throw new Error(`the pull was not running at the cut (unit ${unit}, commitpartial ${partial})`);
           const seen = objectFiles;
           await cutAndBoot('(during the pull)');
           srv.objectDelayMs = 0;

@@ -1,13 +1,14 @@
 /**
  * The harness end to end on the plain Debian baseline (no fcos build needed): a good boot passes with its logs
- * collected, and two injected failures (a unit that fails, a kernel panic) are detected and reported.
+ * collected, and three injected failures (a unit that fails, a kernel panic, QEMU gone before the machine checks)
+ * are detected and reported.
  * Needs root, mmdebstrap and QEMU; builds the baseline once into the cache (a few minutes).
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScenarios, type TestReport } from '../../qemu/harness.js';
-import { baselinePanic, baselineSmoke, baselineUnitFailure } from '../../qemu/scenarios/selftest.js';
+import { baselinePanic, baselineQemuDies, baselineSmoke, baselineUnitFailure } from '../../qemu/scenarios/selftest.js';
 import { ensureBaseline } from '../../qemu/baseline.js';
 
 const outRoot = join('tmp', 'e2e-harness');
@@ -16,7 +17,7 @@ describe('fcos test harness on the baseline image', () => {
   let report: TestReport;
   beforeAll(async () => {
     await ensureBaseline();
-    report = await runScenarios({ scenarios: [baselineSmoke, baselineUnitFailure, baselinePanic], buildsDir: 'builds', outRoot, sshTimeoutSec: 600 });
+    report = await runScenarios({ scenarios: [baselineSmoke, baselineUnitFailure, baselinePanic, baselineQemuDies], buildsDir: 'builds', outRoot, sshTimeoutSec: 600 });
   });
 
   it('a good boot: SSH, commands, reboot, machine checks pass; console and journal collected', () => {
@@ -56,9 +57,19 @@ describe('fcos test harness on the baseline image', () => {
     expect(s.journal).toBeUndefined();
   });
 
+  it('a QEMU that is gone after the last check fails the scenario: the machine checks could not run', () => {
+    const s = report.scenarios.find((x) => x.name === 'baseline-qemu-dies')!;
+    expect(s.checks.find((c) => c.name === 'runs a command over SSH')?.ok).toBe(true);
+    const machine = s.checks.find((c) => c.name === 'system is running (no failed units)')!;
+    expect(machine.ok).toBe(false);
+    expect(machine.error).toMatch(/not running for the machine checks/);
+    expect(s.ok).toBe(false);
+    expect(s.boots).toBe(1);
+  });
+
   it('the report says not everything passed', () => {
     expect(report.ok).toBe(false);
     expect(report.passed).toBe(1);
-    expect(report.failed).toBe(2);
+    expect(report.failed).toBe(3);
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/bench.js';
 import { forwardedHostPort, latestBuildImage, scenarioNetwork } from '../../qemu/harness.js';
 import { buildQemuArgs } from '../../qemu/args.js';
+import { uefi } from '../../qemu/scenarios/uefi.js';
 import { findPod, helloPodManifest, kubelet, kubeletConfig, podReady, podman, POD_MESSAGE } from '../../qemu/scenarios/kubelet.js';
 import { validateConfig } from '../../ignition/validate.js';
 import jsyaml from 'js-yaml';
@@ -105,8 +106,10 @@ describe('scenario networking (forwarded ports, restrict=on)', () => {
     expect(() => forwardedHostPort(spec, 9000)).toThrow(/guest port 9000 is not forwarded \(forwarded: 8080, 8080\)/);
     expect(() => forwardedHostPort({}, 80)).toThrow(/forwarded: none/);
   });
-  it('the kubelet and podman scenarios run restricted with guest port 8080 forwarded', () => {
-    for (const s of [kubelet, podman]) expect(s.needs).toMatchObject({ image: 'fcos', forwardPorts: [8080], restrictNetwork: true });
+  it('the kubelet and podman scenarios run restricted with guest port 8080 forwarded (kubelet and uefi: 8081, the pod, too)', () => {
+    expect(podman.needs).toMatchObject({ image: 'fcos', forwardPorts: [8080], restrictNetwork: true });
+    for (const s of [kubelet, uefi]) expect(s.needs).toMatchObject({ image: 'fcos', forwardPorts: [8080, 8081], restrictNetwork: true });
+    expect(uefi.needs.firmware).toBe('uefi');
   });
 });
 
