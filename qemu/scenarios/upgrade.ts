@@ -41,7 +41,7 @@ export const BROKEN_SCRIPT = `#!/bin/sh\nfor i in $(seq 1 50); do [ -e ${TRIAL_S
 /** ostree's messages (libostree 2025.x) for the refused updates, as fcos-update records them in "Last error". */
 export const OSTREE_ERR = {
   unsigned: /GPG verification enabled, but no signatures found \(use gpg-verify=false in remote config to disable\)/,
-  wrongKey: /(Can't check signature: public key not found|GPG signatures found, but none are in trusted keyring)/,
+  wrongKey: /Can't check signature: public key not found/,
   corrupt: /Corrupted dirtree object; checksum expected='[0-9a-f]{64}' actual='[0-9a-f]{64}'/,
 };
 /** Boot tries of a new deployment (the default is 3; 2 here saves a TCG boot, the GRUB logic is the same). */

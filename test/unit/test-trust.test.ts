@@ -140,6 +140,8 @@ describe('the failure texts the scenarios require', () => {
     expect(OSTREE_ERR.unsigned.test('upgrade refused or failed: error: signature missing')).toBe(false);
     expect(OSTREE_ERR.corrupt.test(`error: Corrupted dirtree object; checksum expected='${'a'.repeat(64)}' actual='${'b'.repeat(64)}'`)).toBe(true);
     expect(OSTREE_ERR.corrupt.test('error: checksum mismatch')).toBe(false);
+    expect(OSTREE_ERR.wrongKey.test("upgrade refused or failed: error: Can't check signature: public key not found")).toBe(true);
+    expect(OSTREE_ERR.wrongKey.test('upgrade refused or failed: error: GPG: bad signature')).toBe(false);
   });
   it("v3's broken check waits for the test's flag, then fails with its message", () => {
     const d = tmp();
