@@ -237,6 +237,8 @@ export async function runScenarios(opts: HarnessOptions): Promise<TestReport> {
     checkInterrupted();
     info(`==> scenario ${s.name}: ${s.description}`);
     const r = await runScenario(s, opts, outRoot, key, pub);
+    // Kept with the logs: every check with its time and detail (what a failed CI run is read from).
+    writeFileSync(join(r.dir, 'result.json'), JSON.stringify(r, null, 2) + '\n');
     for (const c of r.checks) info(`    ${c.ok ? 'PASS' : 'FAIL'} ${c.name} (${c.seconds.toFixed(1)}s)${c.ok ? '' : `: ${(c.error ?? '').split('\n')[0]}`}`);
     info(`    scenario ${s.name}: ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)} s, ${r.boots} boot(s); logs in ${r.dir}`);
     results.push(r);
