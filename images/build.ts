@@ -5,10 +5,13 @@
  * under a temporary name in the build directory and renamed only when complete, so an interrupted build never
  * leaves something that looks bootable.
  */
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { requireTools } from '../lib/run.js';
 import { freeBytes } from '../lib/paths.js';
+import { projectRoot } from '../lib/version.js';
 import { InterruptedError, UserError } from '../lib/errors.js';
 import { withCleanup } from '../lib/signals.js';
 import { info, step } from '../lib/log.js';
@@ -16,7 +19,7 @@ import { prepareConfig } from './config.js';
 import { buildDisk, type Firmware } from './disk.js';
 import { FORMATS, expandFormats, validateFormats } from './formats.js';
 import { parseSize, MiB } from './layout.js';
-import { updateMeta } from '../ostree/builds.js';
+import { readMeta, updateMeta } from '../ostree/builds.js';
 
 /** What `compose()` returns (ostree/compose.ts); injected so the image step can be used on its own. */
 export interface ComposedBuild {
@@ -61,6 +64,88 @@ export interface BuildImageResult {
   bootEntries: string[];
   images: Record<string, ImageRecord>;
   seconds: number;
+  /** The build's images were up to date (same compose, config, firmware and image code): nothing was written. */
+  reused?: boolean;
+}
+
+/**
+ * meta.json `fcos.image-build`: what the images of a build were made from, so that a later `fcos build` with the same
+ * inputs reuses them instead of writing 8 GiB again (cosa's buildextend-* skip an artifact that exists). `inputs`
+ * hashes the config text, the firmware, the commit, the kernel arguments and the image code itself (dist/images:
+ * a changed image builder never reuses an image the old one made).
+ */
+export interface ImageBuildRecord {
+  inputs: string;
+  /** Format → the meta.json images keys it wrote. */
+  formats: Record<string, string[]>;
+  firmware: Firmware;
+  configVersion?: string;
+  imageConfigVersion?: string;
+  kernelArguments: string[];
+  deployment: string;
+  bootEntries: string[];
+}
+
+let codeDigest: string | undefined;
+/**
+ * A digest of the image code: the compiled image builder (this directory) and the project's images/ directory (its
+ * sources and the assets read at run time, such as the PXE dracut module).
+ */
+export function imageCodeDigest(dirs: readonly string[] = defaultCodeDirs()): string {
+  const own = dirs.length === 2 && dirs[0] === dirname(fileURLToPath(import.meta.url));
+  if (own && codeDigest) return codeDigest;
+  const h = createHash('sha256');
+  const walk = (root: string, d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(root, p);
+      else if (e.isFile()) h.update(`${p.slice(root.length)}\0`).update(readFileSync(p)).update('\0');
+    }
+  };
+  for (const d of dirs) if (existsSync(d)) walk(d, d);
+  const digest = h.digest('hex');
+  if (own) codeDigest = digest;
+  return digest;
+}
+
+function defaultCodeDirs(): string[] {
+  return [dirname(fileURLToPath(import.meta.url)), join(projectRoot(), 'images')];
+}
+
+export function imageInputs(o: { config: string; firmware: Firmware; commit: string; kernelArguments: readonly string[]; code: string }): string {
+  return createHash('sha256').update(JSON.stringify([o.config, o.firmware, o.commit, o.kernelArguments, o.code])).digest('hex');
+}
+
+/**
+ * The images of a build that `fcos build` may reuse: the same inputs, every asked format written before, and every
+ * file still there with its recorded size. Undefined: build.
+ */
+export function reusableImages(buildDir: string, inputs: string, formats: readonly string[]): { record: ImageBuildRecord; images: Record<string, ImageRecord> } | undefined {
+  let meta;
+  try {
+    meta = readMeta(buildDir);
+  } catch {
+    return undefined;
+  }
+  const record = meta['fcos.image-build'] as ImageBuildRecord | undefined;
+  if (!record || record.inputs !== inputs) return undefined;
+  const images: Record<string, ImageRecord> = {};
+  for (const f of formats) {
+    const keys = record.formats[f];
+    if (!keys?.length) return undefined;
+    for (const k of keys) {
+      const img = meta.images?.[k] as ImageRecord | undefined;
+      if (!img?.path) return undefined;
+      const p = join(buildDir, img.path);
+      try {
+        if (statSync(p).size !== img.size) return undefined;
+      } catch {
+        return undefined;
+      }
+      images[k] = img;
+    }
+  }
+  return { record, images };
 }
 
 export const IMAGE_TOOLS = ['sgdisk', 'losetup', 'partx', 'mkfs.ext4', 'mkfs.vfat', 'mmd', 'mcopy', 'mount', 'umount', 'ostree', 'qemu-img', 'chroot', 'truncate'];
@@ -122,7 +207,30 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
   const treeSize = ((meta.artifacts as Record<string, { size?: number }> | undefined)?.tree?.size ?? 0) as number;
   // The deployment (hardlinked checkout) plus the repo copy, plus room for one upgrade.
   const minRootBytes = Math.ceil(treeSize * 2.5) + 256 * MiB;
-  checkBuildSpace(c.buildDir, buildSpaceNeeded(treeSize, expandFormats(opts.formats).length));
+  const formats = expandFormats(opts.formats);
+  const inputs = imageInputs({ config: cfg.text, firmware: opts.firmware, commit: c.commit, kernelArguments: kargs, code: imageCodeDigest() });
+  const reuse = opts.force ? undefined : reusableImages(c.buildDir, inputs, formats);
+  if (reuse) {
+    const r = reuse.record;
+    info(`images of ${c.buildId} are up to date (same compose, config, firmware and image code): ${Object.values(reuse.images).map((i) => i.path).join(', ')}; --force rebuilds`);
+    return {
+      buildId: c.buildId,
+      buildDir: c.buildDir,
+      ref: c.ref,
+      commit: c.commit,
+      composed: c.changed,
+      firmware: opts.firmware,
+      ...(r.configVersion ? { configVersion: r.configVersion } : {}),
+      ...(r.imageConfigVersion ? { imageConfigVersion: r.imageConfigVersion } : {}),
+      kernelArguments: r.kernelArguments,
+      deployment: r.deployment,
+      bootEntries: r.bootEntries,
+      images: reuse.images,
+      seconds: (Date.now() - t0) / 1000,
+      reused: true,
+    };
+  }
+  checkBuildSpace(c.buildDir, buildSpaceNeeded(treeSize, formats.length));
 
   return withCleanup(async (cleanup) => {
     try {
@@ -146,7 +254,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
         ),
       );
       const images: Record<string, ImageRecord> = {};
-      const formats = expandFormats(opts.formats);
+      const written: Record<string, string[]> = {};
       const single = formats.filter((f) => FORMATS[f]!.convert);
       for (const f of formats) {
         const spec = FORMATS[f]!;
@@ -158,6 +266,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
           const p = join(c.buildDir, file);
           images[key] = { path: file, sha256: await sha256File(p), size: statSync(p).size };
         }
+        written[f] = Object.keys(files);
       }
       for (const [i, f] of single.entries()) {
         const spec = FORMATS[f]!;
@@ -168,8 +277,21 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
         await step(`write ${file}`, () => spec.convert!(rawTmp, partial, i < single.length - 1));
         renameSync(partial, final);
         images[spec.key] = { path: file, sha256: await sha256File(final), size: statSync(final).size };
+        written[f] = [spec.key];
       }
-      updateMeta(c.buildDir, { images });
+      // Formats written earlier from the same inputs stay reusable next to the ones written now.
+      const prev = readMeta(c.buildDir)['fcos.image-build'] as ImageBuildRecord | undefined;
+      const record: ImageBuildRecord = {
+        inputs,
+        formats: { ...(prev?.inputs === inputs ? prev.formats : {}), ...written },
+        firmware: opts.firmware,
+        ...(cfg.fromVersion ? { configVersion: cfg.fromVersion } : {}),
+        ...(cfg.toVersion ? { imageConfigVersion: cfg.toVersion } : {}),
+        kernelArguments: disk.kargs,
+        deployment: disk.deployment,
+        bootEntries: disk.bootEntries,
+      };
+      updateMeta(c.buildDir, { images, 'fcos.image-build': record });
       const seconds = (Date.now() - t0) / 1000;
       info(`built ${Object.values(images).map((i) => i.path).join(', ')} in ${seconds.toFixed(1)}s`);
       return {

@@ -9,11 +9,12 @@
  *
  * Every file is written to a temp name and renamed into place, so readers never see a partial file.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { debug, warn } from '../lib/log.js';
 import { setRef, updateSummary } from './repo.js';
+import { run } from '../lib/run.js';
 
 /** meta.json `kubelet`: which kubelet binary went into the commit. */
 export interface KubeletRecord {
@@ -271,4 +272,37 @@ export function nextSerial(buildsDir: string, versionFor: (serial: number) => st
     if (!ids.has(v) && !existsSync(join(buildsDir, v))) return s;
   }
   throw new UserError('no free version serial');
+}
+
+/**
+ * A builds dir that starts from another one's latest build (one compose shared by several users, e.g. the e2e
+ * files): dst is made anew with src's repo hard-linked (ostree never rewrites an object; refs and the summary are
+ * replaced by rename, which breaks the link), src's signing key, and src's latest build as its only build. With
+ * `images`, that build's image files are hard-linked too (VMs boot them through overlays and never write them);
+ * without, its meta.json lists no images. A compose into dst with unchanged inputs reuses the build; a changed one
+ * is a layered child of it, signed with the key its images trust.
+ */
+export async function forkBuildsDir(src: string, dst: string, o: { images?: boolean } = {}): Promise<LatestBuild> {
+  const latest = readLatestBuild(src);
+  if (!latest) throw new UserError(`no build in ${src} to start ${dst} from`, `run fcos compose --builds ${src} first`);
+  rmSync(dst, { recursive: true, force: true });
+  mkdirSync(dst, { recursive: true });
+  await run('cp', ['-al', join(src, 'repo'), join(dst, 'repo')], { purpose: 'hard-link the repo into the new builds dir' });
+  if (existsSync(join(src, 'keys'))) cpSync(join(src, 'keys'), join(dst, 'keys'), { recursive: true, filter: (p) => !/\/S\.[^/]*$/.test(p) }); // no gpg-agent sockets
+  const dir = join(dst, latest.id);
+  mkdirSync(dir);
+  const meta: BuildMeta = { ...latest.meta, images: {} };
+  delete meta['fcos.image-build'];
+  if (o.images) {
+    meta.images = latest.meta.images ?? {};
+    if (latest.meta['fcos.image-build'] !== undefined) meta['fcos.image-build'] = latest.meta['fcos.image-build'];
+    for (const img of Object.values(meta.images)) {
+      const rel = (img as { path?: string }).path;
+      if (rel && existsSync(join(latest.dir, rel))) linkSync(join(latest.dir, rel), join(dir, rel));
+    }
+  }
+  writeMeta(dir, meta);
+  writeBuildsJson(dst, { ...readBuildsJson(src), builds: [{ id: latest.id, arches: [latest.meta.architecture ?? 'x86_64'] }] });
+  setLatest(dst, latest.id);
+  return { id: latest.id, dir, meta };
 }

@@ -35,7 +35,7 @@ export default class Build extends BaseCommand {
     builds: Flags.string({ description: 'builds directory (default: ./builds)' }),
     format: Flags.string({ char: 'f', description: 'output format', options: [...Object.keys(FORMATS), 'all'], multiple: true, default: ['qcow2'] }),
     firmware: Flags.string({ description: 'boot firmware to install GRUB for', options: ['bios', 'uefi', 'both'], default: 'both' }),
-    force: Flags.boolean({ description: 'compose even when the inputs are unchanged', default: false }),
+    force: Flags.boolean({ description: 'compose and write the images even when their inputs are unchanged', default: false }),
     'no-compose': Flags.boolean({ description: 'use the latest compose in the builds directory as it is', default: false }),
   };
   static override examples = [

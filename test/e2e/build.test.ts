@@ -3,9 +3,9 @@
  *   1. a config with errors is refused before any work: exit 1, the path at fault, B not created
  *   2. a 3.5.0 config that needs something newer than 3.3.0 is refused with the path, B not created
  *   3. Ctrl-C (SIGINT) during the disk step: exit 130, no loop device on B's files, no mount left, no image
- *      (the compose it made is kept and reused by 4)
  *   4. the default image from examples/config.ign, qcow2 + raw: partition table, deployment, grub.cfg entries,
- *      first-boot stamp, embedded config, BIOS and UEFI boot code, meta.json images
+ *      first-boot stamp, embedded config, BIOS and UEFI boot code, meta.json images; the same build again reuses them
+ * B is a fork of the run's one compose (BOOT_BUILDS, forkDefaultBuild) made before 3, so 3 and 4 compose nothing.
  *   5. a full disk: a copy of B (repo + newest build's meta.json) on a small tmpfs; the build is refused up front with
  *      the numbers, and with the estimate skipped (FCOS_SPACE_CHECK=0) it fills the disk in the image step and stops
  *      with a clear error: no stack trace, no partial file, no loop device, no mount, meta.json unchanged
@@ -13,9 +13,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { forkDefaultBuild } from './fcos-cli.js';
 
 const ROOT = resolve(__dirname, '../..');
 const FCOS = join(ROOT, 'bin', 'fcos');
@@ -69,6 +70,12 @@ describe('fcos build: refusals before any work', () => {
 });
 
 describe('fcos build: the default image', () => {
+  // B starts from the run's one compose (BOOT_BUILDS, hard-linked, no images): this file tests the image step, not a
+  // second compose of the same manifest.
+  beforeAll(async () => {
+    await forkDefaultBuild(B);
+  });
+
   it('Ctrl-C during the disk step leaves no loop device, no mount and no image', async () => {
     const p = execa(FCOS, ['build', '--ignition', EXAMPLE, '--builds', B, '--format', 'raw'], { reject: false, all: true });
     let sent = false;
@@ -122,6 +129,20 @@ describe('fcos build: the default image', () => {
     expect(readdirSync(result.buildDir).filter((f) => f.endsWith('.partial'))).toEqual([]);
     expect(result.kernelArguments).toContain('$ignition_firstboot');
     expect(result.kernelArguments).toContain('root=LABEL=root');
+  });
+
+  it('the same build again reuses the images (same compose, config, firmware, image code): nothing rewritten', async () => {
+    const qcow2 = join(result.buildDir, result.images.qemu!.path);
+    const before = statSync(qcow2).mtimeMs;
+    const r = await execa(FCOS, ['build', '--ignition', EXAMPLE, '--builds', B, '--format', 'qcow2', '--json'], { reject: false });
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    const again = JSON.parse(r.stdout);
+    expect(again.reused).toBe(true);
+    expect(again.images).toEqual({ qemu: result.images.qemu });
+    expect(again.kernelArguments).toEqual(result.kernelArguments);
+    expect(r.stderr).toMatch(/images of \S+ are up to date/);
+    expect(r.stderr).not.toMatch(/==> build the disk image/);
+    expect(statSync(qcow2).mtimeMs).toBe(before);
   });
 
   it('has the GPT layout', () => {

@@ -4,9 +4,9 @@
  */
 import { expect } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { BuildMeta } from '../../ostree/builds.js';
+import { forkBuildsDir, type BuildMeta } from '../../ostree/builds.js';
 import { cacheDir } from '../../lib/paths.js';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -16,7 +16,8 @@ export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'config.ign');
 /**
  * The builds dirs kept between runs, under the one cache dir ($FCOS_CACHE_DIR, /var/cache/fcos for root) next to
  * the Debian packages, Go modules and kubelet: a warm CI reuses their compose, an emptied cache makes a cold run.
- * The boot, cluster and PXE tests share one (the default image); the upgrade scenario adds versions to its own.
+ * The boot, cluster and PXE tests share one (the default image); the upgrade and build tests work in forks of it
+ * (forkDefaultBuild), so a run composes the default manifest once.
  */
 export const BOOT_BUILDS = process.env.FCOS_E2E_BOOT_BUILDS ?? join(cacheDir('e2e'), 'boot-builds');
 export const UPGRADE_BUILDS = process.env.FCOS_E2E_UPGRADE_BUILDS ?? join(cacheDir('e2e'), 'upgrade-builds');
@@ -41,6 +42,22 @@ export async function buildDefaultImage(builds: string, extra: string[] = []): P
   expect(qemu, 'meta.json images.qemu').toBeDefined();
   expect(existsSync(join(builds, 'latest', qemu!.path))).toBe(true);
   return meta;
+}
+
+/**
+ * The run's one compose of the default manifest, in BOOT_BUILDS: `fcos compose` there (nothing to do when its
+ * inputs are unchanged, which is every warm run), then `forkBuildsDir` gives a file a builds dir of its own that
+ * starts from it (repo hard-linked, no second compose). With `images`, the default image is built (or reused: same
+ * compose, config and image code) first and linked into the fork too.
+ */
+export async function forkDefaultBuild(dst: string, o: { images?: boolean } = {}): Promise<BuildMeta> {
+  mkdirSync(BOOT_BUILDS, { recursive: true });
+  if (o.images) await buildDefaultImage(BOOT_BUILDS);
+  else {
+    const r = await execa(FCOS, ['compose', '--builds', BOOT_BUILDS, '--json'], { reject: false });
+    if (r.exitCode !== 0) throw new Error(`fcos compose failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}`);
+  }
+  return (await forkBuildsDir(BOOT_BUILDS, dst, o)).meta;
 }
 
 /**

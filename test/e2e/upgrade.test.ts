@@ -6,24 +6,21 @@
  * tampered object; then cuts the power (SIGKILL of QEMU) during the pull, the staging and the finalization of v5.
  * 10 boots.
  *
- * The builds dir is kept between CI runs (a warm run reuses the compose). The scenario leaves its versions in it;
- * beforeAll moves the ref, builds.json and latest back to the newest build that has a disk image (v1), so the next
- * `fcos build` sees unchanged inputs and v2 is again one layer away.
+ * The builds dir is a fork of the boot tests' builds dir (forkDefaultBuild: the run's one compose, its default image
+ * hard-linked), made anew each run: the versions the scenario composes never reach the shared dir.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { resetToImagedBuild } from '../../ostree/builds.js';
-import { buildDefaultImage, ROOT, runScenario, UPGRADE_BUILDS } from './fcos-cli.js';
+import { forkDefaultBuild, ROOT, runScenario, UPGRADE_BUILDS } from './fcos-cli.js';
 
 const B = UPGRADE_BUILDS;
 const OUT = join(ROOT, 'tmp', 'fcos-test');
 
 describe('upgrade scenario (TCG)', () => {
   beforeAll(async () => {
-    mkdirSync(B, { recursive: true });
-    await resetToImagedBuild(B);
-    await buildDefaultImage(B);
+    const meta = await forkDefaultBuild(B, { images: true });
+    expect(existsSync(join(B, 'latest', meta.images.qemu!.path))).toBe(true);
   });
 
   it('v1 → v2 (delta), manual rollback, automatic rollback of a broken v3, bad updates refused, power cuts', async () => {
