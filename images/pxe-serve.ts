@@ -106,7 +106,8 @@ export function resolveBuild(buildsDir: string, build?: string): { dir: string; 
   const dir = join(resolve(buildsDir), build ?? 'latest');
   const metaPath = join(dir, 'meta.json');
   if (!existsSync(metaPath)) throw new UserError(`no build at ${dir} (no meta.json)`, 'run fcos build --format pxe first');
-  const shown = `${build ?? 'latest'}/meta.json`;
+  // An error at start-up, for the operator: the whole path.
+  const shown = metaPath;
   const hint = 'rebuild it (fcos build --format pxe), or pick another with --build';
   let meta: unknown;
   try {
