@@ -30,13 +30,11 @@ export async function listenOn(server: Server, port: number, host: string, flags
   checkPort(port, flags.port);
   if (!host.trim()) throw new UserError(`${flags.host} is empty`, `e.g. ${flags.host} ${DEFAULT_BIND}`);
   await new Promise<void>((ok, bad) => {
-    const onError = (e: NodeJS.ErrnoException) => bad(listenError(e, port, host, flags));
-    server.once('error', onError);
+    // Kept after listen() succeeded: a later server error (an accept() that fails with EMFILE) must not end the
+    // process; the promise is settled by then, so it is ignored.
+    server.on('error', (e: NodeJS.ErrnoException) => bad(listenError(e, port, host, flags)));
     try {
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        ok();
-      });
+      server.listen(port, host, () => ok());
     } catch (e) {
       bad(listenError(e as NodeJS.ErrnoException, port, host, flags));
     }

@@ -107,6 +107,7 @@ describe('fcos pxe serve: per-machine config tokens', () => {
 
   it('the same secret gives the same tokens after a restart', async () => {
     const before = await configUrlOf(srv, MAC1);
+    expect(before).toMatch(/token=[0-9a-f]{32}$/);
     const again = await startPxeServer({ buildsDir: f.builds, ignitionDir: f.cfg, port: 0, requireToken: true, log: () => undefined });
     try {
       expect(new URL((await configUrlOf(again, MAC1)).replace(`:${again.port}/`, '/')).search).toBe(new URL(before.replace(`:${srv.port}/`, '/')).search);
