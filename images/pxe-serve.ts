@@ -242,12 +242,9 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
     if (o.installDev && !all.some((a) => /^(fcos|coreos)\.inst\.install_dev=/.test(a))) all.push(`fcos.inst.install_dev=${o.installDev}`);
     return all;
   };
-  // Host paths never go to clients: a message about a config names the file, not where it is.
-  const hide = [o.ignitionDir, o.ignition && dirname(o.ignition), b.dir, o.buildsDir, process.cwd()]
-    .filter((d): d is string => !!d && d !== '/' && d !== '.')
-    .flatMap((d) => [resolve(d) + '/', d.endsWith('/') ? d : d + '/'])
-    .sort((x, y) => y.length - x.length);
-  const scrub = (msg: string) => hide.reduce((m, d) => m.split(d).join(''), msg);
+  // Host paths never go to clients: a message about a config names the file (52-54-00-12-34-56.ign), not where it is.
+  const scrub = (msg: string, file: string) =>
+    [resolve(file), file].sort((x, y) => y.length - x.length).reduce((m, p) => m.split(p).join(basename(file)), msg);
 
   let advertise = '';
   let secret: Buffer | undefined;
@@ -300,7 +297,7 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
       } catch (e) {
         // A config the user can fix (it fails validation, Butane refuses it, it cannot be read): 403 and the reasons,
         // which the machine's initramfs prints. Anything else is ours: 500, one line; the details go to our log.
-        if (e instanceof FcosError && e.kind === 'user') return send(403, `fcos pxe serve: ${scrub(e.message.trim())}\n`);
+        if (e instanceof FcosError && e.kind === 'user') return send(403, `fcos pxe serve: ${scrub(e.message.trim(), f)}\n`);
         const code = (e as NodeJS.ErrnoException).code;
         if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return send(403, `fcos pxe serve: cannot read the config ${basename(f)} (${code})\n`);
         throw e;
