@@ -248,6 +248,8 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
 
   let advertise = '';
   let secret: Buffer | undefined;
+  // Set once the token secret and the advertised URL are known: nothing is answered before (fail closed).
+  let ready = false;
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const mac = normalizeMac(u.searchParams.get('mac'));
@@ -258,6 +260,7 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
       res.end(req.method === 'HEAD' ? undefined : body);
       log(`pxe: ${req.method} ${shownUrl} -> ${code}${mac ? ` (${mac})` : ''}`);
     };
+    if (!ready) return send(503, 'fcos pxe serve: starting\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'fcos pxe serve: only GET and HEAD\n', undefined, { allow: 'GET, HEAD' });
     if (allow.length && !allowed(allow, req.socket.remoteAddress)) return send(403, 'fcos pxe serve: this client address is not allowed (--allow)\n');
     const token = (m?: string) => (secret ? machineToken(secret, m) : undefined);
@@ -359,6 +362,7 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
     await close();
     throw e;
   }
+  ready = true;
   if (!loopback) {
     const who = allow.length ? `clients in ${allow.map((n) => n.text).join(', ')}` : 'anyone who reaches it';
     log(
