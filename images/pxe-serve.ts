@@ -12,13 +12,24 @@
  *                              which the PXE initramfs prints on the console.
  *   /assets/<file>             the build's files listed in meta.json images (nothing else).
  * Per-machine kernel arguments: <mac>.kargs or default.kargs in --ignition-dir (one line), plus --kargs.
+ *
+ * Who gets the configs (they may hold private keys): the server listens on 127.0.0.1 by default (QEMU guests on user
+ * networking reach it as 10.0.2.2). On any other address it warns, and the configs need a per-machine token: the
+ * iPXE script of MAC m points at /ignition?mac=m&token=HMAC-SHA256(secret, m), the secret being a 0600 file
+ * (builds/keys/pxe-token.key by default); a request without the right token gets 403. The token only keeps configs
+ * from those who do not fetch the machine's iPXE script first, so --allow CIDR (repeatable) limits every endpoint
+ * to the provisioning network's addresses; that, or a network only the machines reach, is what keeps configs private.
+ * Only GET and HEAD are answered (405 otherwise). Errors are one line, without host paths or exception text.
  */
-import { createReadStream, existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join, resolve } from 'node:path';
-import { UserError } from '../lib/errors.js';
+import { isIP } from 'node:net';
+import { basename, dirname, join, resolve } from 'node:path';
+import { FcosError, UserError } from '../lib/errors.js';
+import { DEFAULT_BIND, describeBound, isLoopback, listenOn, urlFor } from '../lib/listen.js';
 import { info } from '../lib/log.js';
-import { prepareConfig, ConfigRefusedError } from './config.js';
+import { prepareConfig } from './config.js';
 import { ipxeScript, PXE_FILES } from './pxe.js';
 
 export interface PxeServeOptions {
@@ -27,8 +38,18 @@ export interface PxeServeOptions {
   build?: string;
   ignition?: string;
   ignitionDir?: string;
+  /** Default 127.0.0.1. */
   listen?: string;
   port?: number;
+  /**
+   * Configs need the per-machine token of the iPXE script (/ignition?mac=m&token=…). Default: on when the server is
+   * bound to a non-loopback address.
+   */
+  requireToken?: boolean;
+  /** The token secret (created 0600 when missing). Default: <buildsDir>/keys/pxe-token.key. */
+  tokenSecretFile?: string;
+  /** Only these client networks (CIDR, or a single address) get answers; others get 403. Default: everyone. */
+  allow?: string[];
   /** Extra kernel arguments for every machine. */
   kargs?: string[];
   /** Every machine without its own kargs installs to this device. */
@@ -43,6 +64,13 @@ export interface PxeServeOptions {
 export interface PxeServer {
   port: number;
   url: string;
+  /** The address bound, and as text ("127.0.0.1:8080", "0.0.0.0:8080 (every interface)"). */
+  address: string;
+  listening: string;
+  /** Configs need the iPXE script's token; where its secret is. */
+  requireToken: boolean;
+  tokenSecretFile?: string;
+  allow: string[];
   advertiseUrl: string;
   buildDir: string;
   close(): Promise<void>;
@@ -78,21 +106,133 @@ export function resolveBuild(buildsDir: string, build?: string): { dir: string; 
   const dir = join(resolve(buildsDir), build ?? 'latest');
   const metaPath = join(dir, 'meta.json');
   if (!existsSync(metaPath)) throw new UserError(`no build at ${dir} (no meta.json)`, 'run fcos build --format pxe first');
-  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
-  const images = (meta.images ?? {}) as Record<string, ImageEntry>;
+  // An error at start-up, for the operator: the whole path.
+  const shown = metaPath;
+  const hint = 'rebuild it (fcos build --format pxe), or pick another with --build';
+  let meta: unknown;
+  try {
+    meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code ? `cannot read ${shown} (${code})` : `${shown} is not valid JSON`, hint);
+  }
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) throw new UserError(`${shown} is not a build's metadata (${meta === null ? 'null' : Array.isArray(meta) ? 'an array' : typeof meta})`, hint);
+  const m = meta as Record<string, unknown>;
+  const images = (m.images ?? {}) as Record<string, ImageEntry>;
+  if (typeof images !== 'object' || Array.isArray(images)) throw new UserError(`${shown}: "images" is not an object`, hint);
   const missing = ['live-kernel', 'live-initramfs', 'live-rootfs'].filter((k) => !images[k]);
   if (missing.length) throw new UserError(`build ${dir} has no PXE artifacts (${missing.join(', ')} missing in meta.json)`, 'build them with: fcos build --format pxe');
-  return { dir, meta, images };
+  for (const k of ['live-kernel', 'live-initramfs', 'live-rootfs', 'metal-zst']) {
+    const i = images[k];
+    if (k === 'metal-zst' && i === undefined) continue;
+    if (!i || typeof i !== 'object' || typeof i.path !== 'string' || !i.path || i.path.includes('/') || (i.sha256 !== undefined && typeof i.sha256 !== 'string')) {
+      throw new UserError(`${shown}: images.${k} is not a file of the build (path, sha256)`, hint);
+    }
+  }
+  return { dir, meta: m, images };
+}
+
+/** The per-machine token: HMAC-SHA256 of the MAC (hexhyp, or '' for a request without one), 32 hex digits. */
+export function machineToken(secret: Buffer, mac: string | undefined): string {
+  return createHmac('sha256', secret).update(`fcos-pxe-config\0${mac ?? ''}`).digest('hex').slice(0, 32);
+}
+
+/** Read the token secret, or make one (32 random bytes, hex, mode 0600, in a 0700 directory when it makes it). */
+export function loadTokenSecret(file: string): Buffer {
+  try {
+    if (!existsSync(file)) {
+      const d = dirname(file);
+      if (!existsSync(d)) mkdirSync(d, { recursive: true, mode: 0o700 });
+      // 'wx': never over a file that appeared meanwhile.
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+    }
+    const st = statSync(file);
+    if (!st.isFile()) throw new UserError(`the PXE token secret ${file} is not a file`);
+    if (st.mode & 0o077) chmodSync(file, 0o600);
+    const text = readFileSync(file, 'utf8').trim();
+    if (!/^[0-9a-f]{64}$/.test(text)) throw new UserError(`the PXE token secret ${file} is not 64 hex digits`, 'remove it: a new one is made (and the old tokens stop working)');
+    return Buffer.from(text, 'hex');
+  } catch (e) {
+    if (e instanceof FcosError) throw e;
+    throw new UserError(`cannot make or read the PXE token secret ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'give another place with --token-secret FILE');
+  }
+}
+
+interface Net {
+  text: string;
+  v: 4 | 6;
+  bits: bigint;
+  prefix: number;
+}
+
+function addrBits(a: string): { v: 4 | 6; bits: bigint } | undefined {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  if (mapped) a = mapped[1]!;
+  const v = isIP(a);
+  if (v === 4) return { v: 4, bits: a.split('.').reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n) };
+  if (v === 6) {
+    const [head, tail] = a.toLowerCase().split('::') as [string, string | undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail !== undefined && tail ? tail.split(':') : [];
+    // An embedded IPv4 tail (::ffff:1.2.3.4 handled above; others are rare): two groups.
+    const expand = (g: string[]) => g.flatMap((x) => (x.includes('.') ? (() => { const b = addrBits(x)!.bits; return [(b >> 16n).toString(16), (b & 0xffffn).toString(16)]; })() : [x]));
+    const hh = expand(h);
+    const tt = expand(t);
+    const groups = tail !== undefined ? [...hh, ...Array(8 - hh.length - tt.length).fill('0'), ...tt] : hh;
+    return { v: 6, bits: groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n) };
+  }
+  return undefined;
+}
+
+/** Parse --allow values: CIDR (192.0.2.0/24, fd00::/64) or a single address. */
+export function parseAllow(values: readonly string[]): Net[] {
+  return values.map((text) => {
+    const [a, p, extra] = text.trim().split('/');
+    const b = a ? addrBits(a) : undefined;
+    const max = b?.v === 4 ? 32 : 128;
+    const prefix = p === undefined ? max : /^\d+$/.test(p) ? Number(p) : NaN;
+    if (!b || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new UserError(`--allow ${text}: not an address or a network (CIDR)`, 'e.g. --allow 192.0.2.0/24 --allow 10.0.2.15');
+    }
+    return { text, v: b.v, bits: b.bits, prefix };
+  });
+}
+
+/** Is this client address in one of the networks? */
+export function allowed(nets: readonly Net[], address: string | undefined): boolean {
+  const b = address ? addrBits(address) : undefined;
+  if (!b) return false;
+  return nets.some((n) => {
+    if (n.v !== b.v) return false;
+    const shift = BigInt((n.v === 4 ? 32 : 128) - n.prefix);
+    return b.bits >> shift === n.bits >> shift;
+  });
+}
+
+/** Is it there, and a directory (or a file)? UserError naming the flag otherwise. */
+function checkPath(p: string | undefined, flag: string, want: 'file' | 'dir', mayBeMissing = false): void {
+  if (p === undefined) return;
+  let st;
+  try {
+    st = statSync(p);
+  } catch {
+    if (mayBeMissing) return;
+    throw new UserError(want === 'dir' ? `no such directory: ${p}` : `no such config file: ${p}`, `check ${flag}`);
+  }
+  if (want === 'dir' && !st.isDirectory()) throw new UserError(`${flag} ${p} is not a directory`, `${flag} takes a directory${flag === '--ignition-dir' ? ' of <mac>.ign|.bu and default.ign|.bu files; for one config for every machine use --ignition FILE' : ''}`);
+  if (want === 'file' && st.isDirectory()) throw new UserError(`${flag} ${p} is a directory`, flag === '--ignition' ? 'per-machine configs in a directory: --ignition-dir DIR' : `${flag} takes a file`);
 }
 
 export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
   const log = o.log ?? ((l: string) => info(l));
   const b = resolveBuild(o.buildsDir, o.build);
-  if (o.ignition && !existsSync(o.ignition)) throw new UserError(`no such config file: ${o.ignition}`);
-  if (o.ignitionDir && !existsSync(o.ignitionDir)) throw new UserError(`no such directory: ${o.ignitionDir}`);
+  checkPath(o.ignition, '--ignition', 'file');
+  checkPath(o.ignitionDir, '--ignition-dir', 'dir');
+  checkPath(o.tftpDir, '--tftp', 'dir', true);
   if (!o.ignition && !o.ignitionDir) throw new UserError('nothing to serve to machines: give --ignition FILE or --ignition-dir DIR');
+  const allow = parseAllow(o.allow ?? []);
   const images = b.images;
-  const assetNames = new Set(Object.values(images).map((i) => i.path));
+  const assetNames = new Set(Object.values(images).map((i) => i?.path));
 
   const configFile = (mac?: string) => machineFile(o.ignitionDir, mac, ['ign', 'bu']) ?? o.ignition;
   const machineKargs = (mac?: string): string[] => {
@@ -102,20 +242,34 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
     if (o.installDev && !all.some((a) => /^(fcos|coreos)\.inst\.install_dev=/.test(a))) all.push(`fcos.inst.install_dev=${o.installDev}`);
     return all;
   };
+  // Host paths never go to clients: a message about a config names the file (52-54-00-12-34-56.ign), not where it is.
+  const scrub = (msg: string, file: string) =>
+    [resolve(file), file].sort((x, y) => y.length - x.length).reduce((m, p) => m.split(p).join(basename(file)), msg);
 
   let advertise = '';
+  let secret: Buffer | undefined;
+  // Set once the token secret and the advertised URL are known: nothing is answered before (fail closed).
+  let ready = false;
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const mac = normalizeMac(u.searchParams.get('mac'));
-    const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      log(`pxe: ${req.method} ${req.url} -> ${code}${mac ? ` (${mac})` : ''}`);
+    // The log never shows a token.
+    const shownUrl = (req.url ?? '/').replace(/([?&]token=)[^&]*/, '$1…');
+    const send = (code: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}) => {
+      res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      log(`pxe: ${req.method} ${shownUrl} -> ${code}${mac ? ` (${mac})` : ''}`);
     };
+    if (!ready) return send(503, 'fcos pxe serve: starting\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'fcos pxe serve: only GET and HEAD\n', undefined, { allow: 'GET, HEAD' });
+    if (allow.length && !allowed(allow, req.socket.remoteAddress)) return send(403, 'fcos pxe serve: this client address is not allowed (--allow)\n');
+    const token = (m?: string) => (secret ? machineToken(secret, m) : undefined);
     if (u.pathname === '/boot.ipxe') return send(200, `#!ipxe\nchain ${advertise}/ipxe?mac=\${mac:hexhyp}\n`);
     if (u.pathname === '/ipxe') {
       const base = `${advertise}/assets`;
-      const cfgUrl = `${advertise}/ignition${mac ? `?mac=${mac}` : ''}`;
+      const t = token(mac);
+      const query = [mac ? `mac=${mac}` : '', t ? `token=${t}` : ''].filter(Boolean).join('&');
+      const cfgUrl = `${advertise}/ignition${query ? `?${query}` : ''}`;
       const kargs = machineKargs(mac);
       const dev = kargs.find((a) => /^(fcos|coreos)\.inst\.install_dev=/.test(a))?.split('=')[1];
       const zst = images['metal-zst'];
@@ -131,21 +285,42 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
       return send(200, script);
     }
     if (u.pathname === '/ignition') {
+      const want = token(mac);
+      if (want) {
+        const got = Buffer.from(u.searchParams.get('token') ?? '');
+        if (got.length !== want.length || !timingSafeEqual(got, Buffer.from(want))) {
+          return send(403, "fcos pxe serve: this config needs the machine's token (the config URL of its iPXE script, /ipxe?mac=…)\n");
+        }
+      }
       const f = configFile(mac);
       if (!f) return send(404, `fcos pxe serve: no config for ${mac ?? 'this machine'} and no default\n`);
       try {
         const cfg = await prepareConfig(f);
         return send(200, cfg.text, 'application/json');
       } catch (e) {
-        const msg = e instanceof ConfigRefusedError ? e.message : e instanceof Error ? e.message : String(e);
-        return send(403, `fcos pxe serve: ${msg.trim()}\n`);
+        // A config the user can fix (it fails validation, Butane refuses it, it cannot be read): 403 and the reasons,
+        // which the machine's initramfs prints. Anything else is ours: 500, one line; the details go to our log.
+        if (e instanceof FcosError && e.kind === 'user') return send(403, `fcos pxe serve: ${scrub(e.message.trim(), f)}\n`);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return send(403, `fcos pxe serve: cannot read the config ${basename(f)} (${code})\n`);
+        throw e;
       }
     }
     if (u.pathname.startsWith('/assets/')) {
-      const name = decodeURIComponent(u.pathname.slice('/assets/'.length));
+      let name: string;
+      try {
+        name = decodeURIComponent(u.pathname.slice('/assets/'.length));
+      } catch {
+        return send(404, 'not found\n');
+      }
       if (!assetNames.has(name) || name.includes('/')) return send(404, 'not found\n');
       const p = join(b.dir, name);
-      const size = statSync(p).size;
+      let size: number;
+      try {
+        size = statSync(p).size;
+      } catch {
+        return send(500, `fcos pxe serve: ${name} is listed in meta.json but missing from the build\n`);
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
       if (req.method === 'HEAD') return res.end();
       const s = createReadStream(p);
@@ -157,22 +332,45 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
     return send(404, 'not found\n');
   };
   const server: Server = createServer((req, res) => {
-    handler(req, res).catch((e) => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end(String(e));
+    handler(req, res).catch((e: unknown) => {
+      // One line to the client, without host paths or exception text; the whole error in the server's log.
+      log(`pxe: ${req.method} ${(req.url ?? '/').replace(/([?&]token=)[^&]*/, '$1…')} -> 500: ${e instanceof Error ? e.message : String(e)}`);
+      if (res.headersSent) return void res.destroy();
+      const body = 'fcos pxe serve: internal error (the server log has the details)\n';
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
     });
   });
-  await new Promise<void>((ok, bad) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      bad(e.code === 'EADDRINUSE' ? new UserError(`port ${o.port} is in use`, 'pick another --http-port') : e),
+  const bound = await listenOn(server, o.port ?? 0, o.listen ?? DEFAULT_BIND, { host: '--listen', port: '--http-port' });
+  const close = () => new Promise<void>((ok) => server.close(() => ok()));
+  const port = bound.port;
+  const loopback = isLoopback(bound.address);
+  const requireToken = o.requireToken ?? !loopback;
+  const tokenSecretFile = requireToken ? resolve(o.tokenSecretFile ?? join(o.buildsDir, 'keys', 'pxe-token.key')) : undefined;
+  try {
+    if (tokenSecretFile) secret = loadTokenSecret(tokenSecretFile);
+    advertise = (o.advertiseUrl ?? `http://10.0.2.2:${port}`).replace(/\/$/, '');
+    if (o.tftpDir) {
+      try {
+        mkdirSync(o.tftpDir, { recursive: true });
+        writeFileSync(join(o.tftpDir, 'boot.ipxe'), `#!ipxe\n# fcos pxe serve: chain to the HTTP server\nchain ${advertise}/ipxe?mac=\${mac:hexhyp}\n`);
+      } catch (e) {
+        throw new UserError(`cannot write boot.ipxe into --tftp ${o.tftpDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, '--tftp takes a directory that fcos can write (the TFTP root)');
+      }
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  ready = true;
+  if (!loopback) {
+    const who = allow.length ? `clients in ${allow.map((n) => n.text).join(', ')}` : 'anyone who reaches it';
+    log(
+      `pxe: warning: serving Ignition configs (they may hold private keys) on ${describeBound(bound)}: ${who} can fetch them` +
+        (requireToken
+          ? ` with the token of the machine's iPXE script (which the same clients can fetch);${allow.length ? '' : ' limit clients with --allow CIDR, or'} keep this port on a network only the machines reach`
+          : ` without a token (--no-require-token);${allow.length ? '' : ' limit clients with --allow CIDR, or'} keep this port on a network only the machines reach`),
     );
-    server.listen(o.port ?? 0, o.listen ?? '0.0.0.0', () => ok());
-  });
-  const port = (server.address() as { port: number }).port;
-  advertise = (o.advertiseUrl ?? `http://10.0.2.2:${port}`).replace(/\/$/, '');
-  if (o.tftpDir) {
-    mkdirSync(o.tftpDir, { recursive: true });
-    writeFileSync(join(o.tftpDir, 'boot.ipxe'), `#!ipxe\n# fcos pxe serve: chain to the HTTP server\nchain ${advertise}/ipxe?mac=\${mac:hexhyp}\n`);
   }
   // Check what is there now (a machine with a bad config still gets its refusal at boot).
   for (const f of new Set([o.ignition, ...(o.ignitionDir ? ['default.ign', 'default.bu'].map((x) => join(o.ignitionDir!, x)) : [])])) {
@@ -180,10 +378,15 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
   }
   return {
     port,
-    url: `http://${o.listen && o.listen !== '0.0.0.0' ? o.listen : '127.0.0.1'}:${port}`,
+    url: urlFor(bound),
+    address: bound.address,
+    listening: describeBound(bound),
+    requireToken,
+    tokenSecretFile,
+    allow: allow.map((n) => n.text),
     advertiseUrl: advertise,
     buildDir: b.dir,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close,
   };
 }
 

@@ -6,21 +6,25 @@
  *   /builds.json          cosa's builds.json
  *   /<version>/meta.json  a build's metadata
  *   /keys/fcos-updates.gpg the public signing key
- * Anything else (the private key in keys/gnupg, .tmp, .lock, disk images) is 404. Paths with `..` are refused.
+ * Anything else (the private key in keys/gnupg, .tmp, .lock, disk images) is 404. Paths with `..` are refused, and
+ * so is a file whose real path (symlinks resolved) leaves builds/repo (or the builds dir, for the other files).
+ * A file the index cannot be made from (builds.json not JSON, a meta.json that is null) is a 500 with a one-line
+ * reason; the server keeps serving. Only GET and HEAD (405 otherwise). It listens on 127.0.0.1 unless told otherwise.
  * It counts what it sends (bytes of delta parts, of loose objects, of everything), so tests and bench/upgrade can
  * show that an upgrade downloaded a delta and not the tree.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { join, normalize, resolve } from 'node:path';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join, normalize, resolve, sep } from 'node:path';
 import { UserError } from '../lib/errors.js';
-import { buildIndex } from './publish.js';
+import { DEFAULT_BIND, describeBound, listenOn, urlFor } from '../lib/listen.js';
+import { BadBuildFileError, buildIndex } from './publish.js';
 
 export interface ServeOptions {
   buildsDir: string;
   /** 0: a free port. */
   port?: number;
-  /** Default 0.0.0.0 (a VM on QEMU's user network reaches the host's 127.0.0.1 as 10.0.2.2). */
+  /** Default 127.0.0.1 (a VM on QEMU's user network reaches it as 10.0.2.2); 0.0.0.0 for every interface. */
   host?: string;
   /** Start even when the repo does not exist yet (a test that composes into it later). */
   allowMissingRepo?: boolean;
@@ -46,7 +50,11 @@ export interface ServeStats {
 
 export interface UpdateServer {
   port: number;
+  /** The address asked for (--host). */
   host: string;
+  /** The address really bound (a name resolved), and as text: "127.0.0.1:8080", "0.0.0.0:8080 (every interface)". */
+  address: string;
+  listening: string;
   /** The base URL for a host on this machine; a QEMU guest uses http://10.0.2.2:PORT. */
   url: string;
   /** The ostree remote URL (…/repo). */
@@ -84,6 +92,17 @@ export function resolveServedPath(buildsDir: string, urlPath: string): string | 
   return undefined;
 }
 
+/** Is `file`'s real path inside `dir`'s real path? (Symlinks out of the served tree are not followed.) */
+export function staysInside(dir: string, file: string): boolean {
+  try {
+    const root = realpathSync(dir);
+    const real = realpathSync(file);
+    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
+  } catch {
+    return false;
+  }
+}
+
 export function emptyStats(): ServeStats {
   return { requests: 0, bytes: 0, deltaBytes: 0, objectBytes: 0, deltaRequests: 0, objectRequests: 0 };
 }
@@ -95,15 +114,27 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
   }
   const stats = emptyStats();
   const api = { objectDelayMs: o.objectDelayMs ?? 0 } as UpdateServer;
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const done = (status: number, bytes: number) => o.onRequest?.({ method: req.method ?? 'GET', path, status, bytes });
+    const fail = (status: number, text: string) => {
+      const body = `${text}\n`;
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      done(status, 0);
+    };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return done(405, 0);
     }
     if (path === '/index.json') {
-      const body = JSON.stringify(buildIndex(buildsDir), null, 2) + '\n';
+      let body: string;
+      try {
+        body = JSON.stringify(buildIndex(buildsDir), null, 2) + '\n';
+      } catch (e) {
+        // One line, paths relative to the builds dir: never the exception's text or a host path.
+        return fail(500, `fcos serve: ${e instanceof BadBuildFileError ? e.message : 'cannot make the build index'}`);
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
       res.end(req.method === 'HEAD' ? undefined : body);
       return done(200, Buffer.byteLength(body));
@@ -111,7 +142,8 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
     const file = resolveServedPath(buildsDir, path);
     let size = -1;
     try {
-      if (file) {
+      // The real path must stay in the tree it is served from: builds/repo for /repo/, the builds dir otherwise.
+      if (file && staysInside(path.startsWith('/repo/') ? join(buildsDir, 'repo') : buildsDir, file)) {
         const st = statSync(file);
         if (st.isFile()) size = st.size;
       }
@@ -145,21 +177,25 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
     const delay = path.startsWith('/repo/objects/') ? api.objectDelayMs : 0;
     if (delay > 0) setTimeout(send, delay);
     else send();
+  };
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch {
+      // Whatever went wrong, this request gets a 500 and the server keeps serving.
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('fcos serve: internal error\n');
+      else res.destroy();
+    }
   });
-  const host = o.host ?? '0.0.0.0';
-  await new Promise<void>((res, rej) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      rej(e.code === 'EADDRINUSE' ? new UserError(`port ${o.port} is in use`, 'pick another --port') : e),
-    );
-    server.listen(o.port ?? 0, host, () => res());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const url = `http://${shown}:${port}`;
+  const host = o.host ?? DEFAULT_BIND;
+  const bound = await listenOn(server, o.port ?? 0, host, { host: '--host', port: '--port' });
+  const port = bound.port;
+  const url = urlFor(bound);
   Object.assign(api, {
     port,
     host,
+    address: bound.address,
+    listening: describeBound(bound),
     url,
     repoUrl: `${url}/repo`,
     stats,

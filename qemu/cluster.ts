@@ -11,7 +11,7 @@
  * - downCluster(): stops the VMs, drops the overlays. statusCluster(): members and health through etcdctl.
  * Design notes: docs/cluster.md.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import { ExternalError, UserError } from '../lib/errors.js';
@@ -140,6 +140,53 @@ async function resolveSshKeys(o: InitOptions, p: ReturnType<typeof clusterPaths>
   return { keys: [readFileSync(key + '.pub', 'utf8').trim()], identity: key };
 }
 
+/** The file that says "fcos cluster init made this directory" (its pki/, ssh/ and nodes/ are fcos's to move aside). */
+export const CLUSTER_MARKER = '.fcos-cluster';
+
+/**
+ * Make the cluster directory (0700, with the marker), or check that an existing one is fcos's: empty, or with the
+ * marker, or (made before the marker) with a cluster.json of version 1. Anything else is refused before a file is
+ * touched: `--out /etc --force` would otherwise move the host's /etc/ssh and /etc/pki aside.
+ */
+export function claimClusterDir(p: ReturnType<typeof clusterPaths>): void {
+  const marker = join(p.dir, CLUSTER_MARKER);
+  if (existsSync(p.dir)) {
+    if (!existsSync(marker) && readdirSync(p.dir).length > 0 && !isOldClusterDir(p)) {
+      throw new UserError(
+        `${p.dir} is not empty and was not made by fcos cluster init (no ${CLUSTER_MARKER} in it)`,
+        'give --out a new or empty directory; fcos moves only its own pki/, ssh/ and nodes/ aside',
+      );
+    }
+  } else {
+    mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+  }
+  if (!existsSync(marker)) writeFileSync(marker, 'made by fcos cluster init: pki/, ssh/, nodes/ and run/ here are fcos\'s\n', { mode: 0o644 });
+}
+
+function isOldClusterDir(p: ReturnType<typeof clusterPaths>): boolean {
+  try {
+    const c = JSON.parse(readFileSync(p.file, 'utf8')) as Partial<ClusterFile>;
+    return c.version === 1 && typeof c.name === 'string' && Array.isArray(c.nodes);
+  } catch {
+    return false;
+  }
+}
+
+/** Secrets stay private on every run (an older run, umask or a copy may have left them open): dirs 0700, keys and configs 0600. */
+function tightenModes(p: ReturnType<typeof clusterPaths>): void {
+  chmodSync(p.dir, 0o700);
+  for (const d of [p.pki, p.nodes, p.ssh]) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) continue;
+    chmodSync(d, 0o700);
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      // Certificates and public keys may be read by anyone; private keys and the configs that embed them may not.
+      const secret = d === p.nodes || e.name.endsWith('.key') || (d === p.ssh && !e.name.endsWith('.pub'));
+      if (secret) chmodSync(join(d, e.name), 0o600);
+    }
+  }
+}
+
 function clusterUp(dir: string): string[] {
   const st = readState(dir);
   return st ? Object.entries(st.nodes).filter(([, n]) => pidAlive(n.pid, n.name)).map(([k]) => k) : [];
@@ -157,9 +204,9 @@ export async function initCluster(o: InitOptions): Promise<InitResult> {
   const running = existsSync(p.state) ? clusterUp(p.dir) : [];
   if (running.length) throw new UserError(`the cluster in ${p.dir} is up (${running.join(', ')})`, `stop it first: fcos cluster down ${p.dir}`);
   userSshKeys(o);
+  claimClusterDir(p);
   let prev: ClusterFile | undefined;
   if (existsSync(p.file)) prev = loadCluster(p.dir);
-  mkdirSync(p.dir, { recursive: true });
 
   let movedAside: string | undefined;
   if (o.force && (existsSync(p.pki) || existsSync(p.ssh))) {
@@ -170,6 +217,7 @@ export async function initCluster(o: InitOptions): Promise<InitResult> {
   }
   mkdirSync(p.pki, { recursive: true, mode: 0o700 });
   mkdirSync(p.nodes, { recursive: true, mode: 0o700 });
+  tightenModes(p);
 
   const ssh = await resolveSshKeys(o, p, o.force ? undefined : prev);
   const newKeys: string[] = [];
@@ -229,6 +277,7 @@ export async function initCluster(o: InitOptions): Promise<InitResult> {
   const file: ClusterFile = { version: 1, name, subnet, token, macPrefix, heartbeatMs: plan.heartbeatMs, electionMs: plan.electionMs, nodes: filePorts, sshKeys: ssh.keys, sshIdentity: ssh.identity };
   writeFileSync(p.file, JSON.stringify(file, null, 2) + '\n');
   writeEtcdctlEnv(p.dir, file);
+  tightenModes(p);
   return { dir: p.dir, name, subnet, nodes: out, ca: { ...ca, reused: caReused }, client, etcdctlEnv: p.env, newKeys, keptKeys, movedAside, sshIdentity: ssh.identity };
 }
 

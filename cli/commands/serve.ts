@@ -10,7 +10,7 @@ export default class Serve extends BaseCommand {
   static override flags = {
     builds: Flags.string({ description: 'builds directory (default ./builds or $FCOS_BUILDS_DIR)' }),
     port: Flags.integer({ char: 'p', description: 'TCP port (0: a free one)', default: 8080, min: 0, max: 65535 }),
-    host: Flags.string({ description: 'address to listen on', default: '0.0.0.0' }),
+    host: Flags.string({ description: 'address to listen on (0.0.0.0: every interface; QEMU guests reach 127.0.0.1 as 10.0.2.2)', default: '127.0.0.1' }),
   };
   static override examples = [
     '<%= config.bin %> serve --builds /srv/builds --port 8080',
@@ -25,8 +25,8 @@ export default class Serve extends BaseCommand {
       host: flags.host,
       onRequest: (r) => info(`${r.method} ${r.path} ${r.status} ${r.bytes}`),
     });
-    const ready = { url: srv.url, repo: srv.repoUrl, index: `${srv.url}/index.json`, port: srv.port };
-    this.output(ready, (r) => `serving ${buildsDir(flags.builds)}\n  remote url: ${r.repo}\n  index:      ${r.index}\nCtrl-C stops it.`);
+    const ready = { url: srv.url, repo: srv.repoUrl, index: `${srv.url}/index.json`, port: srv.port, address: srv.address, listening: srv.listening };
+    this.output(ready, (r) => `serving ${buildsDir(flags.builds)}\n  listening on ${r.listening}\n  remote url: ${r.repo}\n  index:      ${r.index}\nCtrl-C stops it.`);
     await new Promise<void>((res) => {
       if (abortSignal().aborted) return res();
       abortSignal().addEventListener('abort', () => res(), { once: true });
