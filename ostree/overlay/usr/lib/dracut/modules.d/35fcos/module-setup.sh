@@ -24,6 +24,9 @@
 #                          the default initramfs has no dracut-systemd (whose shell hooks cost seconds at every
 #                          boot), which is what normally installs them; a failed first boot still ends visibly in
 #                          an emergency shell. With dracut-systemd added back, its own versions are used.
+#   emergency.service.d/10-fcos-emergency.conf
+#                          before the shell, fcos-ignition-failure prints a failed Ignition stage's errors (from the
+#                          initramfs journal) on the console, so a bad config's reason is visible where it failed.
 
 check() {
     return 255
@@ -45,6 +48,9 @@ install() {
         inst_multiple -o sulogin "$systemdutildir/systemd-sulogin-shell" \
             "$systemdsystemunitdir/emergency.service" "$systemdsystemunitdir/rescue.service"
     fi
+    inst_script "$moddir/fcos-ignition-failure.sh" /usr/libexec/fcos-ignition-failure
+    inst_multiple -o journalctl awk
+    inst_simple "$moddir/10-fcos-emergency.conf" "$systemdsystemunitdir/emergency.service.d/10-fcos-emergency.conf"
     inst_script "$moddir/fcos-embedded-config.sh" /usr/libexec/fcos-embedded-config
     # Mount point for the embedded config (/usr is read-only in the initramfs with systemd >= 256).
     inst_dir /usr/lib/ignition
