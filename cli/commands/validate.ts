@@ -20,6 +20,6 @@ export default class Validate extends BaseCommand {
       results.map(({ findings: _f, ...rest }) => rest),
       () => renderText(results),
     );
-    if (results.some((r) => !r.valid)) this.exit(1);
+    if (results.some((r) => !r.valid)) process.exitCode = 1;
   }
 }
