@@ -6,6 +6,7 @@
  * pointer ("/initramfs/compress", "/packages/3") can be mapped back to a line and column of the source.
  */
 import yaml from 'js-yaml';
+import { aliasProblem } from '../lib/yamlalias.js';
 
 export interface Pos {
   line: number;
@@ -57,6 +58,9 @@ export class PositionedYaml {
       }
       throw e;
     }
+    // Nested anchors ("billion laughs") would be expanded by the schema validation and every later walk.
+    const aliases = aliasProblem(this.value);
+    if (aliases) throw new YamlError(aliases);
     this.root = stack[0]!.children[0];
   }
 

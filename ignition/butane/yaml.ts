@@ -8,6 +8,7 @@
  */
 import { lineIndex } from '../positions.js';
 import yaml from 'js-yaml';
+import { aliasProblem } from '../../lib/yamlalias.js';
 
 export interface Pos {
   line: number;
@@ -129,6 +130,9 @@ export function parseYaml(text: string): { root: YNode | undefined; src: SourceT
     }
     throw e;
   }
+  // Nested anchors would be expanded exponentially by build() below (and by every later walk): refuse them first.
+  const aliases = aliasProblem(value);
+  if (aliases) throwSyntax(aliases);
   const top = stack[0]!.children;
   if (value === undefined || value === null || top.length === 0) return { root: undefined, src };
   return { root: build(top[top.length - 1]!, value, src), src };

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { REPO } from './ignition-helpers.js';
+import { laughs } from './hostile-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fcos-hostile-cli-'));
 const fcos = join(REPO, 'bin', 'fcos');
@@ -112,5 +113,16 @@ describe('flag errors keep their reason', () => {
     const m = await spawnCollect(fcos, ['validate']);
     expect(m.code).toBe(1);
     expect(m.stderr).toMatch(/^fcos: Missing 1 required arg: file/);
+  });
+});
+
+describe('YAML alias bomb', () => {
+  it('fcos butane: one clear error, exit 1, no V8 out-of-memory', async () => {
+    const bomb = put('bomb.bu', laughs('variant: fcos\nversion: 1.5.0\n'));
+    const t0 = Date.now();
+    const r = await spawnCollect(fcos, ['butane', bomb]);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`fcos: ${bomb}: error: error parsing YAML: document contains excessive aliasing (490329068 nodes once aliases are expanded, from 32 written out)\n`);
   });
 });
