@@ -13,11 +13,17 @@ export abstract class BaseCommand extends Command {
     verbose: Flags.boolean({ char: 'v', description: 'log every external command', default: false }),
   };
 
+  /**
+   * A pure command (it computes and prints, with nothing to clean up): no signal handlers, so Ctrl-C and SIGTERM
+   * end it at once even in the middle of a synchronous computation (exit status 130 / 143 in the shell).
+   */
+  static pure = false;
+
   protected jsonMode = false;
 
   override async init(): Promise<void> {
     await super.init();
-    installSignalHandlers();
+    if (!(this.constructor as typeof BaseCommand).pure) installSignalHandlers();
     this.jsonMode = this.argv.includes('--json');
     if (this.argv.includes('--verbose') || this.argv.includes('-v')) setVerbose(true);
     if (this.jsonMode) setQuiet(false);

@@ -5,6 +5,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
+import { holdSignals } from '../../lib/signals.js';
 import { formatFinding, hasErrors } from '../report.js';
 import { validateConfig } from '../validate.js';
 import { nodeFilesDir } from './filesdir.js';
@@ -143,6 +144,10 @@ export async function translateButaneFile(o: TranslateFileOptions): Promise<Tran
   if (o.strict && warnings.length > 0) {
     throw new UserError(warnings.map((f) => where + formatFinding(f)).join('\n'), '--strict turns warnings into errors');
   }
-  if (o.output) writeFileAtomic(o.output, r.output + '\n');
+  if (o.output) {
+    // A signal now waits until the file is in place (no temporary file left behind), then ends the process.
+    holdSignals();
+    writeFileAtomic(o.output, r.output + '\n');
+  }
   return { text: o.output ? '' : r.output, ignition: r.config, ...(r.machineConfig && !o.raw ? { machineConfig: r.machineConfig } : {}), warnings };
 }

@@ -4,7 +4,7 @@
  * `butane -o` modes, non-UTF-8 Butane input, `version`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,4 +125,93 @@ describe('YAML alias bomb', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`fcos: ${bomb}: error: error parsing YAML: document contains excessive aliasing (490329068 nodes once aliases are expanded, from 32 written out)\n`);
   });
+});
+
+/** CPU time (user + system, in clock ticks) a process has used so far; undefined once it is gone. */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `fcos ARGS` as a shell runs it (a child of bash, whose `wait` reports its exit status), signalled once it has
+ * used `ticks` of CPU time (well past Node's start-up: it is computing). Resolves with the status bash saw, the
+ * milliseconds from the signal to the end, and the output.
+ */
+async function interruptWhileComputing(args: string[], sig: NodeJS.Signals, ticks = 150) {
+  let pid = 0;
+  let sentAt = 0;
+  const done = spawnCollect('bash', ['-c', '"$0" "$@" & echo "pid=$!"; wait $!; echo "status=$?"', fcos, ...args]);
+  const started = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (Date.now() - started > 60_000) throw new Error('fcos never got busy');
+    // The pid line comes through stdout, which we only see at the end: find the child of bash instead.
+    if (!pid) {
+      const bash = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .find((d) => {
+          try {
+            const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+            return cmd.includes(fcos) && cmd.includes(args[args.length - 1]!) && !cmd[0]!.endsWith('bash');
+          } catch {
+            return false;
+          }
+        });
+      if (bash) pid = Number(bash);
+      continue;
+    }
+    const t = cpuTicks(pid);
+    if (t === undefined) throw new Error('fcos ended before it was signalled');
+    if (t >= ticks) break;
+  }
+  process.kill(pid, sig);
+  sentAt = Date.now();
+  const r = await done;
+  const status = Number(/status=(\d+)/.exec(r.stdout)?.[1]);
+  return { status, ms: Date.now() - sentAt, ...r };
+}
+
+describe('Ctrl-C and SIGTERM while validate or butane compute', () => {
+  // 40 times a 360 KB config: ~20 s of validation when nothing stops it.
+  const files: string[] = [];
+  const big = () => {
+    if (!files.length) {
+      const list = Array.from({ length: 5000 }, (_, i) => ({ path: `/etc/f${i}`, contents: { source: `data:,hello${i}` }, mode: 420 }));
+      const p = put('big.ign', JSON.stringify({ ignition: { version: '3.3.0' }, storage: { files: list } }));
+      for (let i = 0; i < 40; i++) files.push(p);
+    }
+    return files;
+  };
+  it('validate: SIGINT ends it at once with status 130, no stack trace', async () => {
+    const r = await interruptWhileComputing(['validate', ...big()], 'SIGINT');
+    expect(r.status).toBe(130);
+    expect(r.ms).toBeLessThan(3000);
+    expect(r.stderr).not.toMatch(STACK);
+  }, 90_000);
+  it('validate --json: SIGTERM ends it at once with status 143', async () => {
+    const r = await interruptWhileComputing(['validate', '--json', ...big()], 'SIGTERM');
+    expect(r.status).toBe(143);
+    expect(r.ms).toBeLessThan(3000);
+  }, 90_000);
+  it('butane -o: SIGINT ends it with 130 and leaves no output or temporary file', async () => {
+    const sub = join(dir, 'bu');
+    rmSync(sub, { recursive: true, force: true });
+    mkdirSync(sub);
+    let text = 'variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n';
+    for (let i = 0; i < 60_000; i++) text += `    - path: /etc/f${i}\n      contents:\n        inline: hello ${i}\n`;
+    const input = join(sub, 'big.bu');
+    writeFileSync(input, text);
+    const out = join(sub, 'out.ign');
+    const r = await interruptWhileComputing(['butane', '-o', out, input], 'SIGINT');
+    expect(r.status).toBe(130);
+    expect(r.ms).toBeLessThan(3000);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(sub)).toEqual(['big.bu']);
+  }, 90_000);
 });
