@@ -106,6 +106,12 @@ export class SourceText {
 /** Parse one YAML document. Throws YamlSyntaxError (with 1-based line/col) on bad YAML. */
 export function parseYaml(text: string): { root: YNode | undefined; src: SourceText } {
   const src = new SourceText(text);
+  // js-yaml refuses NUL with a wrong position: report it where it is.
+  const nul = text.indexOf('\0');
+  if (nul !== -1) {
+    const p = src.pos(nul);
+    throwSyntax('null byte is not allowed in input', p.line, p.col);
+  }
   const stack: RawEv[] = [{ start: 0, end: 0, result: undefined, children: [] }];
   let value: unknown;
   try {

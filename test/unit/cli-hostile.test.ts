@@ -215,3 +215,13 @@ describe('Ctrl-C and SIGTERM while validate or butane compute', () => {
     expect(readdirSync(sub)).toEqual(['big.bu']);
   }, 90_000);
 });
+
+describe('fcos version', () => {
+  it('prints the ostree version, not "libostree:"', async () => {
+    const r = await spawnCollect(fcos, ['version', '--json']);
+    expect(r.code).toBe(0);
+    const v = JSON.parse(r.stdout) as Record<string, string>;
+    // ostree is a host dependency (scripts/deps.sh); the line must carry a version either way.
+    expect(v.ostree).toMatch(/^libostree \d{4}\.\d+$|^not installed$/);
+  });
+});
