@@ -56,6 +56,8 @@ export class PositionedYaml {
         const m = e.mark;
         throw new YamlError(e.reason || e.message, m ? m.line + 1 : undefined, m ? m.column + 1 : undefined);
       }
+      // js-yaml trips over some inputs itself: the input is at fault, a YAML error rather than a crash.
+      if (e instanceof TypeError || e instanceof RangeError) throw new YamlError(`cannot parse this YAML (${e.message})`);
       throw e;
     }
     // Nested anchors ("billion laughs") would be expanded by the schema validation and every later walk.

@@ -134,6 +134,9 @@ export function parseYaml(text: string): { root: YNode | undefined; src: SourceT
       const m = e.mark;
       return throwSyntax(e.reason || e.message, m ? m.line + 1 : undefined, m ? m.column + 1 : undefined);
     }
+    // js-yaml trips over some inputs itself (`!!binary` on a node it resolved as a timestamp: "data.replace is not
+    // a function"; nesting beyond the stack). The input is at fault: a YAML error, not a crash.
+    if (e instanceof TypeError || e instanceof RangeError) return throwSyntax(`cannot parse this YAML (${e.message})`);
     throw e;
   }
   // Nested anchors would be expanded exponentially by build() below (and by every later walk): refuse them first.

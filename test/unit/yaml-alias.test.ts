@@ -70,3 +70,10 @@ describe('manifest', () => {
     expect(() => parseManifest('packages: &p [systemd, *p]\n', 'm.yaml')).toThrow(/anchor value contains itself/);
   });
 });
+
+describe('YAML that js-yaml itself trips over (found by the fuzz test)', () => {
+  it('!!binary on a timestamp is a YAML error in Butane, not an internal error', async () => {
+    const e = await userErrorOf(translateButaneFile({ input: 'units:\nboot_device:\n---\n\n!!binary \n2001-12-14' }));
+    expect(e.message).toBe('error: error parsing YAML: cannot parse this YAML (data.replace is not a function)');
+  });
+});
