@@ -178,13 +178,13 @@ async function interruptWhileComputing(args: string[], sig: NodeJS.Signals, tick
 }
 
 describe('Ctrl-C and SIGTERM while validate or butane compute', () => {
-  // 40 times a 360 KB config: ~20 s of validation when nothing stops it.
+  // 100 times a 360 KB config: about a minute of validation when nothing stops it (and several seconds even if validation gets 10 times faster).
   const files: string[] = [];
   const big = () => {
     if (!files.length) {
       const list = Array.from({ length: 5000 }, (_, i) => ({ path: `/etc/f${i}`, contents: { source: `data:,hello${i}` }, mode: 420 }));
       const p = put('big.ign', JSON.stringify({ ignition: { version: '3.3.0' }, storage: { files: list } }));
-      for (let i = 0; i < 40; i++) files.push(p);
+      for (let i = 0; i < 100; i++) files.push(p);
     }
     return files;
   };
