@@ -3,7 +3,7 @@
  * Commands stay thin: they parse flags, call a library service, and hand the typed result to output().
  */
 import { Command, Flags, Errors } from '@oclif/core';
-import { FcosError, toFcosError } from '../lib/errors.js';
+import { FcosError, UserError, toFcosError } from '../lib/errors.js';
 import { installSignalHandlers } from '../lib/signals.js';
 import { setQuiet, setVerbose } from '../lib/log.js';
 
@@ -13,11 +13,17 @@ export abstract class BaseCommand extends Command {
     verbose: Flags.boolean({ char: 'v', description: 'log every external command', default: false }),
   };
 
+  /**
+   * A pure command (it computes and prints, with nothing to clean up): no signal handlers, so Ctrl-C and SIGTERM
+   * end it at once even in the middle of a synchronous computation (exit status 130 / 143 in the shell).
+   */
+  static pure = false;
+
   protected jsonMode = false;
 
   override async init(): Promise<void> {
     await super.init();
-    installSignalHandlers();
+    if (!(this.constructor as typeof BaseCommand).pure) installSignalHandlers();
     this.jsonMode = this.argv.includes('--json');
     if (this.argv.includes('--verbose') || this.argv.includes('-v')) setVerbose(true);
     if (this.jsonMode) setQuiet(false);
@@ -33,20 +39,41 @@ export abstract class BaseCommand extends Command {
   }
 
   override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    // oclif's own control-flow errors (exit, flag parsing) keep oclif's handling.
-    if (err instanceof Errors.ExitError) throw err;
-    if (err instanceof Errors.CLIError && !(err instanceof FcosError)) {
-      // Flag and argument parsing errors: the user can fix them. One line, exit 1.
-      process.stderr.write(`fcos: ${err.message.split('\n')[0]}\n  see: fcos ${this.id ?? ''} --help\n`);
-      return this.exit(1);
+    // Never process.exit here (nor this.exit, which makes oclif call it): stdout and stderr may still be
+    // draining into a pipe. Set the exit status and return; Node exits once the output is written.
+    if (err instanceof Errors.ExitError) {
+      process.exitCode = err.oclif?.exit ?? 1;
+      return undefined;
     }
-    const fe = toFcosError(err);
+    const flagError = err instanceof Errors.CLIError && !(err instanceof FcosError);
+    // The parse was attempted (and failed): no "did not parse its arguments" warning from oclif.
+    if (flagError) this.parsed = true;
+    const fe =
+      flagError
+        ? // Flag and argument parsing errors: the user can fix them. oclif's whole reason, on one line, exit 1.
+          new UserError(flagErrorMessage(err.message), `see: fcos ${(this.id ?? '').replace(/:/g, ' ')} --help`)
+        : toFcosError(err);
     if (this.jsonMode) {
       process.stdout.write(JSON.stringify({ error: { kind: fe.kind, message: fe.message, hint: fe.hint } }, null, 2) + '\n');
     }
     process.stderr.write(`fcos: ${fe.render()}\n`);
     if (fe.kind === 'bug' && process.env.FCOS_DEBUG === '1' && err.stack) process.stderr.write(err.stack + '\n');
     process.exitCode = fe.exitCode;
-    return this.exit(fe.exitCode);
+    return undefined;
   }
+}
+
+/**
+ * oclif's flag/argument error text as one line: "Parsing --memory \n\tExpected an integer but received: abc\nSee
+ * more help with --help" → "Parsing --memory: Expected an integer but received: abc".
+ */
+export function flagErrorMessage(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^See more help with/.test(l) && !/^The following errors? occurred:?$/.test(l));
+  if (lines.length === 0) return 'invalid command line';
+  let out = lines[0]!;
+  for (const l of lines.slice(1)) out += /:$/.test(out) ? ` ${l}` : /^Parsing \S+$/.test(out) ? `: ${l}` : `; ${l}`;
+  return out;
 }

@@ -5,6 +5,7 @@
  * On SIGINT/SIGTERM the shared AbortController fires (the runner kills child processes),
  * and cleanups run in reverse order, once.
  */
+import { constants as osConstants } from 'node:os';
 import { InterruptedError } from './errors.js';
 
 const controller = new AbortController();
@@ -36,6 +37,29 @@ export function installSignalHandlers(): void {
     interruptedBy = sig;
     process.stderr.write(`\n${sig}: stopping and cleaning up…\n`);
     controller.abort(new InterruptedError(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  process.on('SIGHUP', handler);
+}
+
+/** 128 + the signal's number: the exit status a shell reports for a process ended by that signal. */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[sig] ?? 0);
+}
+
+/**
+ * For pure commands (validate, butane), which compute synchronously and have nothing to clean up, signals keep
+ * their default action, so Ctrl-C and SIGTERM end them at once (a JavaScript handler would only run after the
+ * computation). Call this before a step that must not be cut in half, such as writing the output file: from then
+ * on a signal waits until the current synchronous step is done, then ends the process with 128+signo.
+ */
+export function holdSignals(): void {
+  if (installed) return; // a command with cleanups: its handlers stay in charge
+  installed = true;
+  const handler = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\n${sig}: stopped\n`);
+    process.exit(signalExitCode(sig));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

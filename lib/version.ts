@@ -33,10 +33,22 @@ export async function toolVersions(): Promise<Record<string, string>> {
   for (const [name, bin, args] of probes) {
     try {
       const r = await run(bin, args, { allowFailure: true });
-      out[name] = (r.stdout || r.stderr).split('\n').find((l) => l.trim())?.trim() ?? 'unknown';
+      out[name] = versionLine(r.stdout || r.stderr);
     } catch {
       out[name] = 'not installed';
     }
   }
   return out;
+}
+
+/**
+ * The version of a tool from its `--version` output: the first non-empty line, except for YAML-ish output like
+ * ostree's ("libostree:\n Version: '2022.7'\n Features: …"), which gives "libostree 2022.7".
+ */
+export function versionLine(text: string): string {
+  const first = text.split('\n').find((l) => l.trim())?.trim();
+  if (!first) return 'unknown';
+  const v = /^\s*Version:\s*['"]?([^'"\s]+)['"]?\s*$/m.exec(text);
+  if (first.endsWith(':') && v) return `${first.slice(0, -1)} ${v[1]}`;
+  return first;
 }

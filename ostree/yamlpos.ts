@@ -6,6 +6,7 @@
  * pointer ("/initramfs/compress", "/packages/3") can be mapped back to a line and column of the source.
  */
 import yaml from 'js-yaml';
+import { aliasProblem } from '../lib/yamlalias.js';
 
 export interface Pos {
   line: number;
@@ -55,8 +56,13 @@ export class PositionedYaml {
         const m = e.mark;
         throw new YamlError(e.reason || e.message, m ? m.line + 1 : undefined, m ? m.column + 1 : undefined);
       }
+      // js-yaml trips over some inputs itself: the input is at fault, a YAML error rather than a crash.
+      if (e instanceof TypeError || e instanceof RangeError) throw new YamlError(`cannot parse this YAML (${e.message})`);
       throw e;
     }
+    // Nested anchors ("billion laughs") would be expanded by the schema validation and every later walk.
+    const aliases = aliasProblem(this.value);
+    if (aliases) throw new YamlError(aliases);
     this.root = stack[0]!.children[0];
   }
 

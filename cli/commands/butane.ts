@@ -6,6 +6,7 @@ import { formatFinding, type Finding } from '../../ignition/report.js';
 export default class Butane extends BaseCommand {
   static override description = 'translate a Butane config (fcos 1.0.0–1.7.0, flatcar, r4e, fiot, openshift) into Ignition JSON (a MachineConfig for openshift)';
   static override args = { file: Args.string({ description: 'Butane YAML file (stdin when omitted or -)', required: false, ignoreStdin: true }) };
+  static override pure = true;
   static override flags = {
     'files-dir': Flags.string({ char: 'd', description: 'directory that local file references are confined to' }),
     strict: Flags.boolean({ description: 'fail on any warning', default: false }),

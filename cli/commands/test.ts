@@ -25,7 +25,7 @@ export default class Test extends BaseCommand {
     const scenarios = selectScenarios(argv as string[]);
     const report = await runScenarios({ scenarios, buildsDir: buildsDir(flags.builds), outRoot: flags.out });
     this.output(report, renderReport);
-    if (!report.ok) this.exit(1);
+    if (!report.ok) process.exitCode = 1;
   }
 }
 

@@ -6,6 +6,7 @@ export default class Validate extends BaseCommand {
   static override description = 'validate Ignition configs (spec 3.0.0–3.6.0) like ignition-validate';
   static override strict = false;
   static override args = { file: Args.string({ description: 'Ignition config file(s)', required: true }) };
+  static override pure = true;
   static override flags = {
     strict: Flags.boolean({ description: 'treat warnings as errors', default: false }),
   };
@@ -20,6 +21,6 @@ export default class Validate extends BaseCommand {
       results.map(({ findings: _f, ...rest }) => rest),
       () => renderText(results),
     );
-    if (results.some((r) => !r.valid)) this.exit(1);
+    if (results.some((r) => !r.valid)) process.exitCode = 1;
   }
 }

@@ -28,7 +28,7 @@ export interface FilesDir {
   read(rel: string): Uint8Array;
   /** 'missing' when nothing is there. */
   kind(rel: string): TreeEntryKind | 'missing';
-  /** All entries under a directory, in Go's filepath.Walk order (lexical, parents first). */
+  /** All entries under a directory, in Go's filepath.Walk order (lexical, parents first). Throws Error with a user-facing message when it cannot. */
   walk(rel: string): TreeEntry[];
 }
 
@@ -78,6 +78,15 @@ export function nodeFilesDir(dir: string): FilesDir {
       }
     },
     walk(rel) {
+      // The tree's root may be reached through a symlinked directory: it must stay inside, as reads must. Below
+      // the root, symlinks are not followed (they become links).
+      let realRoot: string;
+      try {
+        realRoot = realpathSync(abs(rel));
+      } catch (e) {
+        throw new Error(describe(e, abs(rel)));
+      }
+      if (!inside(realRoot)) throw new Error(ERR_FILES_DIR_ESCAPE);
       const out: TreeEntry[] = [];
       const visit = (r: string) => {
         const p = abs(r);

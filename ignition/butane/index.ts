@@ -2,9 +2,10 @@
  * `fcos butane`: Butane → Ignition, as a file-level service. The translation itself is pure
  * (translate.ts); this module reads the input, validates the output, and writes it atomically.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
+import { holdSignals } from '../../lib/signals.js';
 import { formatFinding, hasErrors } from '../report.js';
 import { validateConfig } from '../validate.js';
 import { nodeFilesDir } from './filesdir.js';
@@ -80,18 +81,65 @@ export function translateAndValidate(text: string, opts: TranslateOptions & { pr
   return r;
 }
 
-function readStdin(): string {
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Butane input bytes as text. Not UTF-8 is refused (as `fcos validate` refuses it) instead of being turned into
+ * U+FFFD: the message gives the line and column (in bytes) of the first bad byte.
+ */
+export function decodeButane(data: Uint8Array, where = ''): string {
   try {
-    return readFileSync(0, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read the Butane config from stdin: ${(e as Error).message}`);
+    return utf8.decode(data);
+  } catch {
+    const bad = firstInvalidUtf8(data);
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < bad; i++)
+      if (data[i] === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+    throw new UserError(`${where}error at line ${line} col ${bad - lineStart + 1}: config is not valid UTF-8 text`, 'save the Butane config as UTF-8');
   }
 }
 
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const [n, min] = c >= 0xc2 && c <= 0xdf ? [1, 0x80] : c >= 0xe0 && c <= 0xef ? [2, 0x800] : c >= 0xf0 && c <= 0xf4 ? [3, 0x10000] : [0, 0];
+    if (n === 0) return i;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return b.length;
+}
+
+function readStdin(): string {
+  let data: Buffer;
+  try {
+    data = readFileSync(0);
+  } catch (e) {
+    throw new UserError(`cannot read the Butane config from stdin: ${(e as Error).message}`);
+  }
+  return decodeButane(data);
+}
+
 function readInput(file: string): string {
+  let data: Buffer;
   try {
     if (statSync(file).isDirectory()) throw new UserError(`${file} is a directory, not a Butane config`);
-    return readFileSync(file, 'utf8');
+    data = readFileSync(file);
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -99,24 +147,41 @@ function readInput(file: string): string {
     if (code === 'EACCES') throw new UserError(`permission denied: ${file}`);
     throw new UserError(`cannot read ${file}: ${(e as Error).message}`);
   }
+  return decodeButane(data, `${file}: `);
 }
 
-/** Write a file atomically: a temporary file in the same directory, then rename over the target. */
+/**
+ * Write a file atomically: a new temporary file in the same directory (O_EXCL, so nothing already there is
+ * written through), then rename over the target. An existing target keeps its permission bits (0644 otherwise).
+ */
 export function writeFileAtomic(path: string, data: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  let created = false;
   try {
-    writeFileSync(tmp, data, { mode: 0o644 });
+    let keep: number | undefined;
+    try {
+      const st = statSync(path);
+      if (st.isFile()) keep = st.mode & 0o7777;
+    } catch {
+      /* a new file */
+    }
+    // A new file: 0644 less the umask. Replacing one: private while written, then the old file's mode.
+    writeFileSync(tmp, data, { mode: keep === undefined ? 0o644 : 0o600, flag: 'wx' });
+    created = true;
+    if (keep !== undefined) chmodSync(tmp, keep);
     renameSync(tmp, path);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* not created */
-    }
+    if (created)
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* already gone */
+      }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UserError(`cannot write ${path}: directory ${dirname(path)} does not exist`);
     if (code === 'EACCES' || code === 'EPERM') throw new UserError(`cannot write ${path}: permission denied`);
     if (code === 'EISDIR') throw new UserError(`cannot write ${path}: is a directory`);
+    if (code === 'EEXIST') throw new UserError(`cannot write ${path}: the temporary file ${tmp} exists`, 'remove it and try again');
     throw e;
   }
 }
@@ -143,6 +208,10 @@ export async function translateButaneFile(o: TranslateFileOptions): Promise<Tran
   if (o.strict && warnings.length > 0) {
     throw new UserError(warnings.map((f) => where + formatFinding(f)).join('\n'), '--strict turns warnings into errors');
   }
-  if (o.output) writeFileAtomic(o.output, r.output + '\n');
+  if (o.output) {
+    // A signal now waits until the file is in place (no temporary file left behind), then ends the process.
+    holdSignals();
+    writeFileAtomic(o.output, r.output + '\n');
+  }
   return { text: o.output ? '' : r.output, ignition: r.config, ...(r.machineConfig && !o.raw ? { machineConfig: r.machineConfig } : {}), warnings };
 }

@@ -700,7 +700,14 @@ class Translator {
         list.push(created);
         return created;
       };
-      for (const ent of fd.walk(c.rel)) {
+      let entries: ReturnType<typeof fd.walk>;
+      try {
+        entries = fd.walk(c.rel);
+      } catch (e) {
+        this.ctx.error(ypath, (e as Error).message);
+        continue;
+      }
+      for (const ent of entries) {
         const dest = ent.rel === '' ? joinPosix(destBase, '') : joinPosix(destBase, ent.rel);
         if (ent.kind === 'dir') {
           // 3.7.0-experimental: ownership or dir_mode on a tree also creates its directories.

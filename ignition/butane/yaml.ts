@@ -8,6 +8,7 @@
  */
 import { lineIndex } from '../positions.js';
 import yaml from 'js-yaml';
+import { aliasProblem } from '../../lib/yamlalias.js';
 
 export interface Pos {
   line: number;
@@ -105,6 +106,12 @@ export class SourceText {
 /** Parse one YAML document. Throws YamlSyntaxError (with 1-based line/col) on bad YAML. */
 export function parseYaml(text: string): { root: YNode | undefined; src: SourceText } {
   const src = new SourceText(text);
+  // js-yaml refuses NUL with a wrong position: report it where it is.
+  const nul = text.indexOf('\0');
+  if (nul !== -1) {
+    const p = src.pos(nul);
+    throwSyntax('null byte is not allowed in input', p.line, p.col);
+  }
   const stack: RawEv[] = [{ start: 0, end: 0, result: undefined, children: [] }];
   let value: unknown;
   try {
@@ -127,8 +134,14 @@ export function parseYaml(text: string): { root: YNode | undefined; src: SourceT
       const m = e.mark;
       return throwSyntax(e.reason || e.message, m ? m.line + 1 : undefined, m ? m.column + 1 : undefined);
     }
+    // js-yaml trips over some inputs itself (`!!binary` on a node it resolved as a timestamp: "data.replace is not
+    // a function"; nesting beyond the stack). The input is at fault: a YAML error, not a crash.
+    if (e instanceof TypeError || e instanceof RangeError) return throwSyntax(`cannot parse this YAML (${e.message})`);
     throw e;
   }
+  // Nested anchors would be expanded exponentially by build() below (and by every later walk): refuse them first.
+  const aliases = aliasProblem(value);
+  if (aliases) throwSyntax(aliases);
   const top = stack[0]!.children;
   if (value === undefined || value === null || top.length === 0) return { root: undefined, src };
   return { root: build(top[top.length - 1]!, value, src), src };
