@@ -99,38 +99,39 @@ function utf16Length(s: string): number {
   return s.length; // JS strings are UTF-16 already
 }
 
-interface PrefixNode {
-  /** Links whose path ends here. */
-  count: number;
-  next: Map<string, PrefixNode>;
-}
-
 /**
  * For a list of link paths, a function that counts the links `l` with `path.startsWith(l + '/')`, in time linear in
- * the path (not in the number of links): the links go into a tree of their "/"-separated segments, and a path
- * walks down it; a link is such a prefix exactly when its segments are the path's first segments, not all of them.
+ * the path (not in the number of links): the links go into a tree of their "/"-separated segments (one flat map
+ * from parent node and segment to node), and a path walks down it; a link is such a prefix exactly when its segments
+ * are the path's first segments, not all of them.
  */
 function linkPrefixes(paths: readonly string[]): (path: string) => number {
-  const root: PrefixNode = { count: 0, next: new Map() };
+  const child = new Map<string, number>();
+  const count: number[] = [0];
   for (const p of paths) {
-    let n = root;
+    let n = 0;
     for (const seg of p.split('/')) {
-      let child = n.next.get(seg);
-      if (!child) n.next.set(seg, (child = { count: 0, next: new Map() }));
-      n = child;
+      const k = `${n}/${seg}`;
+      let c = child.get(k);
+      if (c === undefined) {
+        c = count.length;
+        count.push(0);
+        child.set(k, c);
+      }
+      n = c;
     }
-    n.count++;
+    count[n]!++;
   }
   return (path: string) => {
     if (paths.length === 0) return 0;
     const segs = path.split('/');
-    let n = root;
+    let n = 0;
     let total = 0;
     for (let k = 0; k < segs.length - 1; k++) {
-      const child = n.next.get(segs[k]!);
-      if (!child) break;
-      n = child;
-      total += n.count;
+      const c = child.get(`${n}/${segs[k]}`);
+      if (c === undefined) break;
+      n = c;
+      total += count[n]!;
     }
     return total;
   };
