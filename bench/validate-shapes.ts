@@ -29,14 +29,14 @@ function fill(bytes: number, per: number, make: (n: number) => string): string {
 export function generate(shape: Shape, bytes: number): string {
   switch (shape) {
     case 'findings':
-      return fill(bytes, 200, (n) => {
+      return fill(bytes, 60, (n) => {
         const files: string[] = [];
-        for (let i = 0; i < n; i++) files.push(`    {"path": "rel/f${i}", "mode": 420, "bogus${i % 7}": ${i}, "contents": {"source": "data:,x${i}"}}`);
+        for (let i = 0; i < n; i++) files.push(`    {"path": "r${i}", "bogus${i % 7}": ${i}}`);
         const members: [string, string][] = [
           ['ignition', '{"version": "3.3.0"}'],
           ['storage', `{"files": [\n${files.join(',\n')}\n  ]}`],
         ];
-        for (let i = 0; i < n / 2; i++) members.push(['unknownKey', String(i)]);
+        for (let i = 0; i < 2 * n; i++) members.push(['unknownKey', String(i % 10)]);
         return object(members, '\n');
       });
     case 'nonascii':
