@@ -154,9 +154,10 @@ const imageTag = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$
 const argList = { type: 'array', items: { type: 'string' } };
 /**
  * An apt mirror (or kubelet download) URL, anchored at both ends: one token of a one-line apt source, so no
- * whitespace (a newline would inject a source line without signed-by), no quotes, no shell or apt option syntax.
+ * whitespace (a newline would inject a source line without signed-by, a space an `[option]` token), no quotes, no
+ * shell syntax. Brackets inside stay allowed (IPv6 hosts: http://[fd00::1]:3142/debian).
  */
-const MIRROR_URL = '^(https?|file)://[^\\s\'"$`\\\\\\[\\]]+$';
+const MIRROR_URL = '^(https?|file)://[^\\s\'"$`\\\\]+$';
 
 export const MANIFEST_SCHEMA = {
   $id: 'https://fcos.invalid/manifest.json',

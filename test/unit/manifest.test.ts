@@ -181,13 +181,14 @@ describe('manifests from someone else (issue 15 #7, #9)', () => {
     expect(e.message).toContain('m.yaml:2:9: /mirror: invalid value');
     expect(e.message).toContain('m.yaml:2:9: /mirror: control character in');
     // the anchored pattern alone refuses spaces, quotes and apt's [option] syntax
-    for (const bad of ['http://a/ b', 'http://a/"x', 'http://a/$x', '[trusted=yes] http://a/', 'http://a/[x]']) {
+    for (const bad of ['http://a/ b', 'http://a/"x', 'http://a/$x', '[trusted=yes] http://a/', 'http://a/\\x', 'ftp://a/']) {
       expect(err(`packages: [systemd]\nmirror: '${bad}'\n`).message).toContain('/mirror: invalid value');
       expect(err(`packages: [systemd]\nsecurity-mirror: '${bad}'\n`).message).toContain('/security-mirror: invalid value');
     }
     const m = parseManifest('packages: [systemd]\nmirror: http://10.0.2.2:3142/debian\nsecurity-mirror: ""\n');
     expect(aptSources(m)).toEqual(['deb http://10.0.2.2:3142/debian trixie main', 'deb http://10.0.2.2:3142/debian trixie-updates main']);
     expect(parseManifest('packages: [systemd]\nmirror: file:///srv/mirror\n').mirror).toBe('file:///srv/mirror');
+    expect(parseManifest('packages: [systemd]\nmirror: http://[fd00::1]:3142/debian\n').mirror).toBe('http://[fd00::1]:3142/debian');
   });
 
   it('refuses control characters in every string: packages, kernel arguments, dracut args, image env, keys', () => {
