@@ -396,7 +396,7 @@ function controlCharIssues(doc: PositionedYaml, value: unknown): ManifestIssue[]
 
 /** The overlay must be a path inside the manifest's directory (the realpath check follows in loadManifest). */
 function overlayIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
-  if (m.overlay === undefined) return [];
+  if (m.overlay === undefined || CONTROL_CHAR.test(m.overlay)) return [];
   const why = confinedPathProblem(m.overlay);
   return why ? [{ ...doc.position('/overlay'), path: '/overlay', message: `/overlay: '${m.overlay}' ${why}` }] : [];
 }
@@ -406,7 +406,7 @@ function kargIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
   const out: ManifestIssue[] = [];
   m['kernel-arguments'].forEach((a, i) => {
     const key = a.split('=', 1)[0]!;
-    if (key === 'ostree') out.push({ ...doc.position(`/kernel-arguments/${i}`), path: `/kernel-arguments/${i}`, message: `/kernel-arguments/${i}: '${a}': ostree= is set by ostree itself (remove it)` });
+    if (key === 'ostree' && !CONTROL_CHAR.test(a)) out.push({ ...doc.position(`/kernel-arguments/${i}`), path: `/kernel-arguments/${i}`, message: `/kernel-arguments/${i}: '${a}': ostree= is set by ostree itself (remove it)` });
   });
   return out;
 }
