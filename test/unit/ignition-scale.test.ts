@@ -6,6 +6,10 @@
  * naive ones on random input, and a generous time guard catches a quadratic regression (not a speed test).
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateFiles } from '../../ignition/files.js';
 import { describe, expect, it } from 'vitest';
 import { findExactMember, findMember, parseJson, type ObjectNode } from '../../ignition/parse.js';
 import { Positions } from '../../ignition/positions.js';
@@ -140,5 +144,19 @@ describe('validator on large inputs (issue 15 #8)', () => {
     expect(r.findings[0]!.message).toBe(`config is too large: ${MAX_CONFIG_BYTES + 1} bytes; fcos validates configs of at most ${MAX_CONFIG_BYTES} bytes (about 512 MiB, the longest string Node.js can hold)`);
     expect(r.findings[0]!.message).not.toMatch(/UTF-8/);
     expect(MAX_CONFIG_BYTES).toBe(536_870_888);
+  });
+
+  it('a config file over the limit is refused before it is read (a sparse file: no disk, no memory)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'fcos-big-'));
+    try {
+      const f = join(d, 'big.ign');
+      writeFileSync(f, '');
+      truncateSync(f, MAX_CONFIG_BYTES + 10);
+      const [r] = await validateFiles([f]);
+      expect(r!.valid).toBe(false);
+      expect(r!.errors).toEqual([{ path: '$', message: `${f}: config is too large: ${MAX_CONFIG_BYTES + 10} bytes; fcos validates configs of at most ${MAX_CONFIG_BYTES} bytes (about 512 MiB, the longest string Node.js can hold)` }]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
