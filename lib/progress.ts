@@ -70,7 +70,8 @@ export class Progress {
   private lines = 0;
   private counted = 0;
   private last = '';
-  private partial = '';
+  /** Unfinished last lines, per stream (stdout and stderr chunks interleave). */
+  private readonly partial = { out: '', err: '' };
   private timer?: NodeJS.Timeout;
   private drawn = false;
   private ended = false;
@@ -96,11 +97,10 @@ export class Progress {
   }
 
   /** A chunk of the step's output (stdout or stderr); split into lines here. */
-  data(chunk: string | Buffer): void {
-    const text = this.partial + chunk.toString();
+  data(chunk: string | Buffer, stream: 'out' | 'err' = 'out'): void {
+    const text = this.partial[stream] + chunk.toString();
     const parts = text.split(/\r?\n|\r/);
-    this.partial = parts.pop() ?? '';
-    if (this.partial.length > 4096) this.partial = this.partial.slice(-4096);
+    this.partial[stream] = (parts.pop() ?? '').slice(-4096);
     for (const l of parts) this.line(l);
   }
 
@@ -128,8 +128,10 @@ export class Progress {
   /** The step ended: stop the timer, erase the live line, and (json) say how it ended. */
   end(ok: boolean): void {
     if (this.ended) return;
-    if (this.partial) this.line(this.partial);
-    this.partial = '';
+    for (const k of ['out', 'err'] as const) {
+      if (this.partial[k]) this.line(this.partial[k]);
+      this.partial[k] = '';
+    }
     this.ended = true;
     if (this.timer) clearInterval(this.timer);
     if (this.mode === 'tty' && this.drawn) this.write('\r\x1b[2K');

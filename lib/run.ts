@@ -123,7 +123,7 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
   const progress = opts.progress && !opts.inherit ? startProgress(typeof opts.progress === 'string' ? { label: opts.progress } : opts.progress) : undefined;
   if (progress) {
     sub.stdout?.on('data', (b: Buffer | string) => progress.data(b));
-    sub.stderr?.on('data', (b: Buffer | string) => progress.data(b));
+    sub.stderr?.on('data', (b: Buffer | string) => progress.data(b, 'err'));
   }
   let r;
   try {

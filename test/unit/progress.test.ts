@@ -55,6 +55,17 @@ describe('progress of long steps (issue 15 #12)', () => {
     expect(f.out).toHaveLength(2); // nothing after the end (the step prints "done" itself)
   });
 
+  it('stdout and stderr chunks that interleave mid-line stay separate lines', () => {
+    const f = fake();
+    const p = new Progress({ label: 'x', mode: 'json', now: f.now, write: f.write });
+    p.data('Unpacking li', 'out');
+    p.data('warning: sl', 'err');
+    p.data('bc6\n', 'out');
+    p.data('ow\n', 'err');
+    p.end(true);
+    expect(JSON.parse(f.out.at(-1)!)).toMatchObject({ event: 'end', lines: 2, last: 'warning: slow' });
+  });
+
   it('tty mode: a live line redrawn in place, cut to the terminal width, erased at the end', () => {
     const f = fake();
     const p = new Progress({ label: 'build kubelet', mode: 'tty', now: f.now, write: f.write, columns: 60, count: { pattern: /^k8s\.io\//, noun: 'Go packages built' } });
