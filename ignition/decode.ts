@@ -6,7 +6,7 @@
  * The result is a plain value that ajv then checks against the version's schema; values of the wrong JSON type are
  * kept (or stood in for by an empty value of the same JSON type), so that ajv reports them without walking them.
  */
-import { findMember, type JsonNode, type ObjectNode } from './parse.js';
+import { findExactMember, findMember, type JsonNode, type ObjectNode } from './parse.js';
 import type { GoType, ObjT } from './schema/types.js';
 
 export type Path = (string | number)[];
@@ -169,7 +169,7 @@ export function nodeAt(root: JsonNode, path: readonly (string | number)[], exact
     let next: JsonNode | undefined;
     if (typeof seg === 'number') {
       if (node.kind === 'array') next = node.items[seg];
-    } else if (node.kind === 'object') next = exactKeys ? lastExact(node, seg) : findMember(node, seg)?.value;
+    } else if (node.kind === 'object') next = (exactKeys ? findExactMember(node, seg) : findMember(node, seg))?.value;
     if (!next) return { node, exact: false };
     node = next;
   }
@@ -178,9 +178,4 @@ export function nodeAt(root: JsonNode, path: readonly (string | number)[], exact
 
 export function formatPath(path: readonly (string | number)[]): string {
   return path.length === 0 ? '$' : '$.' + path.join('.');
-}
-
-function lastExact(node: ObjectNode, key: string): JsonNode | undefined {
-  for (let k = node.members.length - 1; k >= 0; k--) if (node.members[k]!.key === key) return node.members[k]!.value;
-  return undefined;
 }

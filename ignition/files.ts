@@ -1,7 +1,7 @@
 /** Validating config files on disk: read safely, validate, and render results in ignition-validate's text form. */
 import { readFile, stat } from 'node:fs/promises';
 import { formatFinding, hasErrors, type Finding } from './report.js';
-import { validateConfig } from './validate.js';
+import { MAX_CONFIG_BYTES, tooLargeMessage, validateConfig } from './validate.js';
 
 export interface FileResult {
   file: string;
@@ -23,6 +23,7 @@ async function readConfig(file: string): Promise<Buffer | Finding> {
     const st = await stat(file);
     if (st.isDirectory()) return { severity: 'error', path: '$', message: `${file} is a directory, not a config file` };
     if (!st.isFile()) return { severity: 'error', path: '$', message: `${file} is not a regular file` };
+    if (st.size > MAX_CONFIG_BYTES) return { severity: 'error', path: '$', message: `${file}: ${tooLargeMessage(st.size)}` };
     return await readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -297,12 +297,36 @@ export function parseJson(text: string): JsonNode {
   return root!;
 }
 
+/** Objects with at least this many members get an index (built once, on the first lookup). */
+const INDEX_FROM = 16;
+const foldedIndex = new WeakMap<ObjectNode, Map<string, ObjectMember>>();
+const exactIndex = new WeakMap<ObjectNode, Map<string, ObjectMember>>();
+
+function indexOf(cache: WeakMap<ObjectNode, Map<string, ObjectMember>>, node: ObjectNode, fold: boolean): Map<string, ObjectMember> {
+  let idx = cache.get(node);
+  if (!idx) {
+    idx = new Map();
+    // Later members overwrite earlier ones: the last one wins.
+    for (const m of node.members) idx.set(fold ? m.key.toLowerCase() : m.key, m);
+    cache.set(node, idx);
+  }
+  return idx;
+}
+
 /** Find the member of an object that Go's encoding/json stores in a field: keys match case-insensitively and the last one wins. */
 export function findMember(node: ObjectNode, key: string): ObjectMember | undefined {
   const lower = key.toLowerCase();
+  if (node.members.length >= INDEX_FROM) return indexOf(foldedIndex, node, true).get(lower);
   for (let k = node.members.length - 1; k >= 0; k--) {
     const m = node.members[k]!;
     if (m.key === key || m.key.toLowerCase() === lower) return m;
   }
+  return undefined;
+}
+
+/** The last member of an object whose key is exactly `key`. */
+export function findExactMember(node: ObjectNode, key: string): ObjectMember | undefined {
+  if (node.members.length >= INDEX_FROM) return indexOf(exactIndex, node, false).get(key);
+  for (let k = node.members.length - 1; k >= 0; k--) if (node.members[k]!.key === key) return node.members[k]!;
   return undefined;
 }

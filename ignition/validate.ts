@@ -5,6 +5,7 @@
  * The passes follow Ignition (config/validate/validate.go): read the version, decode into the version's types (type
  * errors stop here, like Go's json.Unmarshal), then the per-struct rules, duplicates, and unused keys (warnings).
  */
+import { constants } from 'node:buffer';
 import type { ErrorObject } from 'ajv';
 import { decodeConfig, formatPath, nodeAt, type Path } from './decode.js';
 import { JsonSyntaxError, parseJson, type JsonNode, type ObjectNode } from './parse.js';
@@ -28,6 +29,17 @@ export interface ValidationResult {
 export const SUPPORTED_VERSIONS: readonly string[] = SPECS.map((s) => s.version);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The largest config fcos validates, in bytes: the text must fit in one JavaScript string (V8's limit,
+ * 536,870,888 UTF-16 units on 64-bit, just under 512 MiB), and a UTF-8 byte never makes more than one unit.
+ */
+export const MAX_CONFIG_BYTES = constants.MAX_STRING_LENGTH;
+
+/** The finding for a config over MAX_CONFIG_BYTES. */
+export function tooLargeMessage(size: number): string {
+  return `config is too large: ${size} bytes; fcos validates configs of at most ${MAX_CONFIG_BYTES} bytes (about 512 MiB, the longest string Node.js can hold)`;
+}
 
 /** Decode UTF-8 strictly; on failure return the byte offset of the first invalid sequence. */
 function decodeText(input: string | Uint8Array): { text: string } | { badByte: number } {
@@ -79,6 +91,8 @@ function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: 
 export function validateConfig(input: string | Uint8Array): ValidationResult {
   const size = typeof input === 'string' ? input.length : input.byteLength;
   if (size === 0) return { findings: [{ severity: 'error', path: '$', message: ErrEmpty }] };
+  // Checked before decoding: TextDecoder fails on longer input as if it were not UTF-8.
+  if (size > MAX_CONFIG_BYTES) return { findings: [{ severity: 'error', path: '$', message: tooLargeMessage(size) }] };
 
   const decoded = decodeText(input);
   if ('badByte' in decoded) {

@@ -1,6 +1,7 @@
 /**
  * Kernel arguments of a deployment, and the first-boot files on /boot. Pure, unit-tested.
  */
+import { UserError } from '../lib/errors.js';
 
 /**
  * GRUB expands this variable: it is "ignition.firstboot ignition.platform.id=…" while the stamp /ignition.firstboot
@@ -29,7 +30,8 @@ function key(arg: string): string {
 export function assembleKargs(input: KargsInput = {}): string[] {
   const manifest = [...(input.manifest ?? [])];
   for (const a of manifest) {
-    if (key(a) === 'ostree') throw new Error(`kernel argument '${a}': ostree= is set by ostree itself`);
+    // The manifest's validation refuses it already; a compose made before that check may still carry it.
+    if (key(a) === 'ostree') throw new UserError(`kernel argument '${a}': ostree= is set by ostree itself`, 'remove it from the manifest\'s kernel-arguments and compose again');
   }
   const out: string[] = [];
   const push = (a: string) => {

@@ -5,6 +5,9 @@ let verbose = process.env.FCOS_VERBOSE === '1';
 export function setQuiet(q: boolean): void {
   quiet = q;
 }
+export function isQuiet(): boolean {
+  return quiet;
+}
 export function setVerbose(v: boolean): void {
   verbose = v;
 }

@@ -11,6 +11,7 @@ import { execa, type Options } from 'execa';
 import { ExternalError, InterruptedError, UserError } from './errors.js';
 import { abortSignal, interrupted } from './signals.js';
 import { debug, isVerbose } from './log.js';
+import { startProgress, type ProgressOptions } from './progress.js';
 
 /** Which Debian package provides each host tool fcos calls. */
 export const TOOL_PACKAGES: Record<string, string> = {
@@ -63,6 +64,11 @@ export interface RunOptions {
    * stack unwinds after an interrupt.
    */
   cleanup?: boolean;
+  /**
+   * A long step: show its progress (lib/progress.ts) from its output lines, a live line on a terminal, a line every
+   * 30 s in CI or a pipe, JSON events under --json. A label, or the options. Off with `inherit` (the output is shown).
+   */
+  progress?: string | ProgressOptions;
 }
 
 export interface RunResult {
@@ -113,7 +119,18 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
     ...(opts.inherit ? { stdout: ['pipe', 'inherit'] as const, stderr: ['pipe', 'inherit'] as const } : {}),
     maxBuffer: 1024 * 1024 * 1024,
   };
-  const r = await execa(file, [...args], execOpts);
+  const sub = execa(file, [...args], execOpts);
+  const progress = opts.progress && !opts.inherit ? startProgress(typeof opts.progress === 'string' ? { label: opts.progress } : opts.progress) : undefined;
+  if (progress) {
+    sub.stdout?.on('data', (b: Buffer | string) => progress.data(b));
+    sub.stderr?.on('data', (b: Buffer | string) => progress.data(b, 'err'));
+  }
+  let r;
+  try {
+    r = await sub;
+  } finally {
+    progress?.end(sub.exitCode === 0);
+  }
   const errCode = (r as unknown as { code?: string }).code;
   if (r.failed && errCode === 'ENOENT' && r.exitCode === undefined) throw missingToolError(file);
   if (!opts.cleanup && (r.isCanceled || (signal.aborted && r.failed))) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'} while running: ${command}`);

@@ -94,6 +94,8 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
     inherit: isVerbose(),
     allowFailure: true,
     purpose: 'bootstrap the rootfs',
+    // A cold bootstrap downloads and unpacks a few hundred packages: show mmdebstrap's phase ("I: …") as it goes.
+    progress: { label: 'mmdebstrap', count: { pattern: /^Unpacking /, noun: 'packages unpacked' } },
   });
   if (r.exitCode !== 0) {
     const text = r.stderr + r.stdout;

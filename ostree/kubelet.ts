@@ -32,6 +32,9 @@ import { goEnv, goVersion as readGoVersion, requireGoVersion, resolveGoBin } fro
  */
 export const DEFAULT_KUBELET_VERSION = 'v1.35.4';
 
+/** `go build -v` names each package it builds on a line of its own (import paths; "go: downloading …" is not one). */
+export const GO_PACKAGES_BUILT = { pattern: /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~+-]+)*$/, noun: 'Go packages built' };
+
 export interface KubeletBinary {
   /** Absolute path of the cached kubelet binary. Copy it, don't move it. */
   path: string;
@@ -276,6 +279,7 @@ export async function ensureKubelet(opts: EnsureKubeletOptions = {}): Promise<Ku
         env,
         allowFailure: true,
         purpose: `download k8s.io/kubernetes@${version} from the Go module proxy`,
+        progress: `download k8s.io/kubernetes@${version}`,
       });
       const info = parseDownloadJson(dl.stdout);
       if (dl.exitCode !== 0 || info.Error) {
@@ -298,9 +302,16 @@ export async function ensureKubelet(opts: EnsureKubeletOptions = {}): Promise<Ku
       if (!Number.isFinite(epoch)) epoch = info.Time ? Math.floor(Date.parse(info.Time) / 1000) : 0;
       const buildDate = isoDate(epoch);
       const out = join(tmp, 'kubelet');
-      const args = ['build', '-trimpath', '-o', out, '-ldflags', versionLdflags(version, buildDate), 'k8s.io/kubernetes/cmd/kubelet'];
+      // -v: go names each package as it builds it, which the progress line counts (5-20 min cold).
+      const args = ['build', '-v', '-trimpath', '-o', out, '-ldflags', versionLdflags(version, buildDate), 'k8s.io/kubernetes/cmd/kubelet'];
       log(`$ go ${args.join(' ')}`);
-      const b = await run(goBin, args, { cwd: work, env, purpose: `build kubelet ${version}`, hint: 'see the Go errors above' });
+      const b = await run(goBin, args, {
+        cwd: work,
+        env,
+        purpose: `build kubelet ${version}`,
+        hint: 'see the Go errors above',
+        progress: { label: `go build kubelet ${version}`, count: GO_PACKAGES_BUILT },
+      });
       if (b.stderr.trim()) log(b.stderr.trimEnd());
 
       // 3. what went in.

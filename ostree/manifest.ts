@@ -152,6 +152,12 @@ const refComp = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const imageName = { type: 'string', pattern: `^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?${refComp}(?:/${refComp})*$` };
 const imageTag = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' };
 const argList = { type: 'array', items: { type: 'string' } };
+/**
+ * An apt mirror (or kubelet download) URL, anchored at both ends: one token of a one-line apt source, so no
+ * whitespace (a newline would inject a source line without signed-by, a space an `[option]` token), no quotes, no
+ * shell syntax. Brackets inside stay allowed (IPv6 hosts: http://[fd00::1]:3142/debian).
+ */
+const MIRROR_URL = '^(https?|file)://[^\\s\'"$`\\\\]+$';
 
 export const MANIFEST_SCHEMA = {
   $id: 'https://fcos.invalid/manifest.json',
@@ -173,8 +179,8 @@ export const MANIFEST_SCHEMA = {
     ref: { type: 'string', pattern: '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$' },
     suite: { type: 'string', pattern: '^[a-z][a-z0-9-]*$', default: 'trixie' },
     architecture: { type: 'string', enum: ['amd64'], default: 'amd64' },
-    mirror: { type: 'string', pattern: '^(https?|file)://', default: 'http://deb.debian.org/debian' },
-    'security-mirror': { type: 'string', pattern: '^((https?|file)://.*)?$', default: 'http://deb.debian.org/debian-security' },
+    mirror: { type: 'string', pattern: MIRROR_URL, default: 'http://deb.debian.org/debian' },
+    'security-mirror': { type: 'string', pattern: `^(${MIRROR_URL.slice(1, -1)})?$`, default: 'http://deb.debian.org/debian-security' },
     components: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, minItems: 1, default: ['main'] },
     updates: { type: 'boolean', default: true },
     variant: { type: 'string', enum: ['minbase', 'apt', 'essential', 'required'], default: 'minbase' },
@@ -213,7 +219,7 @@ export const MANIFEST_SCHEMA = {
         enabled: { type: 'boolean', default: false },
         source: { type: 'string', enum: ['go-module', 'url'] },
         version: { type: 'string', pattern: '^v1\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$' },
-        url: { type: 'string', pattern: '^(https?|file)://' },
+        url: { type: 'string', pattern: MIRROR_URL },
         sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
       },
     },
@@ -340,7 +346,8 @@ export function parseManifestDoc(text: string, file = '<manifest>'): { manifest:
   const v = getValidator();
   // useDefaults mutates: validate a copy so positions still match the parsed document.
   const data = structuredClone(value) as Record<string, unknown>;
-  if (!v(data)) throw issueError(file, manifestIssues(doc, v.errors ?? []));
+  const control = controlCharIssues(doc, value);
+  if (!v(data)) throw issueError(file, sortIssues([...manifestIssues(doc, v.errors ?? []), ...control]));
   const m = data as unknown as Manifest;
   if (!m.ref) m.ref = `${m.name}/${m.suite}/x86_64/stable`;
   const dup = firstDuplicate(m.packages);
@@ -355,9 +362,53 @@ export function parseManifestDoc(text: string, file = '<manifest>'): { manifest:
       throw new UserError(`invalid manifest ${file}:\n  ${file}:${p.line}:${p.col}: version scheme must contain ${s} (to keep versions unique)`);
     }
   }
-  const issues = [...kubeletIssues(doc, m), ...imageIssues(doc, m), ...upgradeIssues(doc, m)];
-  if (issues.length) throw issueError(file, issues.sort((a, b) => a.line - b.line || a.col - b.col));
+  const issues = [...control, ...overlayIssues(doc, m), ...kargIssues(doc, m), ...kubeletIssues(doc, m), ...imageIssues(doc, m), ...upgradeIssues(doc, m)];
+  if (issues.length) throw issueError(file, sortIssues(issues));
   return { manifest: m, doc };
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Every string of a manifest ends up in a file (apt sources, os-release, presets, update.conf, OCI configs) or on a
+ * command line (packages, dracut, kernel arguments): a newline or another control character in one of them could
+ * inject a line or an argument. None of them has a use for one, so keys and values with one are refused.
+ */
+function controlCharIssues(doc: PositionedYaml, value: unknown): ManifestIssue[] {
+  const out: ManifestIssue[] = [];
+  const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+  const walk = (v: unknown, pointer: string) => {
+    if (typeof v === 'string') {
+      if (CONTROL_CHAR.test(v)) out.push({ ...doc.position(pointer), path: pointer, message: `${pointer || '/'}: control character in ${show(v)} (newlines, tabs and other control characters are not allowed)` });
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${pointer}/${i}`));
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (CONTROL_CHAR.test(k)) out.push({ ...doc.position(pointer, k), path: pointer, message: `${pointer || '/'}: control character in key ${show(k)}` });
+        else walk(x, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      }
+    }
+  };
+  walk(value, '');
+  return out;
+}
+
+/** The overlay must be a path inside the manifest's directory (the realpath check follows in loadManifest). */
+function overlayIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
+  if (m.overlay === undefined || CONTROL_CHAR.test(m.overlay)) return [];
+  const why = confinedPathProblem(m.overlay);
+  return why ? [{ ...doc.position('/overlay'), path: '/overlay', message: `/overlay: '${m.overlay}' ${why}` }] : [];
+}
+
+/** Kernel arguments that pass the schema but that the image build would refuse (images/kargs.ts assembleKargs). */
+function kargIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {
+  const out: ManifestIssue[] = [];
+  m['kernel-arguments'].forEach((a, i) => {
+    const key = a.split('=', 1)[0]!;
+    if (key === 'ostree' && !CONTROL_CHAR.test(a)) out.push({ ...doc.position(`/kernel-arguments/${i}`), path: `/kernel-arguments/${i}`, message: `/kernel-arguments/${i}: '${a}': ostree= is set by ostree itself (remove it)` });
+  });
+  return out;
 }
 
 /** `strategy: periodic` needs its window; a window without `periodic` is a mistake. */
@@ -502,6 +553,10 @@ export function manifestIssues(doc: PositionedYaml, errors: ErrorObject[]): Mani
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
+function sortIssues<T extends { line: number; col: number }>(issues: T[]): T[] {
+  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
 function firstDuplicate(xs: string[]): string | undefined {
   const s = new Set<string>();
   for (const x of xs) {
@@ -554,6 +609,32 @@ export function derivedManifest(dir: string, changes: DerivedManifestChanges = {
   return manifest;
 }
 
+/**
+ * The overlay's real path: an existing directory whose real path (symlinks resolved) stays inside the manifest's
+ * directory, so that a manifest from someone else cannot copy host files (/root, /etc) into an image.
+ */
+function resolveOverlay(rel: string, dir: string, doc: PositionedYaml, file: string): string {
+  const p = doc.position('/overlay');
+  const bad = (message: string) => issueError(file, [{ ...p, message: `/overlay: ${message}` }]);
+  const abs = resolve(dir, rel);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch {
+    throw bad(`overlay directory not found: ${abs}`);
+  }
+  let realDir: string;
+  try {
+    realDir = realpathSync(dir);
+  } catch {
+    realDir = dir;
+  }
+  const r = relative(realDir, real);
+  if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) throw bad(`'${rel}' resolves to ${real}, outside the manifest directory (a symlink?)`);
+  if (!statSync(real).isDirectory()) throw bad(`overlay is not a directory: ${abs}`);
+  return real;
+}
+
 /** Read, parse and validate a manifest file (default: the shipped one). */
 export function loadManifest(path?: string): LoadedManifest {
   const p = resolve(path ?? defaultManifestPath());
@@ -569,16 +650,7 @@ export function loadManifest(path?: string): LoadedManifest {
   const { manifest, doc } = parseManifestDoc(text, p);
   const dir = dirname(p);
   let overlayDir: string | undefined;
-  if (manifest.overlay) {
-    overlayDir = resolve(dir, manifest.overlay);
-    let ok = false;
-    try {
-      ok = statSync(overlayDir).isDirectory();
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new UserError(`${p}: overlay directory not found: ${overlayDir}`);
-  }
+  if (manifest.overlay) overlayDir = resolveOverlay(manifest.overlay, dir, doc, p);
   const images = resolveImages(manifest, dir, doc, p);
   return { manifest, path: p, dir, overlayDir, images, text };
 }

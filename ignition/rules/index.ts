@@ -99,6 +99,44 @@ function utf16Length(s: string): number {
   return s.length; // JS strings are UTF-16 already
 }
 
+/**
+ * For a list of link paths, a function that counts the links `l` with `path.startsWith(l + '/')`, in time linear in
+ * the path (not in the number of links): the links go into a tree of their "/"-separated segments (one flat map
+ * from parent node and segment to node), and a path walks down it; a link is such a prefix exactly when its segments
+ * are the path's first segments, not all of them.
+ */
+function linkPrefixes(paths: readonly string[]): (path: string) => number {
+  const child = new Map<string, number>();
+  const count: number[] = [0];
+  for (const p of paths) {
+    let n = 0;
+    for (const seg of p.split('/')) {
+      const k = `${n}/${seg}`;
+      let c = child.get(k);
+      if (c === undefined) {
+        c = count.length;
+        count.push(0);
+        child.set(k, c);
+      }
+      n = c;
+    }
+    count[n]!++;
+  }
+  return (path: string) => {
+    if (paths.length === 0) return 0;
+    const segs = path.split('/');
+    let n = 0;
+    let total = 0;
+    for (let k = 0; k < segs.length - 1; k++) {
+      const c = child.get(`${n}/${segs[k]}`);
+      if (c === undefined) break;
+      n = c;
+      total += count[n]!;
+    }
+    return total;
+  };
+}
+
 function partitionEnd(p: V): number {
   return p.startMiB + p.sizeMiB - 1;
 }
@@ -177,21 +215,26 @@ const STRUCT_RULES: Record<string, Rule> = {
   NodeGroup: ownerRule,
   Storage(v, c, ctx) {
     const links: V[] = v.links ?? [];
+    // Ignition checks every path against every link (path starts with link + "/"), one error per matching link.
+    const under = linkPrefixes(links.map((l: V) => l.path ?? ''));
+    const dirPaths = new Map<string, number>();
+    const dirCount = (p: string) => dirPaths.get(p) ?? 0;
     (v.directories ?? []).forEach((d: V, i: number) => {
-      for (const l of links) if ((d.path ?? '').startsWith((l.path ?? '') + '/')) ctx.r.error(at(c, 'directories', i), E.DirectoryUsedSymlink);
+      if (typeof d.path === 'string') dirPaths.set(d.path, dirCount(d.path) + 1);
+      for (let k = under(d.path ?? ''); k > 0; k--) ctx.r.error(at(c, 'directories', i), E.DirectoryUsedSymlink);
     });
     (v.files ?? []).forEach((f: V, i: number) => {
-      for (const l of links) if ((f.path ?? '').startsWith((l.path ?? '') + '/')) ctx.r.error(at(c, 'files', i), E.FileUsedSymlink);
+      for (let k = under(f.path ?? ''); k > 0; k--) ctx.r.error(at(c, 'files', i), E.FileUsedSymlink);
     });
     links.forEach((l1: V, i: number) => {
-      for (const l2 of links) if ((l1.path ?? '').startsWith((l2.path ?? '') + '/')) ctx.r.error(at(c, 'links', i), E.LinkUsedSymlink);
+      for (let k = under(l1.path ?? ''); k > 0; k--) ctx.r.error(at(c, 'links', i), E.LinkUsedSymlink);
       // Spec 3.3+: a link needs a target (reported here, in Storage's checks, before the links are walked).
       if (ctx.minor >= 3 && (l1.target === undefined || l1.target === '')) return ctx.r.error(at(c, 'links', i, 'target'), E.LinkTargetRequired);
       if (!isTrue(l1.hard)) return;
       const t: string = l1.target ?? '';
       let target = goClean(t);
       if (!target.startsWith('/')) target = goJoin(l1.path ?? '', t);
-      for (const d of v.directories ?? []) if (target === d.path) ctx.r.error(at(c, 'links', i), E.HardLinkToDirectory);
+      for (let k = dirCount(target); k > 0; k--) ctx.r.error(at(c, 'links', i), E.HardLinkToDirectory);
       if (ctx.minor >= 4) {
         if (l1.user?.id !== undefined) ctx.r.warn(at(c, 'links', i, 'user', 'id'), E.HardLinkSpecifiesOwner);
         if (l1.user?.name !== undefined) ctx.r.warn(at(c, 'links', i, 'user', 'name'), E.HardLinkSpecifiesOwner);

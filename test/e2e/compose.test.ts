@@ -230,9 +230,11 @@ describe('fcos compose (default manifest)', () => {
   });
 
   it('one extra package gives a new commit whose parent is the previous one', async () => {
+    // The default manifest with its overlay copied next to it (an overlay must lie inside its manifest's directory).
     const text = readFileSync(DEFAULT_MANIFEST, 'utf8')
-      .replace(/^overlay: .*$/m, `overlay: ${join(ROOT, 'ostree', 'manifests', 'default-overlay')}`)
+      .replace(/^overlay: .*$/m, 'overlay: default-overlay')
       .replace(/^packages:\n/m, 'packages:\n  - less\n');
+    cpSync(join(ROOT, 'ostree', 'manifests', 'default-overlay'), join(WORK, 'default-overlay'), { recursive: true });
     writeFileSync(join(WORK, 'extra.yaml'), text);
     extra = (await compose(['--builds', B, '--manifest', join(WORK, 'extra.yaml')])).result;
     expect(extra.changed).toBe(true);

@@ -92,6 +92,8 @@ describe('assembleKargs', () => {
   });
   it('refuses ostree=, which ostree sets itself', () => {
     expect(() => assembleKargs({ manifest: ['ostree=/ostree/boot.1/x'] })).toThrow(/ostree= is set by ostree/);
+    // a user error (exit 1), not an internal one (exit 70): issue 15 #9
+    expect(() => assembleKargs({ manifest: ['ostree=/ostree/boot.1/x'] })).toThrow(UserError);
   });
 });
 

@@ -412,9 +412,9 @@ describe('layout step with the kubelet payload', () => {
   });
 });
 
-describe('examples/k8s-node.yaml', () => {
+describe('ostree/manifests/k8s-node.yaml', () => {
   it('is the default manifest with kubelet enabled (and its own ref)', () => {
-    const ex = loadManifest(join(import.meta.dirname, '../../examples/k8s-node.yaml'));
+    const ex = loadManifest(join(import.meta.dirname, '../../ostree/manifests/k8s-node.yaml'));
     const def = loadManifest(defaultManifestPath());
     expect(ex.manifest.kubelet.enabled).toBe(true);
     expect(kubeletSource(ex.manifest.kubelet)).toBe('go-module');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aptSources, defaultManifestPath, derivedManifest, expandVersion, imageSizeBytes, loadManifest, parseManifest } from '../../ostree/manifest.js';
@@ -127,5 +127,93 @@ describe('derivedManifest (the default manifest plus a file or a package)', () =
     expect(d.manifest.packages).toEqual(loadManifest().manifest.packages);
     expect(() => derivedManifest(dir, { files: { '../escape': 'x' } })).toThrow(/escapes/);
     expect(() => derivedManifest(dir, { files: { '/etc/abs': 'x' } })).toThrow(/relative/);
+  });
+});
+
+describe('manifests from someone else (issue 15 #7, #9)', () => {
+  const dirWith = (manifest: string) => {
+    const d = mkdtempSync(join(tmpdir(), 'fcos-m-'));
+    writeFileSync(join(d, 'm.yaml'), manifest);
+    return d;
+  };
+
+  it('refuses an absolute overlay and one that climbs out, with line and column', () => {
+    for (const o of ['/root', '../../../etc', 'a/../../etc', '~/x']) {
+      const e = err(`packages: [systemd]\noverlay: ${o}\n`);
+      expect(e).toBeInstanceOf(UserError);
+      expect(e.message).toMatch(/m\.yaml:2:10: \/overlay: '.*' (must be relative to the manifest directory|escapes the manifest directory)/);
+    }
+    // loadManifest too, before anything is copied
+    const d = dirWith('packages: [systemd]\noverlay: /root\n');
+    expect(() => loadManifest(join(d, 'm.yaml'))).toThrow(UserError);
+  });
+
+  it('refuses an overlay that is a symlink out of the manifest directory, also through a parent', () => {
+    const d = dirWith('packages: [systemd]\noverlay: etc\n');
+    symlinkSync('/etc', join(d, 'etc'));
+    let e: unknown;
+    try {
+      loadManifest(join(d, 'm.yaml'));
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as Error).message).toContain(`${join(d, 'm.yaml')}:2:10: /overlay: 'etc' resolves to /etc, outside the manifest directory`);
+    const d2 = dirWith('packages: [systemd]\noverlay: up/etc\n');
+    symlinkSync('/', join(d2, 'up'));
+    expect(() => loadManifest(join(d2, 'm.yaml'))).toThrow(/resolves to \/etc, outside the manifest directory/);
+  });
+
+  it('accepts an overlay inside the directory (also through a symlink that stays inside) and returns its real path', () => {
+    const d = dirWith('packages: [systemd]\noverlay: link\n');
+    mkdirSync(join(d, 'files'));
+    symlinkSync('files', join(d, 'link'));
+    expect(loadManifest(join(d, 'm.yaml')).overlayDir).toBe(join(realpathSync(d), 'files'));
+    const f = dirWith('packages: [systemd]\noverlay: file\n');
+    writeFileSync(join(f, 'file'), '');
+    expect(() => loadManifest(join(f, 'm.yaml'))).toThrow(/overlay is not a directory/);
+  });
+
+  it('refuses a mirror with a newline (an injected apt source line without signed-by)', () => {
+    const inj = 'packages: [systemd]\nmirror: "http://deb.debian.org/debian trixie main\\ndeb [trusted=yes] http://evil.example/ x"\n';
+    const e = err(inj);
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toContain('m.yaml:2:9: /mirror: invalid value');
+    expect(e.message).toContain('m.yaml:2:9: /mirror: control character in');
+    // the anchored pattern alone refuses spaces, quotes and apt's [option] syntax
+    for (const bad of ['http://a/ b', 'http://a/"x', 'http://a/$x', '[trusted=yes] http://a/', 'http://a/\\x', 'ftp://a/']) {
+      expect(err(`packages: [systemd]\nmirror: '${bad}'\n`).message).toContain('/mirror: invalid value');
+      expect(err(`packages: [systemd]\nsecurity-mirror: '${bad}'\n`).message).toContain('/security-mirror: invalid value');
+    }
+    const m = parseManifest('packages: [systemd]\nmirror: http://10.0.2.2:3142/debian\nsecurity-mirror: ""\n');
+    expect(aptSources(m)).toEqual(['deb http://10.0.2.2:3142/debian trixie main', 'deb http://10.0.2.2:3142/debian trixie-updates main']);
+    expect(parseManifest('packages: [systemd]\nmirror: file:///srv/mirror\n').mirror).toBe('file:///srv/mirror');
+    expect(parseManifest('packages: [systemd]\nmirror: http://[fd00::1]:3142/debian\n').mirror).toBe('http://[fd00::1]:3142/debian');
+  });
+
+  it('refuses control characters in every string: packages, kernel arguments, dracut args, image env, keys', () => {
+    const cases: [string, string][] = [
+      ['packages: [systemd, "vim\\u0000"]\n', 'm.yaml:1:21: /packages/1: control character'],
+      ['packages: [systemd]\nkernel-arguments: ["quiet\\u0001"]\n', 'm.yaml:2:20: /kernel-arguments/0: control character'],
+      ['packages: [systemd]\ninitramfs:\n  args: ["--foo\\nbar"]\n', 'm.yaml:3:10: /initramfs/args/0: control character'],
+      ['packages: [systemd]\npretty-name: "x\\ty"\n', 'm.yaml:2:14: /pretty-name: control character'],
+      ['packages: [systemd]\nupgrade:\n  url: "http://a/\\rb"\n', 'm.yaml:3:8: /upgrade/url: control character'],
+      ['packages: [systemd]\nkubelet: {enabled: true}\nimages:\n  - name: localhost/x\n    tag: "1"\n    from: {rootfs: r}\n    env: {A: "1\\n2"}\n', 'm.yaml:7:14: /images/0/env/A: control character'],
+      ['packages: [systemd]\n"a\\nb": 1\n', 'm.yaml:2:1: /: control character in key'],
+    ];
+    for (const [text, want] of cases) {
+      const e = err(text);
+      expect(e).toBeInstanceOf(UserError);
+      expect(e.message).toContain(want);
+    }
+  });
+
+  it('refuses an ostree= kernel argument at validation, as a user error with its position (it failed later with exit 70)', () => {
+    const e = err('packages: [systemd]\nkernel-arguments:\n  - quiet\n  - ostree=/ostree/boot.1/x\n');
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toContain("m.yaml:4:5: /kernel-arguments/1: 'ostree=/ostree/boot.1/x': ostree= is set by ostree itself");
+    expect(err('packages: [systemd]\nkernel-arguments: [ostree]\n').message).toContain('ostree= is set by ostree itself');
+    expect(parseManifest('packages: [systemd]\nkernel-arguments: [ostreex=1, quiet]\n')['kernel-arguments']).toEqual(['ostreex=1', 'quiet']);
   });
 });
