@@ -152,7 +152,7 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
     const offset = node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.start;
     return { severity: e.severity, path: formatPath(e.path), ...positions.lineCol(offset), message: e.message };
   });
-  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `Unused key ${u.key}` });
+  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `unused key ${u.key}` });
   return { config: value, findings };
 }
 
