@@ -302,7 +302,8 @@ const STRUCT_RULES: Record<string, Rule> = {
     else ctx.r.error(at(c, 'device'), validatePath(v.device));
     const cl = v.clevis;
     if (cl !== undefined) {
-      const hasCustom = ctx.minor >= 3 ? cl.custom !== undefined && (cl.custom.pin !== undefined || cl.custom.config !== undefined || cl.custom.needsNetwork !== undefined) : cl.custom !== undefined;
+      // 3.3+: util.NotEmpty(l.Clevis.Custom.Pin) (config/v3_3/types/luks.go:48); 3.2: a custom object at all (v3_2 luks.go:49).
+      const hasCustom = ctx.minor >= 3 ? notEmpty(cl.custom?.pin) : cl.custom !== undefined;
       if (hasCustom && ((cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0))) ctx.r.error(at(c, 'clevis'), E.ClevisCustomWithOthers);
     }
     if (validateUrlNilOk(v.keyFile?.source, ctx.minor) !== undefined) ctx.r.error(at(c, 'keys'), E.InvalidLuksKeyFile);
@@ -358,9 +359,18 @@ const STRUCT_RULES: Record<string, Rule> = {
 };
 
 function customRules(v: V, c: Path, ctx: Ctx): void {
-  if (v.pin === undefined && v.config === undefined && v.needsNetwork === undefined) return;
+  const pins = ['tpm2', 'tang', 'sss'];
+  if (ctx.minor < 3) {
+    // config/v3_2/types/custom.go:24: plain strings; an empty pin is an unsupported one.
+    if (nilOrEmpty(v.pin) && nilOrEmpty(v.config)) return;
+    if (!pins.includes(v.pin ?? '')) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
+    if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
+    return;
+  }
+  // config/v3_3/types/clevis.go:32 (and 3.4–3.6): empty strings count as unset.
+  if (nilOrEmpty(v.pin) && nilOrEmpty(v.config) && !isTrue(v.needsNetwork)) return;
   if (nilOrEmpty(v.pin)) ctx.r.error(at(c, 'pin'), E.ClevisPinRequired);
-  else if (!['tpm2', 'tang', 'sss'].includes(v.pin)) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
+  else if (!pins.includes(v.pin)) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
   if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
 }
 

@@ -43,6 +43,9 @@ describe('rules, spelled out', () => {
     expect(first(luks({ cex: { enabled: true }, keyFile: { source: 'data:,k' } }))).toMatchObject({ path: '$.storage.luks.0.cex', message: 'cannot use key file with cex' });
     expect(errors(luks({ cex: { enabled: false }, clevis: { tpm2: true } }))).toEqual([]);
     expect(errors(luks({ cex: { enabled: true } }))).toEqual([]);
+    // config/v3_3/types/clevis.go:32 and luks.go:48: empty custom strings count as unset
+    expect(errors(luks({ clevis: { custom: { pin: '', config: '' } } }))).toEqual([]);
+    expect(first(luks({ clevis: { custom: { config: '{}' }, tpm2: true } }))).toMatchObject({ path: '$.storage.luks.0.clevis.custom.pin', message: 'missing required custom clevis pin' });
     // config/v3_4/types/luks.go:31: only options ignores duplicates
     expect(first(luks({ openOptions: ['--a', '--a'] }))).toMatchObject({ path: '$.storage.luks.0.openOptions.1', message: 'duplicate entry defined' });
     expect(errors(luks({ options: ['--a', '--a'] }))).toEqual([]);
