@@ -30,7 +30,7 @@ const CASES = Number(process.env.FCOS_DIFF_CASES ?? 600);
 // Fixed after they were found here (regression cases in ignition-rules.test.ts): raid levels matched case-insensitively,
 // an empty link target under 3.3.0, and filesystem format "none" before 3.3.0. None is known today.
 //
-// fcos follows current upstream (Ignition v2.24.0, test/unit/ignition-differential-34.test.ts) where it differs from
+// fcos follows current upstream (Ignition v2.24.0, test/unit/ignition-differential-upstream.test.ts) where it differs from
 // Debian's 2.14. None of these changes a verdict or a first-error path of the default case set, but on other seeds:
 // - `path conflicts with systemd unit or dropin` (a file at /etc/systemd/system/a.service plus a unit a.service with
 //   contents) is an error for every spec version (v2.24.0 config/v3_0/types/config.go:33); 2.14 accepted it below 3.4;
