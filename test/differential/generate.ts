@@ -1,8 +1,9 @@
 /**
  * The case generator of the Ignition differential test (issue #2, "Done when" 4).
  *
- * Deterministic from a seed: a corpus of valid base configs for spec 3.0.0–3.3.0 (3.4.0–3.6.0: seeds34, MUTATIONS_34) (plus, optionally, extra seeds
- * read at test time), each case = one base + 1–2 mutations picked with a mulberry32 PRNG. The case id
+ * Deterministic from a seed: a corpus of valid base configs for spec 3.0.0–3.3.0 (plus, optionally, extra seeds
+ * read at test time), each case = one base + 1–2 mutations picked with a mulberry32 PRNG. For spec 3.4.0–3.6.0
+ * (issue #16): baseSeeds([4, 5, 6]), seeds34() and the extra mutations MUTATIONS_34. The case id
  * (`<seed>/<n>:<mutation>[+<mutation>]`) is stable for a given PRNG seed and corpus.
  */
 
