@@ -23,10 +23,11 @@ build: node-deps
 typecheck: node-deps
 	npx tsc -p tsconfig.check.json
 
-# The real upstream tools the differential tests compare with (ignition-validate v2.24.0), built from the Go
+# The real upstream tools the differential tests compare with (ignition-validate v2.24.0, butane v0.25.1), built from the Go
 # module proxy once and cached under $FCOS_CACHE_DIR/upstream.
 upstream-tools:
 	bash scripts/upstream-tools.sh ignition-validate
+	bash scripts/upstream-tools.sh butane
 
 # The main job: compose the built-in default manifest and build a bootable disk image with the example config.
 image: deps build

@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from './ignition-helpers.js';
 
-export const IGNITION_VALIDATE_VERSION = 'v2.24.0';
+export const UPSTREAM_VERSIONS = { 'ignition-validate': 'v2.24.0', butane: 'v0.25.1' } as const;
 const execFileP = promisify(execFile);
 const built = new Map<string, Promise<string>>();
 
 /** Path of the upstream tool (building it on first use: a minute or two, then cached). */
-export function upstreamTool(tool: 'ignition-validate'): Promise<string> {
+export function upstreamTool(tool: keyof typeof UPSTREAM_VERSIONS): Promise<string> {
   let p = built.get(tool);
   if (!p) {
     p = execFileP('bash', [join(REPO, 'scripts', 'upstream-tools.sh'), tool], { maxBuffer: 64 << 20, timeout: 15 * 60_000 }).then(
@@ -24,7 +24,7 @@ export function upstreamTool(tool: 'ignition-validate'): Promise<string> {
       },
       (e: { stderr?: string; message?: string }) => {
         throw new Error(
-          `cannot build the upstream ${tool} ${IGNITION_VALIDATE_VERSION} with scripts/upstream-tools.sh (needs Go and the Go module proxy; ` +
+          `cannot build the upstream ${tool} ${UPSTREAM_VERSIONS[tool]} with scripts/upstream-tools.sh (needs Go and the Go module proxy; ` +
             `it is cached under $FCOS_CACHE_DIR/upstream afterwards): ${(e.stderr ?? e.message ?? String(e)).trim().split('\n').slice(-15).join('\n')}`,
         );
       },
