@@ -136,9 +136,16 @@ function differential(s: Suite): void {
   const sub = mkdtempSync(join(dir, 'suite-'));
 
   describe(s.title, () => {
+    let buildError: unknown;
     beforeAll(async () => {
-      // Fails the test (not a skip) with the build's output when the upstream tool cannot be built.
-      const bin = await upstreamTool('ignition-validate');
+      // When the upstream tool cannot be built, every test below fails (not skips) with the build's output.
+      let bin: string;
+      try {
+        bin = await upstreamTool('ignition-validate');
+      } catch (e) {
+        buildError = e;
+        return;
+      }
       outcomes = await pool(cases, 2, async (c, i) => {
         const file = join(sub, `case${String(i).padStart(4, '0')}.ign`);
         const upFile = join(sub, `case${String(i).padStart(4, '0')}.upstream.ign`);
@@ -171,6 +178,7 @@ function differential(s: Suite): void {
     }, 600_000);
 
     it(`has at least ${s.perVersion} cases per spec version, each verdict at least 25 %`, () => {
+      if (buildError) throw buildError;
       for (const m of minors) {
         const os = outcomes.filter((o) => o.minor === m);
         expect(os.length, `3.${m}.0 cases`).toBeGreaterThanOrEqual(s.perVersion);
@@ -182,6 +190,7 @@ function differential(s: Suite): void {
     });
 
     it('agrees on ≥ 99.5 % of verdicts, ≥ 98 % of first-error paths, and the warnings; every disagreement is known', () => {
+      if (buildError) throw buildError;
       const verdictDiff = (os: Outcome[]) => os.filter((o) => o.refValid !== o.fcosValid);
       const bothInvalid = (os: Outcome[]) => os.filter((o) => !o.refValid && !o.fcosValid);
       const pathDiff = (os: Outcome[]) => bothInvalid(os).filter((o) => o.refPath !== o.fcosPath);
@@ -234,6 +243,7 @@ function differential(s: Suite): void {
     });
 
     it.skipIf(!s.cli)('bin/fcos validate --json gives the same verdicts as the library', async () => {
+      if (buildError) throw buildError;
       if (!existsSync(join(REPO, 'dist', 'cli', 'index.js'))) await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 240_000, purpose: 'build the CLI' });
       // Into a file, not a pipe: fcos exits through oclif's process.exit, which cuts piped output beyond the pipe
       // buffer (about 200 KB here).
