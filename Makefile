@@ -3,7 +3,7 @@ SHELL := /bin/bash
 FCOS := ./bin/fcos
 EXAMPLE ?= examples/config.ign
 
-.PHONY: all deps node-deps build typecheck test test-unit test-e2e image bench bench-boot clean
+.PHONY: all deps node-deps build typecheck upstream-tools test test-unit test-e2e image bench bench-boot clean
 
 all: build
 
@@ -23,6 +23,12 @@ build: node-deps
 typecheck: node-deps
 	npx tsc -p tsconfig.check.json
 
+# The real upstream tools the differential tests compare with (ignition-validate v2.24.0, butane v0.25.1), built from the Go
+# module proxy once and cached under $FCOS_CACHE_DIR/upstream.
+upstream-tools:
+	bash scripts/upstream-tools.sh ignition-validate
+	bash scripts/upstream-tools.sh butane
+
 # The main job: compose the built-in default manifest and build a bootable disk image with the example config.
 image: deps build
 	$(FCOS) build --ignition $(EXAMPLE)
@@ -30,10 +36,10 @@ image: deps build
 # All tests: unit and e2e. Prints a closing line "tests: N passed, N failed, N skipped".
 # Unit tests first, then the e2e files one at a time; writes tmp/test-report.json (per file: wall time, tests, QEMU
 # launches).
-test: deps build typecheck
+test: deps build typecheck upstream-tools
 	bash scripts/run-tests.sh unit e2e
 
-test-unit: build typecheck
+test-unit: build typecheck upstream-tools
 	bash scripts/run-tests.sh unit
 
 test-e2e: deps build

@@ -150,7 +150,14 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
   // Beyond Ignition: what the spec's schema forbids but Ignition silently accepts (a null it ignores, a required key
   // it defaults to empty) is a warning, unless Ignition already reports an error there.
   const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
-  for (const p of nulls) if (!errorAt.has(formatPath(p))) r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
+  for (const p of nulls) {
+    if (errorAt.has(formatPath(p))) continue;
+    // Ignition itself warns at a null where a struct belongs (ValidateUnusedKeys finds no JSON object there,
+    // config/validate/validate.go:86), when the key is spelled exactly; fcos's own warning covers the other nulls.
+    const at = nodeAt(root, p, true);
+    if (at.exact && at.node.kind === 'null' && typeAt(spec.tree, p)?.type.k === 'object') r.warn(p, contextTreeMismatch(formatPath(p)));
+    else r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
+  }
   for (const e of (check.errors ?? []) as ErrorObject[]) {
     if (e.keyword !== 'required') continue;
     const key = (e.params as { missingProperty: string }).missingProperty;
@@ -166,9 +173,12 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
     const offset = node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.start;
     return { severity: e.severity, path: formatPath(e.path), ...positions.lineCol(offset), message: e.message };
   });
-  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `Unused key ${u.key}` });
+  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `unused key ${u.key}` });
   return { config: value, findings };
 }
+
+const contextTreeMismatch = (p: string): string =>
+  `context tree does not match content tree at ${p}. Line and column reporting may be inconsistent. Unused keys may not be reported`;
 
 function pointerToPath(pointer: string): Path {
   if (pointer === '') return [];

@@ -40,7 +40,8 @@ const MERGED: Record<string, Record<string, string>> = {
 /** Lists where repeats are allowed (Go IgnoreDuplicates), per struct. */
 const IGNORED: Record<string, Set<string>> = {
   Filesystem: new Set(['options', 'mountOptions']),
-  Luks: new Set(['options', 'openOptions']),
+  // Only options: repeated openOptions are errors (config/v3_4/types/luks.go:31 IgnoreDuplicates).
+  Luks: new Set(['options']),
   Raid: new Set(['options']),
   File: new Set(['append']),
 };

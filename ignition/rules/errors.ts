@@ -28,10 +28,12 @@ export const E = {
   UnknownClevisPin: 'unsupported clevis pin',
   ClevisConfigRequired: 'missing required custom clevis config',
   ClevisCustomWithOthers: 'cannot use custom clevis config with tpm2, tang, or threshold',
+  CexWithClevis: 'cannot use cex with clevis',
+  CexWithKeyFile: 'cannot use key file with cex',
   TangThumbprintRequired: 'thumbprint is required',
   InvalidTangAdvertisement: 'advertisement is not valid JSON',
   FileIllegalMode: 'illegal file mode',
-  ModeSpecialBits: 'setuid/setgid/sticky bits are not supported in spec versions older than 3.4.0',
+  ModeSpecialBits: 'setuid/setgid/sticky bits are not supported or functional in spec versions older than 3.6.0',
   BothIDAndNameSet: 'cannot set both id and name',
   LabelTooLong: 'partition labels may not exceed 36 characters',
   DoesntMatchGUIDRegex: 'doesn\'t match the form "01234567-89AB-CDEF-EDCB-A98765432101"',
@@ -68,6 +70,9 @@ export const E = {
 } as const;
 
 export const noInstallSection = (name: string): string => `unit ${goQuote(name)} is enabled, but has no install section so enable does nothing`;
+
+export const noInstallSectionForTemplate = (template: string, instance: string): string =>
+  `template unit ${goQuote(template)} for ${goQuote(instance)} doesn't have Install section`;
 
 /** Go's %q for a string. */
 export function goQuote(s: string): string {

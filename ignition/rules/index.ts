@@ -3,7 +3,7 @@
  * struct's own checks first, then its fields in Go struct order. Messages come from errors.ts.
  */
 import type { GoType, ObjT } from '../schema/types.js';
-import { E, noInstallSection } from './errors.js';
+import { E, noInstallSection, noInstallSectionForTemplate } from './errors.js';
 import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
 import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
 import { deserializeUnit, UnitParseError, type UnitOption } from './unit-file.js';
@@ -22,8 +22,9 @@ function validateMode(m: number | undefined): string | undefined {
 
 function modeRules(v: V, c: Path, ctx: Ctx): void {
   ctx.r.error(at(c, 'mode'), validateMode(v.mode));
-  // Spec 3.4.0 and newer accept setuid/setgid/sticky; older specs warn (Ignition's validateModeSpecialBits).
-  if (ctx.minor < 4 && v.mode !== undefined && (v.mode & 0o7000) !== 0) ctx.r.warn(at(c, 'mode'), E.ModeSpecialBits);
+  // Spec 3.6.0 accepts setuid/setgid/sticky; older specs warn (Ignition v2.24.0 config/v3_{0..5}/types/file.go:28 and
+  // directory.go:25, validateModeSpecialBits in mode.go:28; Ignition 2.14 warned below 3.4.0 only).
+  if (ctx.minor < 6 && v.mode !== undefined && (v.mode & 0o7000) !== 0) ctx.r.warn(at(c, 'mode'), E.ModeSpecialBits);
 }
 
 function nodeRules(v: V, c: Path, ctx: Ctx): void {
@@ -151,8 +152,8 @@ function validateProxyUrl(s: string | undefined, p: Path, ctx: Ctx, httpOk: bool
 
 const STRUCT_RULES: Record<string, Rule> = {
   Config(v, c, ctx) {
-    if (ctx.minor < 4) return;
-    // Spec 3.4+: files, directories and links must not collide with a unit or dropin Ignition writes.
+    // Files, directories and links must not collide with a unit or dropin Ignition writes. Ignition v2.24.0 checks it
+    // for every spec version (config/v3_0/types/config.go:33); Ignition 2.14 did for 3.4.0-experimental only.
     const unitPaths = new Set<string>();
     for (const u of v.systemd?.units ?? []) {
       if (!nilOrEmpty(u.contents)) unitPaths.add('/etc/systemd/system/' + (u.name ?? ''));
@@ -166,15 +167,16 @@ const STRUCT_RULES: Record<string, Rule> = {
   },
   IgnitionConfig(v, c, ctx) {
     if (ctx.minor < 1) return;
+    // Resource.validateRequiredSource (config/v3_1/types/resource.go:87): util.NilOrEmpty, so "" is "source is required".
     (v.merge ?? []).forEach((m: V, i: number) => {
-      if (m.source === undefined) ctx.r.error(at(c, 'merge', i), E.SourceRequired);
+      if (nilOrEmpty(m.source)) ctx.r.error(at(c, 'merge', i), E.SourceRequired);
       else ctx.r.error(at(c, 'merge', i), validateUrl(m.source, ctx.minor));
     });
   },
   TLS(v, c, ctx) {
     if (ctx.minor < 1) return;
     (v.certificateAuthorities ?? []).forEach((m: V, i: number) => {
-      if (m.source === undefined) ctx.r.error(at(c, 'certificateAuthorities', i), E.SourceRequired);
+      if (nilOrEmpty(m.source)) ctx.r.error(at(c, 'certificateAuthorities', i), E.SourceRequired);
       else ctx.r.error(at(c, 'certificateAuthorities', i), validateUrl(m.source, ctx.minor));
     });
   },
@@ -343,10 +345,17 @@ const STRUCT_RULES: Record<string, Rule> = {
     else ctx.r.error(at(c, 'device'), validatePath(v.device));
     const cl = v.clevis;
     if (cl !== undefined) {
-      const hasCustom = ctx.minor >= 3 ? cl.custom !== undefined && (cl.custom.pin !== undefined || cl.custom.config !== undefined || cl.custom.needsNetwork !== undefined) : cl.custom !== undefined;
+      // 3.3+: util.NotEmpty(l.Clevis.Custom.Pin) (config/v3_3/types/luks.go:48); 3.2: a custom object at all (v3_2 luks.go:49).
+      const hasCustom = ctx.minor >= 3 ? notEmpty(cl.custom?.pin) : cl.custom !== undefined;
       if (hasCustom && ((cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0))) ctx.r.error(at(c, 'clevis'), E.ClevisCustomWithOthers);
     }
     if (validateUrlNilOk(v.keyFile?.source, ctx.minor) !== undefined) ctx.r.error(at(c, 'keys'), E.InvalidLuksKeyFile);
+    // Spec 3.5+ (config/v3_5/types/luks.go:57-65): cex excludes clevis (Clevis.IsPresent) and a key file.
+    if (ctx.minor >= 5 && isTrue(v.cex?.enabled)) {
+      const clevisPresent = cl !== undefined && (notEmpty(cl.custom?.pin) || (cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0));
+      if (clevisPresent) ctx.r.error(at(c, 'cex'), E.CexWithClevis);
+      if (notEmpty(v.keyFile?.source)) ctx.r.error(at(c, 'cex'), E.CexWithKeyFile);
+    }
   },
   ClevisCustom: customRules,
   Custom: customRules,
@@ -363,6 +372,22 @@ const STRUCT_RULES: Record<string, Rule> = {
       }
     }
   },
+  Systemd(v, c, ctx) {
+    // An enabled instance (a@b.service) of a template unit (a@.service) with contents but no [Install] section: a
+    // warning at the instance (config/v3_0/types/systemd.go:26, all spec versions in Ignition v2.24.0).
+    const units: V[] = v.units ?? [];
+    const byName = new Map<string, V>();
+    for (const u of units) byName.set(u.name ?? '', u);
+    units.forEach((u: V, i: number) => {
+      const m = /^(.+?)@(.+?)\.service$/.exec(u.name ?? '');
+      if (!m || !isTrue(u.enabled)) return;
+      const template = `${m[1]}@.service`;
+      const t = byName.get(template);
+      if (!t || !notEmpty(t.contents)) return;
+      const { opts } = unitContents(t.contents);
+      if (opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(at(c, 'units', i, 'contents'), noInstallSectionForTemplate(template, u.name));
+    });
+  },
   Unit(v, c, ctx) {
     const name: string = v.name ?? '';
     if (!UNIT_EXTS.has(goExt(name))) ctx.r.error(at(c, 'name'), E.InvalidSystemdExt);
@@ -377,9 +402,18 @@ const STRUCT_RULES: Record<string, Rule> = {
 };
 
 function customRules(v: V, c: Path, ctx: Ctx): void {
-  if (v.pin === undefined && v.config === undefined && v.needsNetwork === undefined) return;
+  const pins = ['tpm2', 'tang', 'sss'];
+  if (ctx.minor < 3) {
+    // config/v3_2/types/custom.go:24: plain strings; an empty pin is an unsupported one.
+    if (nilOrEmpty(v.pin) && nilOrEmpty(v.config)) return;
+    if (!pins.includes(v.pin ?? '')) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
+    if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
+    return;
+  }
+  // config/v3_3/types/clevis.go:32 (and 3.4–3.6): empty strings count as unset.
+  if (nilOrEmpty(v.pin) && nilOrEmpty(v.config) && !isTrue(v.needsNetwork)) return;
   if (nilOrEmpty(v.pin)) ctx.r.error(at(c, 'pin'), E.ClevisPinRequired);
-  else if (!['tpm2', 'tang', 'sss'].includes(v.pin)) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
+  else if (!pins.includes(v.pin)) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
   if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
 }
 

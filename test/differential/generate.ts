@@ -2,7 +2,8 @@
  * The case generator of the Ignition differential test (issue #2, "Done when" 4).
  *
  * Deterministic from a seed: a corpus of valid base configs for spec 3.0.0–3.3.0 (plus, optionally, extra seeds
- * read at test time), each case = one base + 1–2 mutations picked with a mulberry32 PRNG. The case id
+ * read at test time), each case = one base + 1–2 mutations picked with a mulberry32 PRNG. For spec 3.4.0–3.6.0
+ * (issue #16): baseSeeds([4, 5, 6]), seeds34() and the extra mutations MUTATIONS_34. The case id
  * (`<seed>/<n>:<mutation>[+<mutation>]`) is stable for a given PRNG seed and corpus.
  */
 
@@ -41,9 +42,9 @@ const data = (s: string) => 'data:,' + encodeURIComponent(s);
 const GUID = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
 
 /** The valid base configs, one family per spec version (features gated on the version they appeared in). */
-export function baseSeeds(): Seed[] {
+export function baseSeeds(minors: readonly number[] = [0, 1, 2, 3]): Seed[] {
   const seeds: Seed[] = [];
-  for (const minor of [0, 1, 2, 3]) {
+  for (const minor of minors) {
     const v = `3.${minor}.0`;
     const header = minor >= 1 ? { httpHeaders: [{ name: 'X-Auth', value: 'x' }] } : {};
     const files: Seed = {
@@ -211,7 +212,7 @@ function aNode(c: Json, rng: Rng): Json {
  * mutations). `valid` says whether it is meant to keep a valid config valid (documentation only; the verdict is
  * always the reference's).
  */
-interface Mutation {
+export interface Mutation {
   name: string;
   valid?: boolean;
   apply: (c: Json, rng: Rng, minor: number) => void | string;
@@ -319,6 +320,9 @@ const MUTATIONS: Mutation[] = [
       1: () => void (storage(c).luks = [{ name: 'l', device: '/dev/vda' }]),
       2: () => void (c.kernelArguments = { shouldExist: ['a'] }),
       3: () => void (storage(c).filesystems = [{ device: '/dev/vda', format: 'ext4', mountOptions: ['x'] }], c.ignition.version = '3.2.0'),
+      4: () => void (storage(c).luks = [{ name: 'l', device: '/dev/vda', cex: { enabled: true } }]),
+      5: () => void (storage(c).luks = [{ name: 'l', device: '/dev/vda', openOptions: ['--x'], discard: true }], c.ignition.version = '3.3.0'),
+      6: () => void (storage(c).luks = [{ name: 'l', device: '/dev/vda', cex: { enabled: true } }], c.ignition.version = '3.4.0'),
     };
     by[m]!();
   } },
@@ -387,19 +391,154 @@ function applicable(m: Mutation, minor: number): boolean {
 
 export const MUTATION_NAMES = MUTATIONS.map((m) => m.name);
 
+// ---- spec 3.4–3.6 (issue #16) ----------------------------------------------------------------------------
+
+const TANG_ADV = JSON.stringify({ payload: 'eyJrZXlzIjpbXX0', protected: 'eyJhbGciOiJFUzUxMiJ9', signature: 'AAAA' });
+const TPL_NO_INSTALL = '[Unit]\nDescription=tpl %i\n[Service]\nExecStart=/usr/bin/echo %i\n';
+const TPL_INSTALL = TPL_NO_INSTALL + '[Install]\nWantedBy=multi-user.target\n';
+
+/** Valid base configs that use the spec 3.4–3.6 features (luks with clevis/tang/tpm2, cex, kernel arguments, ...). */
+export function seeds34(minors: readonly number[] = [4, 5, 6]): Seed[] {
+  const seeds: Seed[] = [];
+  for (const minor of minors) {
+    const v = `3.${minor}.0`;
+    const luks: Json[] = [
+      {
+        name: 'root',
+        device: '/dev/disk/by-partlabel/root',
+        label: 'luks-root',
+        clevis: { tang: [{ url: 'https://tang.example.com', thumbprint: 'abc', advertisement: TANG_ADV }], tpm2: true, threshold: 1 },
+        openOptions: ['--perf-no_read_workqueue'],
+        discard: true,
+        wipeVolume: true,
+        options: ['--cipher', 'aes-xts-plain64'],
+      },
+      { name: 'data', device: '/dev/vdc', keyFile: { source: data('secret'), verification: { hash: SHA512 } }, uuid: '11111111-2222-3333-4444-555555555555' },
+      { name: 'custom', device: '/dev/vdd', clevis: { custom: { pin: 'tpm2', config: '{}', needsNetwork: false } } },
+    ];
+    if (minor >= 5) luks.push({ name: 'zkey', device: '/dev/dasdb1', cex: { enabled: true } });
+    seeds.push({
+      name: `luks-${v}`,
+      minor,
+      config: {
+        ignition: { version: v },
+        storage: {
+          disks: [{ device: '/dev/vdb', wipeTable: true, partitions: [{ label: 'root', number: 4, sizeMiB: 0, resize: true }] }],
+          luks,
+          filesystems: [{ device: '/dev/disk/by-id/dm-name-root', format: 'xfs', wipeFilesystem: true, label: 'root' }],
+        },
+        kernelArguments: { shouldExist: ['rd.luks.options=discard', 'console=ttyS0,115200'], shouldNotExist: ['quiet'] },
+      },
+    });
+    seeds.push({
+      name: `units-${v}`,
+      minor,
+      config: {
+        ignition: { version: v },
+        systemd: {
+          units: [
+            { name: 'tpl@.service', contents: TPL_INSTALL },
+            { name: 'tpl@one.service', enabled: true },
+            { name: 'plain.service', enabled: true, contents: '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n', dropins: [{ name: '10-env.conf', contents: '[Service]\nEnvironment=A=1\n' }] },
+            { name: 'sshd.service', dropins: [{ name: '20-x.conf', contents: '[Unit]\nAfter=network.target\n' }] },
+            { name: 'cups.socket', mask: true, enabled: false },
+          ],
+        },
+        storage: {
+          files: [{ path: '/etc/systemd/system/other.service', contents: { source: data('[Service]\nExecStart=/bin/true\n') }, mode: 0o644 }],
+        },
+      },
+    });
+    seeds.push({
+      name: `nodes-${v}`,
+      minor,
+      config: {
+        ignition: { version: v, config: { merge: [{ source: 'https://example.com/m.ign', httpHeaders: [{ name: 'A', value: 'b' }] }] } },
+        passwd: {
+          users: [
+            { name: 'core', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3 core@a', 'ssh-rsa AAAAB3 core@b'], groups: ['wheel', 'sudo'] },
+            { name: 'svc', system: true, noCreateHome: true, shell: '/sbin/nologin', uid: 990, primaryGroup: 'svc' },
+          ],
+          groups: [{ name: 'svc', gid: 990, system: true }],
+        },
+        storage: {
+          directories: [{ path: '/var/lib/svc', mode: 0o750, user: { name: 'svc' }, group: { name: 'svc' } }, { path: '/srv/shared', mode: 0o1777 }],
+          files: [
+            { path: '/usr/local/bin/suid', mode: 0o4755, contents: { source: 'https://example.com/bin', verification: { hash: SHA256 } } },
+            { path: '/etc/sgid', mode: 0o2755, contents: { source: 'data:;base64,aGk=' } },
+            { path: '/etc/motd', append: [{ source: data('hi') }, { source: data('hi') }] },
+            { path: '/etc/gz', contents: { source: 's3://bucket/a.gz', compression: 'gzip' } },
+          ],
+          links: [
+            { path: '/etc/localtime', target: '/usr/share/zoneinfo/UTC', overwrite: true },
+            { path: '/etc/hard', target: '/etc/sgid', hard: true },
+          ],
+        },
+      },
+    });
+  }
+  return seeds;
+}
+
+/** Mutations for the 3.4–3.6 features, used only by the 3.4–3.6 differential test (the 3.0–3.3 corpus stays stable). */
+export const MUTATIONS_34: Mutation[] = [
+  { name: 'luks-cex-only', valid: true, apply: (c) => void (storage(c).luks = [{ name: 'cx', device: '/dev/dasdc1', cex: { enabled: true } }]) },
+  { name: 'luks-cex-disabled-clevis', valid: true, apply: (c) => void (storage(c).luks = [{ name: 'cx', device: '/dev/vdc', cex: { enabled: false }, clevis: { tpm2: true } }]) },
+  { name: 'luks-cex-clevis', apply: (c, r) => void (storage(c).luks = [{ name: 'cx', device: '/dev/vdc', cex: { enabled: true }, clevis: pick(r, [{ tpm2: true }, { tang: [{ url: 'http://t', thumbprint: 'x' }] }, { threshold: 2 }, { custom: { pin: 'tpm2', config: '{}' } }, { tpm2: false }, { custom: { config: '{}' } }]) }]) },
+  { name: 'luks-cex-keyfile', apply: (c, r) => void (storage(c).luks = [{ name: 'cx', device: '/dev/vdc', cex: { enabled: true }, keyFile: pick(r, [{ source: data('k') }, { source: '' }, { source: 'https://k/k', compression: 'gzip' }]) }]) },
+  { name: 'luks-cex-both', apply: (c) => void (storage(c).luks = [{ name: 'cx', device: '/dev/vdc', cex: { enabled: true }, clevis: { tpm2: true }, keyFile: { source: data('k') } }]) },
+  { name: 'luks-cex-type', apply: (c, r) => void (storage(c).luks = [{ name: 'cx', device: '/dev/vdc', cex: pick(r, [{ enabled: 'yes' }, true, { enable: true }]) }]) },
+  { name: 'luks-openoptions-dup', apply: (c, r) => void (storage(c).luks = [{ name: 'oo', device: '/dev/vdc', openOptions: pick(r, [['--a', '--a'], ['--a', '--b', '--a'], ['', '']]) }]) },
+  { name: 'luks-options-dup', valid: true, apply: (c) => void (storage(c).luks = [{ name: 'oo', device: '/dev/vdc', options: ['--a', '--a'], openOptions: ['--x'] }]) },
+  { name: 'luks-discard', valid: true, apply: (c, r) => void (storage(c).luks = [{ name: 'dd', device: '/dev/vdc', discard: pick(r, [true, false, null]), wipeVolume: pick(r, [true, false]) }]) },
+  { name: 'luks-discard-type', apply: (c, r) => void (storage(c).luks = [{ name: 'dd', device: '/dev/vdc', discard: pick(r, ['yes', 1, []]) }]) },
+  { name: 'luks-label', apply: (c, r) => void (storage(c).luks = [{ name: 'lb', device: '/dev/vdc', label: 'x'.repeat(pick(r, [47, 48, 0])) }]) },
+  { name: 'luks-name-slash', apply: (c) => void (storage(c).luks = [{ name: 'a/b', device: '/dev/vdc' }]) },
+  { name: 'luks-device', apply: (c, r) => void (storage(c).luks = [{ name: 'dv', device: pick(r, ['', 'vdc', '/dev//vdc', '/dev/vdc/']) }]) },
+  { name: 'luks-keyfile-variants', apply: (c, r) => void (storage(c).luks = [{ name: 'kf', device: '/dev/vdc', keyFile: pick(r, [{ source: 'ftp://k' }, { source: '' }, { source: 'data:,%zz' }, { verification: { hash: SHA512 } }, { source: 'https://k', httpHeaders: [{ name: 'A', value: 'b' }] }, { source: 'tftp://h/k' }]) }]) },
+  { name: 'luks-clevis-variants', apply: (c, r) => void (storage(c).luks = [{ name: 'cl', device: '/dev/vdc', clevis: pick(r, [{ tpm2: true, threshold: 2, tang: [{ url: 'https://t', thumbprint: 'x' }] }, { custom: { pin: 'tpm2', config: '{}' }, tpm2: true }, { custom: { needsNetwork: true } }, { custom: { pin: '', config: '' } }, { custom: { pin: 'foo', config: 'x' } }, { custom: { pin: 'tang' } }, { custom: { pin: 'sss', config: '{}' }, threshold: 0 }, { threshold: -1 }, {}]) }]) },
+  { name: 'luks-tang-variants', apply: (c, r) => void (storage(c).luks = [{ name: 'tg', device: '/dev/vdc', clevis: { tang: [pick(r, [{ url: 'https://t', thumbprint: 'x', advertisement: '{"a":1}' }, { url: 'https://t', thumbprint: 'x', advertisement: '{bad' }, { url: 'https://t', thumbprint: 'x', advertisement: '' }, { url: 'https://t' }, { url: 'ftp://t', thumbprint: 'x' }, { url: '', thumbprint: 'x' }, { url: 'http://[::1', thumbprint: 'x' }])] } }]) },
+  { name: 'luks-tang-dup', apply: (c) => void (storage(c).luks = [{ name: 'tg', device: '/dev/vdc', clevis: { tang: [{ url: 'https://t', thumbprint: 'x' }, { url: 'https://t', thumbprint: 'y' }] } }]) },
+  { name: 'kargs-ok', valid: true, apply: (c, r) => void (c.kernelArguments = pick(r, [{ shouldExist: ['a=b', 'c'] }, { shouldNotExist: ['x'] }, { shouldExist: [], shouldNotExist: [] }, { shouldExist: ['a b'] }])) },
+  { name: 'kargs-bad', apply: (c, r) => void (c.kernelArguments = pick(r, [{ shouldExist: ['a'], shouldNotExist: ['a'] }, { shouldNotExist: ['b', 'b'] }, { shouldExist: 'a' }, { shouldExist: [1] }, { shouldExist: [''] }, { shouldExist: ['a', 'a'] }, { shouldexist: ['a'] }, null])) },
+  { name: 'template-no-install', apply: (c, r) => void arr(c, 'systemd', 'units').push({ name: 'tt@.service', contents: pick(r, [TPL_NO_INSTALL, '', '# comment only\n', '[Install\n']) }, { name: `tt@${pick(r, ['a', 'b.c', ''])}.service`, enabled: pick(r, [true, true, false]) }) },
+  { name: 'template-with-install', valid: true, apply: (c) => void arr(c, 'systemd', 'units').push({ name: 'tw@.service', contents: TPL_INSTALL }, { name: 'tw@x.service', enabled: true }) },
+  { name: 'template-instance-first', apply: (c) => void arr(c, 'systemd', 'units').push({ name: 'ti@x.service', enabled: true, contents: '[Service]\nExecStart=/bin/true\n' }, { name: 'ti@.service', contents: TPL_NO_INSTALL }) },
+  { name: 'unit-enabled-no-install', apply: (c, r) => void arr(c, 'systemd', 'units').push({ name: pick(r, ['ni.service', 'ni.timer', 'ni@.service']), enabled: true, contents: '[Service]\nExecStart=/bin/true\n' }) },
+  { name: 'path-conflicts-unit', apply: (c, r) => { const k = pick(r, ['files', 'directories', 'links'] as const); const n = pick(r, ['pc.service', 'pc.service.d/10-a.conf']); arr(c, 'systemd', 'units').push({ name: 'pc.service', contents: pick(r, ['[Service]\n', '', undefined]), dropins: [{ name: '10-a.conf', contents: pick(r, ['[Service]\n', '']) }] }); arr(c, 'storage', k).push(k === 'links' ? { path: `/etc/systemd/system/${n}`, target: '/dev/null' } : { path: `/etc/systemd/system/${n}` }); } },
+  { name: 'special-mode', apply: (c, r) => void (aNode(c, r).mode = pick(r, [0o4755, 0o2755, 0o1777, 0o6755, 0o7777, 0o10000, 0o755])) },
+  { name: 'dir-special-mode', apply: (c, r) => void arr(c, 'storage', 'directories').push({ path: '/srv/sp', mode: pick(r, [0o1777, 0o3770]) }) },
+  { name: 'merge-source-empty', apply: (c, r) => void (ensure(ensure(c.ignition, 'config', {}), 'merge', []).push(pick(r, [{ source: '' }, {}, { source: 'data:,{}' }, { source: 'https://a', verification: { hash: SHA256 } }]))) },
+  { name: 'replace-source-empty', apply: (c, r) => void (ensure(c.ignition, 'config', {}).replace = pick(r, [{ source: '' }, {}, { source: 'data:,{}' }])) },
+  { name: 'ca-source-empty', apply: (c, r) => void (ensure(ensure(c.ignition, 'security', {}), 'tls', {}).certificateAuthorities = [pick(r, [{ source: '' }, {}, { source: 'https://ca', compression: 'gzip' }])]) },
+  { name: 'user-ssh-keys', apply: (c, r) => void (aUser(c, r).sshAuthorizedKeys = pick(r, [['ssh-ed25519 AAAA x'], ['k', 'k'], [''], [], 'ssh-rsa AAAA'])) },
+  { name: 'user-fields-34', apply: (c, r) => void Object.assign(aUser(c, r), pick(r, [{ shouldExist: false }, { shouldExist: false, uid: 5 }, { homeDir: '/home//x' }, { passwordHash: '' }, { gecos: 'G' }])) },
+  { name: 'group-fields-34', apply: (c, r) => void arr(c, 'passwd', 'groups').push(pick(r, [{ name: 'g1', shouldExist: false }, { name: 'g1', shouldExist: false, gid: 4 }, { name: '' }, {}])) },
+  { name: 'link-variants', apply: (c, r) => void arr(c, 'storage', 'links').push(pick(r, [{ path: '/etc/hl', target: '/srv/shared', hard: true }, { path: '/etc/hl2', target: '/x', hard: true, user: { id: 0 } }, { path: '/etc/sl', target: 'rel/x' }, { path: '/etc/sl2', target: '/x', hard: false, group: { name: 'g' } }, { path: '/etc/sl3', target: '/x', user: { id: 1, name: 'u' } }])) },
+  { name: 'null-list', apply: (c, r) => void (storage(c)[pick(r, ['files', 'directories', 'links', 'luks'])] = null) },
+  { name: 'missing-name', apply: (c, r) => void (pick(r, ['users', 'groups'] as const) === 'users' ? arr(c, 'passwd', 'users').push({ uid: 5 }) : arr(c, 'passwd', 'groups').push({ gid: 5 })) },
+];
+
+/** Whether a 3.4–3.6 mutation makes sense for a spec version (all do; cex below 3.5 is an unused key). */
+function applicable34(_m: Mutation, _minor: number): boolean {
+  return true;
+}
+
 /**
  * The cases: for each base seed in turn (round-robin), 1 (70 %) or 2 mutations. Roughly a third of the cases
- * are identity/harmless; a textual mutation is always last.
+ * are identity/harmless; a textual mutation is always last. `extra` mutations join the pool (3.4–3.6 test).
  */
-export function generateCases(seeds: Seed[], count: number, prngSeed = 20260101): Case[] {
+export function generateCases(seeds: Seed[], count: number, prngSeed = 20260101, extra: readonly Mutation[] = []): Case[] {
   const rng = mulberry32(prngSeed);
   const cases: Case[] = [];
-  const validMuts = MUTATIONS.filter((m) => m.valid);
+  const all = [...MUTATIONS, ...extra];
+  const isOk = (m: Mutation, minor: number) => (extra.includes(m) ? applicable34(m, minor) : applicable(m, minor));
+  const validMuts = all.filter((m) => m.valid);
   for (let n = 0; n < count; n++) {
     const seed = seeds[n % seeds.length]!;
     const cfg = JSON.parse(JSON.stringify(seed.config));
-    const ok = MUTATIONS.filter((m) => applicable(m, seed.minor));
-    const okValid = validMuts.filter((m) => applicable(m, seed.minor));
+    const ok = all.filter((m) => isOk(m, seed.minor));
+    const okValid = validMuts.filter((m) => isOk(m, seed.minor));
     // ~30 % of cases draw only from the valid-intended pool, so the mix stays around half valid.
     const pool = rng() < 0.3 ? okValid : ok;
     const k = rng() < 0.7 ? 1 : 2;
@@ -420,8 +559,8 @@ export function generateCases(seeds: Seed[], count: number, prngSeed = 20260101)
   return cases;
 }
 
-/** Extra seeds from the Ignition documentation examples (read at test time; spec <= 3.3 only, valid JSON only). */
-export function docSeeds(files: { name: string; text: string }[]): Seed[] {
+/** Extra seeds from the Ignition documentation examples (read at test time; valid JSON only, spec versions 3.<minors>.0). */
+export function docSeeds(files: { name: string; text: string }[], minors: readonly number[] = [0, 1, 2, 3]): Seed[] {
   const out: Seed[] = [];
   for (const f of files) {
     let cfg: Json;
@@ -430,8 +569,8 @@ export function docSeeds(files: { name: string; text: string }[]): Seed[] {
     } catch {
       continue;
     }
-    const m = /^3\.([0-3])\.0$/.exec(cfg?.ignition?.version ?? '');
-    if (m) out.push({ name: `doc-${f.name.replace(/\.(ign|json)$/, '')}`, minor: Number(m[1]), config: cfg });
+    const m = /^3\.(\d)\.0$/.exec(cfg?.ignition?.version ?? '');
+    if (m && minors.includes(Number(m[1]))) out.push({ name: `doc-${f.name.replace(/\.(ign|json)$/, '')}`, minor: Number(m[1]), config: cfg });
   }
   return out;
 }

@@ -29,7 +29,7 @@ describe('fcos validate', () => {
     const f = put('bad.ign', '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"a/b"}]},"storge":1}');
     const r = await validate(f);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout).toBe('error at $.storage.files.0.path, line 1 col 61: path not absolute\nwarning at $.storge, line 1 col 70: Unused key storge\n');
+    expect(r.stdout).toBe('error at $.storage.files.0.path, line 1 col 61: path not absolute\nwarning at $.storge, line 1 col 70: unused key storge\n');
   });
   it('exits 0 with only warnings, 1 with --strict', async () => {
     const f = put('warn.ign', '{"ignition":{"version":"3.3.0"},"storge":1}');
@@ -46,7 +46,7 @@ describe('fcos validate', () => {
     const b = put('b.ign', '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"r"}]}}');
     const r = await validate(a, b);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout.split('\n').filter(Boolean)).toEqual([`${a}: warning at $.x, line 1 col 33: Unused key x`, `${b}: error at $.storage.files.0.path, line 1 col 61: path not absolute`]);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual([`${a}: warning at $.x, line 1 col 33: unused key x`, `${b}: error at $.storage.files.0.path, line 1 col 61: path not absolute`]);
   });
   it('--json gives one result per file', async () => {
     const a = put('j.ign', '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"r"}]},"x":1}');
@@ -57,7 +57,7 @@ describe('fcos validate', () => {
         file: a,
         valid: false,
         errors: [{ path: '$.storage.files.0.path', line: 1, col: 61, message: 'path not absolute' }],
-        warnings: [{ path: '$.x', line: 1, col: 68, message: 'Unused key x' }],
+        warnings: [{ path: '$.x', line: 1, col: 68, message: 'unused key x' }],
       },
     ]);
   });

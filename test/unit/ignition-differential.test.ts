@@ -29,6 +29,16 @@ const CASES = Number(process.env.FCOS_DIFF_CASES ?? 600);
  */
 // Fixed after they were found here (regression cases in ignition-rules.test.ts): raid levels matched case-insensitively,
 // an empty link target under 3.3.0, and filesystem format "none" before 3.3.0. None is known today.
+//
+// fcos follows current upstream (Ignition v2.24.0, test/unit/ignition-differential-upstream.test.ts) where it differs from
+// Debian's 2.14. None of these changes a verdict or a first-error path of the default case set, but on other seeds:
+// - `path conflicts with systemd unit or dropin` (a file at /etc/systemd/system/a.service plus a unit a.service with
+//   contents) is an error for every spec version (v2.24.0 config/v3_0/types/config.go:33); 2.14 accepted it below 3.4;
+// - `merge: [{source: ""}]` is `source is required` (v3_1/types/resource.go:87); 2.14 said `invalid url scheme`
+//   (same path, another message);
+// - warnings (not compared here): special mode bits warn with v2.24.0's wording, "…not supported or functional in spec
+//   versions older than 3.6.0" (2.14: "…older than 3.4.0"); unknown keys are `unused key X` (2.14: `Unused key X`);
+//   an enabled instance of a template unit without [Install] warns (v3_0/types/systemd.go:26; 2.14 was silent).
 const KNOWN_DISAGREEMENTS: Record<string, string> = {};
 
 const hasIgnition = await haveTool('ignition-validate');

@@ -35,15 +35,47 @@ describe('rules, spelled out', () => {
     expect(first({ ignition: { version: '3.2.0' }, storage: { filesystems: [{ device: '/dev/vdb1', format: 'none' }] } })).toEqual({ severity: 'error', path: '$.storage.filesystems.0.format', line: 1, col: 90, message: 'invalid filesystem format' });
     expect(errors({ ...v33, storage: { filesystems: [{ device: '/dev/vdb1', format: 'none' }] } })).toEqual([]);
   });
+  it('issue 16: Ignition v2.24.0 rules (cex, openOptions, template units, empty merge source, systemd path conflicts)', () => {
+    const v35 = { ignition: { version: '3.5.0' } };
+    const luks = (l: object) => ({ ...v35, storage: { luks: [{ name: 'l', device: '/dev/vdb', ...l }] } });
+    // config/v3_5/types/luks.go:57-65
+    expect(first(luks({ cex: { enabled: true }, clevis: { tpm2: true } }))).toMatchObject({ path: '$.storage.luks.0.cex', message: 'cannot use cex with clevis' });
+    expect(first(luks({ cex: { enabled: true }, keyFile: { source: 'data:,k' } }))).toMatchObject({ path: '$.storage.luks.0.cex', message: 'cannot use key file with cex' });
+    expect(errors(luks({ cex: { enabled: false }, clevis: { tpm2: true } }))).toEqual([]);
+    expect(errors(luks({ cex: { enabled: true } }))).toEqual([]);
+    // config/v3_3/types/clevis.go:32 and luks.go:48: empty custom strings count as unset
+    expect(errors(luks({ clevis: { custom: { pin: '', config: '' } } }))).toEqual([]);
+    expect(first(luks({ clevis: { custom: { config: '{}' }, tpm2: true } }))).toMatchObject({ path: '$.storage.luks.0.clevis.custom.pin', message: 'missing required custom clevis pin' });
+    // config/v3_4/types/luks.go:31: only options ignores duplicates
+    expect(first(luks({ openOptions: ['--a', '--a'] }))).toMatchObject({ path: '$.storage.luks.0.openOptions.1', message: 'duplicate entry defined' });
+    expect(errors(luks({ options: ['--a', '--a'] }))).toEqual([]);
+    // config/v3_0/types/systemd.go:26 (every spec version)
+    const units = [
+      { name: 'x@.service', contents: '[Service]\nExecStart=/bin/true\n' },
+      { name: 'x@a.service', enabled: true },
+    ];
+    expect(validateConfig(JSON.stringify({ ...v33, systemd: { units } })).findings).toMatchObject([
+      { severity: 'warning', path: '$.systemd.units.1.contents', message: 'template unit "x@.service" for "x@a.service" doesn\'t have Install section' },
+    ]);
+    // config/v3_1/types/resource.go:87 validateRequiredSource
+    expect(first({ ...v33, ignition: { version: '3.3.0', config: { merge: [{ source: '' }] } } })).toMatchObject({ path: '$.ignition.config.merge.0', message: 'source is required' });
+    // config/v3_0/types/config.go:33: for every spec version
+    expect(first({ ignition: { version: '3.0.0' }, storage: { files: [{ path: '/etc/systemd/system/a.service' }] }, systemd: { units: [{ name: 'a.service', contents: '[Unit]\n' }] } })).toMatchObject({
+      path: '$.storage.files.0.path',
+      message: 'path conflicts with systemd unit or dropin',
+    });
+  });
   it('paths must be absolute and simplified', () => {
     expect(first({ ...v33, storage: { files: [{ path: 'a/b' }] } })).toEqual({ severity: 'error', path: '$.storage.files.0.path', line: 1, col: 61, message: 'path not absolute' });
     expect(first({ ...v33, storage: { files: [{ path: '/a//b' }] } })?.message).toBe('path is not fully simplified');
     expect(errors({ ...v33, storage: { files: [{ path: '/a/b' }] } })).toEqual([]);
   });
-  it('modes: 0-07777, special bits warn before 3.4 and are accepted from 3.4', () => {
+  it('modes: 0-07777, special bits warn before 3.6 and are accepted from 3.6 (Ignition v2.24.0; 2.14 warned before 3.4)', () => {
     expect(first({ ...v33, storage: { files: [{ path: '/a', mode: 4096 }] } })?.message).toBe('illegal file mode');
     expect(first({ ...v33, storage: { files: [{ path: '/a', mode: 0o4755 }] } }, 'warning')).toMatchObject({ path: '$.storage.files.0.mode', col: 73 });
-    expect(validateConfig(JSON.stringify({ ignition: { version: '3.4.0' }, storage: { files: [{ path: '/a', mode: 0o4755 }] } })).findings).toEqual([]);
+    expect(validateConfig(JSON.stringify({ ignition: { version: '3.5.0' }, storage: { files: [{ path: '/a', mode: 0o4755 }] } })).findings).toEqual([
+      { severity: 'warning', path: '$.storage.files.0.mode', line: 1, col: 73, message: 'setuid/setgid/sticky bits are not supported or functional in spec versions older than 3.6.0' },
+    ]);
     expect(validateConfig(JSON.stringify({ ignition: { version: '3.6.0' }, storage: { files: [{ path: '/a', mode: 0o4755 }] } })).findings).toEqual([]);
   });
   it('duplicates share one namespace across files, directories and links', () => {
@@ -62,8 +94,8 @@ describe('rules, spelled out', () => {
   });
   it('unused keys are warnings at the key', () => {
     const r = validateConfig('{"ignition":{"version":"3.3.0"},"storge":{}}');
-    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storge', line: 1, col: 33, message: 'Unused key storge' }]);
-    expect(formatFinding(r.findings[0]!)).toBe('warning at $.storge, line 1 col 33: Unused key storge');
+    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storge', line: 1, col: 33, message: 'unused key storge' }]);
+    expect(formatFinding(r.findings[0]!)).toBe('warning at $.storge, line 1 col 33: unused key storge');
   });
   it('type errors use Go wording and stop validation', () => {
     const r = validateConfig('{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":5,"mode":"x"}]}}');
