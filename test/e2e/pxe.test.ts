@@ -353,6 +353,7 @@ describe('PXE (TCG)', () => {
       const text = readFileSync(info.console, 'utf8');
       expect(text).toContain('fcos-live: rootfs image sha256 verified');
       expect(consoleFailures(text)).toEqual([]);
+      expect(alive(info.pid), 'QEMU still running after the last check').toBe(true);
     } finally {
       expect(await stopDetached(info.pid), `kill ${info.pid} stops QEMU`).toBe(true);
     }
@@ -416,6 +417,7 @@ describe('PXE (TCG)', () => {
       expect(await failedUnits(vm)).toBe('');
       expect(consoleFailures(vm.consoleText())).toEqual([]);
       expect(vm.failed).toBeUndefined();
+      expect(vm.exited, 'QEMU still running after the last check').toBe(false);
     } finally {
       await vm.kill();
     }
@@ -448,6 +450,7 @@ describe('PXE (TCG)', () => {
       await vm.run('sudo systemctl is-system-running --wait', 5 * MIN);
       expect((await vm.ok('systemctl --failed --no-legend --plain --no-pager')).trim()).toBe('');
       expect(consoleFailures(readFileSync(info.console, 'utf8'))).toEqual([]);
+      expect(alive(info.pid), 'QEMU still running after the last check').toBe(true);
     } finally {
       expect(await stopDetached(info.pid), `kill ${info.pid} stops QEMU`).toBe(true);
     }
