@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REFERENCE_DIR, REFERENCE_ENV, REPO, referencePath, requireTool } from './ignition-helpers.js';
 
@@ -14,7 +14,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('reference directory (FCOS_REFERENCE_DIR)', () => {
   it('defaults to ../shared next to the repository, or the variable', () => {
     expect(REFERENCE_ENV).toBe('FCOS_REFERENCE_DIR');
-    expect(REFERENCE_DIR).toBe(process.env.FCOS_REFERENCE_DIR ? REFERENCE_DIR : join(REPO, '..', 'shared'));
+    expect(REFERENCE_DIR).toBe(process.env.FCOS_REFERENCE_DIR ? resolve(process.env.FCOS_REFERENCE_DIR) : join(REPO, '..', 'shared'));
   });
 
   it('a present path is returned', () => {
