@@ -87,6 +87,13 @@ export function envFileText(env: Record<string, string>): string {
 
 export const ETCD_DROPIN_TEXT = `# fcos cluster: TLS material as systemd credentials (root-owned 0600 files, readable by the etcd user only
 # through ${CRED_DIR}), the node's ETCD_* settings, and no start time-out: the first member waits for its peers.
+# After network-online.target: etcd binds its peer and client URLs to the private NIC's static address, which
+# networkd may not have set yet when network.target is reached (Debian's unit orders after network.target only);
+# etcd then exits before it is ready ("Failed to start etcd.service") and Restart= brings it back 5 s later.
+[Unit]
+Wants=network-online.target
+After=network-online.target
+
 [Service]
 EnvironmentFile=${ETCD_ENV_FILE}
 LoadCredential=ca.crt:${ETCD_PKI_DIR}/ca.crt

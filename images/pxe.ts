@@ -8,7 +8,8 @@
  *     installer); the disk initramfs of the deployment is not touched
  *   → mksquashfs of the tree (zstd; the live initramfs downloads it and copies it into a tmpfs root)
  *   → the kernel (usr/lib/modules/$kver/vmlinuz)
- *   → zstd of the raw disk (the installer streams it onto the target disk)
+ *   → zstd of the raw disk with an extent index (images/sparse-zst.ts: any zstd decompresses it; the installer
+ *     writes only its data regions)
  *   → an iPXE script (a template: `fcos pxe serve` renders its own, per machine).
  *
  * Everything is written under `.partial` names and renamed when complete.
@@ -23,6 +24,7 @@ import { cacheDir } from '../lib/paths.js';
 import { info } from '../lib/log.js';
 import { createHash } from 'node:crypto';
 import { mountChroot } from '../ostree/initramfs.js';
+import { writeSparseZst } from './sparse-zst.js';
 
 export const PXE_TOOLS = ['ostree', 'mksquashfs', 'zstd', 'chroot', 'mount', 'umount'];
 
@@ -152,7 +154,9 @@ export async function buildPxe(o: PxeBuildOptions, cleanup: Cleanup): Promise<Re
     }
   }
   checkInterrupted();
-  await run('zstd', ['-q', '-T0', '-3', '--force', o.raw, '-o', partial('metal-zst')], { purpose: 'compress the disk image for the installer' });
+  const regions = await writeSparseZst(o.raw, partial('metal-zst'), { level: 3 });
+  const dataBytes = regions.filter((r) => r.kind !== 'zero').reduce((n, r) => n + r.length, 0);
+  info(`metal image: ${regions.length} regions, ${(dataBytes / 2 ** 30).toFixed(2)} GiB of data written by the installer`);
   finish('metal-zst');
   writeFileSync(
     partial('live-ipxe'),

@@ -50,6 +50,17 @@ export interface RunVmResult extends VmInfo {
 }
 
 /** The key `fcos run` puts into configs so that the printed ssh command works. */
+/**
+ * Memory of a `--pxe` VM when none is given: the live system copies its rootfs into RAM (docs/pxe.md asks 3 GiB;
+ * with 2 GiB the copy and the first boot ran out of memory or into soft lockups under load).
+ */
+export const PXE_MEMORY_MIB = 3072;
+
+/** The VM's memory: the user's, else 3072 MiB for --pxe, else QEMU args' default (2048). */
+export function runMemoryMiB(o: Pick<RunVmOptions, 'memoryMiB' | 'pxe'>): number | undefined {
+  return o.memoryMiB ?? (o.pxe ? PXE_MEMORY_MIB : undefined);
+}
+
 export async function runKey(): Promise<{ key: string; pub: string }> {
   const dir = cacheDir('run-key');
   const key = join(dir, 'id_ed25519');
@@ -102,7 +113,7 @@ export async function runVm(o: RunVmOptions): Promise<RunVmResult> {
     name: 'run',
     dir,
     firmware: o.firmware,
-    memoryMiB: o.memoryMiB,
+    memoryMiB: runMemoryMiB(o),
     cpus: o.cpus,
     accel: o.accel,
     persist: o.persist,

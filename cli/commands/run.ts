@@ -9,7 +9,7 @@ export default class Run extends BaseCommand {
   static override flags = {
     ignition: Flags.string({ char: 'i', description: 'Ignition config for the first boot (an SSH key for core is added)' }),
     firmware: Flags.string({ description: 'firmware', options: ['bios', 'uefi'], default: 'bios' }),
-    memory: Flags.integer({ char: 'm', description: 'memory in MiB (default 2048)' }),
+    memory: Flags.integer({ char: 'm', description: 'memory in MiB (default 2048; 3072 with --pxe)' }),
     cpus: Flags.integer({ description: 'virtual CPUs (default 2)' }),
     'ssh-port': Flags.integer({ description: 'host port forwarded to the guest SSH (default: a free one)' }),
     detach: Flags.boolean({ char: 'd', description: 'leave the VM running and exit once SSH answers', default: false, exclusive: ['console'] }),
@@ -23,6 +23,7 @@ export default class Run extends BaseCommand {
     mac: Flags.string({ description: 'MAC address of the VM (--pxe: picks its config)' }),
     'disk-size': Flags.integer({ description: '--pxe: an empty disk of this many GiB (to install to)' }),
     dir: Flags.string({ description: 'where console.txt, the overlay and the QMP socket go (default tmp/fcos-run/<time>)' }),
+    'ssh-timeout': Flags.integer({ description: 'seconds to wait for SSH before giving up (default 600)', min: 1 }),
   };
   static override examples = ['<%= config.bin %> run', '<%= config.bin %> run -i examples/config.ign --detach', '<%= config.bin %> run --baseline --console', '<%= config.bin %> run --pxe --mac 52:54:00:00:00:01 --disk-size 8 --console'];
 
@@ -52,6 +53,7 @@ export default class Run extends BaseCommand {
       persist: flags.persist,
       accel: flags.accel as 'auto' | 'kvm' | 'tcg',
       dir: flags.dir,
+      sshTimeoutSec: flags['ssh-timeout'],
       pxe: flags.pxe ? { url: flags['pxe-url'], mac: flags.mac, diskGiB: flags['disk-size'] } : undefined,
       // Without --json the login line is printed as soon as SSH answers (stderr, so stdout stays the result).
       onReady: (r) => {

@@ -2,13 +2,15 @@
  * fcos build, end to end (root, loop devices). One builds dir B, in order:
  *   1. a config with errors is refused before any work: exit 1, the path at fault, B not created
  *   2. a 3.5.0 config that needs something newer than 3.3.0 is refused with the path, B not created
- *   3. Ctrl-C (SIGINT) during the disk step: exit 130, no loop device on B's files, no mount left, no image
+ *   3. Ctrl-C (SIGINT to the process group) once the disk step has a loop device on B's image and a mount at
+ *      /tmp/fcos-image-* (polled, not a fixed delay): exit 130, no loop device on B's files, no mount left, no new
+ *      /tmp/fcos-image-* directory, no image
  *   4. the default image from examples/config.ign, qcow2 + raw: partition table, deployment, grub.cfg entries,
  *      first-boot stamp, embedded config, BIOS and UEFI boot code, meta.json images; the same build again reuses them
- * B is a fork of the run's one compose (BOOT_BUILDS, forkDefaultBuild) made before 3, so 3 and 4 compose nothing.
  *   5. a full disk: a copy of B (repo + newest build's meta.json) on a small tmpfs; the build is refused up front with
  *      the numbers, and with the estimate skipped (FCOS_SPACE_CHECK=0) it fills the disk in the image step and stops
  *      with a clear error: no stack trace, no partial file, no loop device, no mount, meta.json unchanged
+ * B is a fork of the run's one compose (BOOT_BUILDS, forkDefaultBuild) made before 3, so 3 and 4 compose nothing.
  * Booting the image is the qemu harness's job (fcos test); see README "First boot" for the manual proof.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,11 +32,11 @@ function sh(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
-/** Loop devices backed by files under dir. */
+/** Loop devices (`losetup -J`) backed by files under dir: "NAME FILE". */
 function loopsUnder(dir: string): string[] {
-  return sh('losetup', ['-a'])
-    .split('\n')
-    .filter((l) => l.includes(dir));
+  const out = sh('losetup', ['-J', '-l']).trim();
+  const j = (out ? JSON.parse(out) : {}) as { loopdevices?: { name: string; 'back-file'?: string | null }[] };
+  return (j.loopdevices ?? []).filter((l) => (l['back-file'] ?? '').includes(dir)).map((l) => `${l.name} ${l['back-file']}`);
 }
 /** Mounts made by an image build (its mount points are /tmp/fcos-image-*). */
 function imageMounts(): string[] {
@@ -42,6 +44,11 @@ function imageMounts(): string[] {
     .split('\n')
     .filter((l) => l.includes('/fcos-image-') || l.includes(WORK));
 }
+/** The image build's temporary mount-point directories (images/disk.ts: mkdtemp /tmp/fcos-image-*). */
+function imageTmpDirs(): string[] {
+  return readdirSync('/tmp').filter((n) => n.startsWith('fcos-image-'));
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterAll(() => {
   if (process.env.FCOS_E2E_KEEP !== '1') rmSync(WORK, { recursive: true, force: true });
@@ -76,21 +83,35 @@ describe('fcos build: the default image', () => {
     await forkDefaultBuild(B);
   });
 
-  it('Ctrl-C during the disk step leaves no loop device, no mount and no image', async () => {
-    const p = execa(FCOS, ['build', '--ignition', EXAMPLE, '--builds', B, '--format', 'raw'], { reject: false, all: true });
-    let sent = false;
-    p.all!.on('data', (d: Buffer) => {
-      if (!sent && /==> build the disk image/.test(String(d))) {
-        sent = true;
-        // Well inside the step: partitioned, loop attached, filesystems mounted or being written.
-        setTimeout(() => p.kill('SIGINT'), 4000);
-      }
-    });
+  it('Ctrl-C once the disk step has a loop device and a mount leaves no loop device, no mount, no temp dir and no image', async () => {
+    const tmpBefore = new Set(imageTmpDirs());
+    // Its own process group, like a shell job: Ctrl-C reaches fcos and every child (mount, ostree, grub-install …).
+    const p = execa(FCOS, ['build', '--ignition', EXAMPLE, '--builds', B, '--format', 'raw'], { reject: false, all: true, detached: true });
+    let out = '';
+    let ended = false;
+    p.all!.on('data', (d: Buffer) => void (out += String(d)));
+    void p.then(() => (ended = true));
+    // Poll for the state to interrupt: the image's loop device and a mount of it (the compose before may take minutes).
+    let seen: { loops: string[]; mounts: string[] } | undefined;
+    const deadline = Date.now() + 30 * 60_000;
+    while (!seen && Date.now() < deadline && !ended) {
+      const loops = loopsUnder(B);
+      const mounts = imageMounts().filter((l) => l.includes('/fcos-image-'));
+      if (loops.length && mounts.length) seen = { loops, mounts };
+      else await sleep(100);
+    }
+    if (!seen) {
+      if (!ended) process.kill(-p.pid!, 'SIGINT');
+      await p;
+    }
+    expect(seen, `no loop device on ${B} with a mount at /tmp/fcos-image-* before the build ended or 30 min passed:\n${out.slice(-3000)}`).toBeDefined();
+    process.kill(-p.pid!, 'SIGINT');
     const r = await p;
-    expect(sent).toBe(true);
-    expect(r.exitCode).toBe(130);
+    expect(r.exitCode, String(r.all).slice(-3000)).toBe(130);
     expect(loopsUnder(B)).toEqual([]);
     expect(imageMounts()).toEqual([]);
+    expect(imageTmpDirs().filter((d) => !tmpBefore.has(d))).toEqual([]);
+    if (existsSync(join(B, '.tmp'))) expect(readdirSync(join(B, '.tmp'))).toEqual([]);
     const ids = readdirSync(B).filter((d) => existsSync(join(B, d, 'meta.json')));
     expect(ids.length).toBeGreaterThan(0); // the compose before the disk step is kept (and reused below)
     for (const id of ids) {

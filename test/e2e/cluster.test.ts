@@ -8,8 +8,11 @@
  *   1. member list: 3 started members with https peer URLs; put on node 1 / get on node 3; a watch on node 2 sees a
  *      put on node 1; del;
  *   2. plain http and https without a client certificate are refused (next to the same request with the certificate);
- *   3. node 3 is killed (QEMU stopped without a guest shutdown): writes go on through nodes 1 and 2; `cluster up`
- *      restarts it on its disk, it serves the missed write from its own copy, and member list shows 3 started.
+ *   3. node 3 is killed (QEMU stopped without a guest shutdown) after a marker file was written on it: its endpoint
+ *      fails while it is down, writes go on through nodes 1 and 2; `cluster up` restarts it on its own disk (a new
+ *      boot that still has the marker), it serves the missed write from its own copy, and member list shows 3 started;
+ *   4. every node: settled with no failed unit (`systemctl --failed` over SSH), after `up` and again at the end, and a
+ *      console with no failure but the one `cluster up` itself tolerates (qemu/cluster.ts CLUSTER_CONSOLE_IGNORE).
  * Boots: 3 first boots (in parallel) + 1 restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +20,9 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOT_BUILDS, buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
+import { CLUSTER_CONSOLE_IGNORE } from '../../qemu/cluster.js';
+import { ConsoleScanner, describeFailure } from '../../qemu/console.js';
+import { sshExec } from '../../qemu/ssh.js';
 
 const B = BOOT_BUILDS;
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
@@ -25,6 +31,8 @@ const NAME = 'e2e-etcd';
 interface NodeState {
   pid: number;
   clientPort: number;
+  sshPort: number;
+  dir: string;
 }
 let ports: number[] = [];
 
@@ -67,6 +75,32 @@ async function members(i: number): Promise<Member[]> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A command on node i over SSH (the login key `cluster init` made); ssh's own failure (exit 255) throws. */
+async function onNode(i: number, cmd: string, timeoutMs = 120_000) {
+  const r = await sshExec({ key: join(DIR, 'ssh', 'id_ed25519'), port: state()[`${NAME}-${i}`]!.sshPort }, cmd, { timeoutMs });
+  if (r.exitCode === 255) throw new Error(`ssh to node ${i} failed running ${cmd}: ${r.stderr}`);
+  return r;
+}
+async function onNodeOk(i: number, cmd: string, timeoutMs?: number): Promise<string> {
+  const r = await onNode(i, cmd, timeoutMs);
+  if (r.exitCode !== 0) throw new Error(`${cmd} on node ${i} exited ${r.exitCode}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Node i has settled and has no failed unit (systemctl --failed lists none). */
+async function expectNoFailedUnits(i: number): Promise<void> {
+  await onNode(i, 'timeout 300 systemctl is-system-running --wait', 320_000);
+  expect((await onNodeOk(i, 'systemctl --failed --no-legend --plain --no-pager')).trim(), `failed units on node ${i}`).toBe('');
+}
+
+/** Node i's whole console (all its boots) through the suite's failure patterns, minus what `cluster up` tolerates. */
+function consoleFailures(i: number): string[] {
+  const s = new ConsoleScanner({ ignore: CLUSTER_CONSOLE_IGNORE });
+  s.feed(readFileSync(join(state()[`${NAME}-${i}`]!.dir, 'console.txt'), 'utf8'));
+  s.flush();
+  return s.failures.map(describeFailure);
+}
+
 describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
   beforeAll(async () => {
     mkdirSync(B, { recursive: true });
@@ -101,6 +135,13 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     const m = await members(2);
     expect(m.map((x) => x.name).sort()).toEqual([`${NAME}-1`, `${NAME}-2`, `${NAME}-3`]);
     for (const x of m) expect(x.peerURLs).toEqual([expect.stringMatching(/^https:\/\/10\.88\.0\.1[123]:2380$/)]);
+  });
+
+  it('every node: settled, no failed unit, a console without failures', async () => {
+    for (const i of [1, 2, 3]) {
+      await expectNoFailedUnits(i);
+      expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
+    }
   });
 
   it('put on node 1, get on node 3', async () => {
@@ -153,9 +194,14 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     expect(noCertCtl.exitCode).not.toBe(0);
   });
 
-  it('node loss: writes go on with 2 of 3; the restarted node catches up; 3 started members again', async () => {
+  it('node loss: node 3 down fails its endpoint, writes go on with 2 of 3; restarted on its own disk, it catches up; 3 started members again', async () => {
     const victim = `${NAME}-3`;
     const { pid } = state()[victim]!;
+    // A marker on node 3's disk (its overlay), synced: the restart must boot the same disk, not a fresh overlay.
+    const bootBefore = (await onNodeOk(3, 'cat /proc/sys/kernel/random/boot_id')).trim();
+    expect(bootBefore).toMatch(/^[0-9a-f-]{36}$/);
+    await onNodeOk(3, 'cat /proc/sys/kernel/random/boot_id > ~/fcos-e2e-marker && sync');
+    expect((await etcdctl(3, ['endpoint', 'health'])).exitCode, 'node 3 healthy before the kill').toBe(0);
     // QEMU stops without a guest shutdown (power loss for the guest; QEMU itself flushes the overlay).
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(200);
@@ -163,6 +209,11 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     const down = await fcos(['cluster', 'status', DIR, '--json']);
     expect(down.exitCode).toBe(1);
     expect((JSON.parse(down.stdout) as { nodes: { name: string; running: boolean }[] }).nodes.find((n) => n.name === victim)!.running).toBe(false);
+    // Its endpoint fails while it is down (nothing listens on its forwarded port), next to node 1's that answers.
+    const dead = await etcdctl(3, ['endpoint', 'health']);
+    expect(dead.exitCode, `etcdctl endpoint health on node 3 while it is down: ${dead.stdout}${dead.stderr}`).not.toBe(0);
+    expect(`${dead.stdout}${dead.stderr}`).toMatch(/unhealthy|connection refused|deadline exceeded|connection reset|EOF/i);
+    expect((await etcdctl(1, ['endpoint', 'health'])).exitCode, 'node 1 healthy while node 3 is down').toBe(0);
 
     await ok(1, ['put', 'fcos/while-down', 'written-with-2-of-3']);
     expect((await ok(2, ['get', 'fcos/while-down', '--print-value-only'])).trim()).toBe('written-with-2-of-3');
@@ -184,5 +235,14 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     const s = await fcos(['cluster', 'status', DIR, '--json']);
     expect(s.exitCode, s.stdout).toBe(0);
     expect(JSON.parse(s.stdout).healthy).toBe(true);
+    // The same disk: a new boot that still has the marker written before the kill.
+    const bootAfter = (await onNodeOk(3, 'cat /proc/sys/kernel/random/boot_id')).trim();
+    expect(bootAfter).not.toBe(bootBefore);
+    expect((await onNodeOk(3, 'cat ~/fcos-e2e-marker')).trim()).toBe(bootBefore);
+    // And at the end: no failed unit, no console failure on any node (node 3's console has both boots).
+    for (const i of [1, 2, 3]) {
+      await expectNoFailedUnits(i);
+      expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
+    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Every Butane config from the upstream Butane docs (../shared/ignition/doc-examples/butane) translates in
+ * Every Butane config from the upstream Butane docs ($FCOS_REFERENCE_DIR/ignition/doc-examples/butane) translates in
  * strict mode, with our own fixture files as --files-dir; the output has the Ignition version Butane maps the
  * spec to, satisfies upstream Ignition's JSON schema of that version and, for specs ≤ 3.3 (what Debian's
  * ignition 2.14 knows), passes the real ignition-validate. openshift configs also give a MachineConfig
@@ -15,15 +15,17 @@ import { translateButane, marshalIgnition } from '../../ignition/butane/translat
 import { marshalMachineConfig } from '../../ignition/butane/openshift.js';
 import { nodeFilesDir } from '../../ignition/butane/filesdir.js';
 import { run } from '../../lib/run.js';
+import { REPO, referencePath, requireTool } from './ignition-helpers.js';
 
 const require = createRequire(import.meta.url);
 // ajv-draft-04 is CommonJS; its default export is the class.
 const Ajv04 = require('ajv-draft-04') as new (o: object) => { compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } };
 
-const root = join(__dirname, '..', '..');
-const docs = join(root, '..', 'shared', 'ignition', 'doc-examples', 'butane');
-const schemas = join(root, '..', 'shared', 'ignition', 'upstream-schemas');
-const filesDir = nodeFilesDir(join(root, 'test', 'fixtures', 'butane', 'files'));
+// Needed, never skipped: a missing reference directory or ignition-validate fails this file with what to do.
+const docs = referencePath(['ignition', 'doc-examples', 'butane']);
+const schemas = referencePath(['ignition', 'upstream-schemas']);
+await requireTool('ignition-validate');
+const filesDir = nodeFilesDir(join(REPO, 'test', 'fixtures', 'butane', 'files'));
 
 /** Butane's variant/version → Ignition spec table (Butane docs, specs.md). */
 const EXPECTED: Record<string, string> = {

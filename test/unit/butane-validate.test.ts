@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { translateAndValidate, nodeFilesDir } from '../../ignition/butane/index.js';
 import { validateConfig } from '../../ignition/validate.js';
 import { run } from '../../lib/run.js';
+import { referencePath } from './ignition-helpers.js';
 
 const root = join(__dirname, '..', '..');
-const docs = join(root, '..', 'shared', 'ignition', 'doc-examples', 'butane');
+// Needed, never skipped: a missing reference directory fails this file with what to do.
+const docs = referencePath(['ignition', 'doc-examples', 'butane']);
 const filesPath = join(root, 'test', 'fixtures', 'butane', 'files');
 const filesDir = nodeFilesDir(filesPath);
 const fcos = join(root, 'bin', 'fcos');

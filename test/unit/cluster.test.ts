@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { checkSubnet, etcdEnv, nodeConfig, planNodes, type ClusterPlan } from '../../ignition/cluster.js';
 import { validateConfig } from '../../ignition/validate.js';
-import { etcdctlArgs, initCluster, parseMemberList, randomGroup } from '../../qemu/cluster.js';
+import { CLUSTER_CONSOLE_IGNORE, etcdctlArgs, initCluster, parseMemberList, randomGroup } from '../../qemu/cluster.js';
+import { matchFailure } from '../../qemu/console.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfcosExampleKeyReplaceMeWithYourOwnKey00000 user@example';
 
@@ -79,8 +80,19 @@ describe('cluster configs (pure)', () => {
     expect(etcd.enabled).toBe(true);
     expect(etcd.dropins![0]!.contents).toContain('EnvironmentFile=/etc/etcd/fcos-cluster.env');
     expect(etcd.dropins![0]!.contents).toContain('LoadCredential=node.key:/etc/etcd/pki/node.key');
+    // etcd binds to the static address: it starts once the network is online, not at network.target.
+    expect(etcd.dropins![0]!.contents).toMatch(/^\[Unit\]\nWants=network-online\.target\nAfter=network-online\.target\n/m);
     expect(ign.passwd.users[0]!.sshAuthorizedKeys).toEqual([KEY]);
     expect(fileText(ign, '/etc/systemd/system.conf.d/10-fcos-cluster.conf')).toMatch(/^DefaultDeviceTimeoutSec=600s$/m);
+  });
+
+  it('cluster nodes: only etcd.service start failures (restarted by Restart=always) are not console failures', () => {
+    const m = (l: string) => matchFailure(l, undefined, CLUSTER_CONSOLE_IGNORE);
+    expect(m('[\x1b[0;1;31mFAILED\x1b[0m] Failed to start \x1b[0;1;39metcd.service\x1b[0m - etcd - highly-available key value store.')).toBeUndefined();
+    expect(m('[FAILED] Failed to start systemd-networkd.service - Network Configuration.')).toBe('failed unit');
+    expect(m('[FAILED] Failed to start systemd-networkd-wait-online.service - Wait for Network to be Configured.')).toBe('failed unit');
+    expect(m('[FAILED] Failed to start etcd-backup.service - x.')).toBe('failed unit');
+    expect(m('Kernel panic - not syncing: Attempted to kill init!')).toBe('kernel panic');
   });
 
   it('subnet checks', () => {

@@ -17,12 +17,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../ignition/validate.js';
 import { decodeButane, translateButaneFile } from '../../ignition/butane/index.js';
 import { UserError } from '../../lib/errors.js';
-import { DOC_EXAMPLES, REPO, SHARED } from './ignition-helpers.js';
+import { REPO, referencePath } from './ignition-helpers.js';
 
 const SEED = Number(process.env.FCOS_FUZZ_SEED ?? 0x15f00d);
 const CASES = Number(process.env.FCOS_FUZZ_CASES ?? 2000);
 const SLOW_MS = 2000;
-const BUTANE_DOCS = join(SHARED, 'doc-examples', 'butane');
+const BUTANE_DOCS = referencePath(['ignition', 'doc-examples', 'butane']);
+const DOC_EXAMPLES = referencePath(['ignition', 'doc-examples', 'ignition']);
 const FILES_DIR = join(REPO, 'test', 'fixtures', 'butane', 'files');
 
 /** mulberry32: small, fast, deterministic. */

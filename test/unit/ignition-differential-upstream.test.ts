@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { validateConfig } from '../../ignition/validate.js';
-import { DOC_EXAMPLES, REPO, docExamples, firstError } from './ignition-helpers.js';
+import { REPO, docExamples, firstError } from './ignition-helpers.js';
 import { upstreamTool } from './upstream-tools.js';
 import { MUTATIONS_34, baseSeeds, docSeeds, generateCases, seeds34, type Case, type Seed } from '../differential/generate.js';
 
@@ -114,7 +114,6 @@ function forUpstream(text: string): string {
   return text.replace(/("version"\s*:\s*)"3\.6\.0"/g, '$1"3.6.0-experimental"');
 }
 
-const hasDocs = existsSync(DOC_EXAMPLES);
 
 interface Suite {
   title: string;
@@ -255,7 +254,7 @@ function differential(s: Suite): void {
   });
 }
 
-const seeds34All = [...baseSeeds(MINORS), ...seeds34(MINORS), ...(hasDocs ? docSeeds(docExamples(), MINORS) : [])];
+const seeds34All = [...baseSeeds(MINORS), ...seeds34(MINORS), ...docSeeds(docExamples(), MINORS)];
 differential({
   title: 'differential: fcos validate vs ignition-validate v2.24.0 (spec 3.4–3.6)',
   minors: MINORS,
@@ -268,7 +267,7 @@ differential({
 
 // The 3.0–3.3 corpus of ignition-differential.test.ts (compared there with Debian's 2.14, verdicts and paths only),
 // here against current upstream, warnings included.
-const seeds33 = [...baseSeeds(), ...(hasDocs ? docSeeds(docExamples()) : [])];
+const seeds33 = [...baseSeeds(), ...docSeeds(docExamples())];
 differential({
   title: 'differential: fcos validate vs ignition-validate v2.24.0 (spec 3.0–3.3)',
   minors: [0, 1, 2, 3],

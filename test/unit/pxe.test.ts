@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expandFormats, FORMATS, validateFormats } from '../../images/formats.js';
 import { ipxeScript, pxeDracutArgs, PXE_DRACUT_ADD } from '../../images/pxe.js';
 import { machineFile, normalizeMac, startPxeServer, type PxeServer } from '../../images/pxe-serve.js';
-import { pxeChainScript } from '../../qemu/run.js';
+import { PXE_MEMORY_MIB, pxeChainScript, runMemoryMiB } from '../../qemu/run.js';
 import { UserError } from '../../lib/errors.js';
 
 describe('pxe format', () => {
@@ -48,6 +48,13 @@ describe('ipxeScript', () => {
   });
   it('the TFTP boot file chains to the per-machine script', () => {
     expect(pxeChainScript('http://10.0.2.2:8080/')).toBe('#!ipxe\nchain http://10.0.2.2:8080/ipxe?mac=${mac:hexhyp}\n');
+  });
+  it('fcos run --pxe gets 3072 MiB unless -m says otherwise (the live root is copied into RAM); a disk boot keeps the default', () => {
+    expect(PXE_MEMORY_MIB).toBe(3072);
+    expect(runMemoryMiB({ pxe: { url: 'http://10.0.2.2:8080' } })).toBe(3072);
+    expect(runMemoryMiB({ pxe: { url: 'http://10.0.2.2:8080' }, memoryMiB: 4096 })).toBe(4096);
+    expect(runMemoryMiB({})).toBeUndefined();
+    expect(runMemoryMiB({ memoryMiB: 1024 })).toBe(1024);
   });
 });
 

@@ -8,6 +8,7 @@
 #   fcos-live-config-check       fetch ignition.config.url once; a refusal from `fcos pxe serve` is shown loudly
 #   fcos-live-rootfs.service     fetch, sha256-check, loop-mount the rootfs, overlay it onto /sysroot
 #   fcos-install.service         write the image to fcos.inst.install_dev, verify, make bootable last, reboot
+#                                (fcos-sparse-write: only the image's data regions, by its extent index)
 
 check() {
     return 255
@@ -23,13 +24,14 @@ installkernel() {
 
 install() {
     local u
-    inst_multiple curl tee du sha256sum losetup mount umount mountpoint dd zstd mkfifo sync blockdev sleep cat cut tr sed grep head wc stat mkdir rm mv cp chmod
+    inst_multiple curl tee du sha256sum losetup mount umount mountpoint dd zstd mkfifo sync blockdev sleep cat cut tr sed grep head wc stat mkdir rm mv cp chmod od
     inst_multiple -o blkdiscard partx udevadm wipefs lsblk systemctl
     inst_hook cmdline 20 "$moddir/fcos-live-cmdline.sh"
     inst_script "$moddir/fcos-live-lib.sh" /usr/libexec/fcos-live-lib
     inst_script "$moddir/fcos-live-rootfs.sh" /usr/libexec/fcos-live-rootfs
     inst_script "$moddir/fcos-live-config-check.sh" /usr/libexec/fcos-live-config-check
     inst_script "$moddir/fcos-install.sh" /usr/libexec/fcos-install
+    inst_script "$moddir/fcos-sparse-write.sh" /usr/libexec/fcos-sparse-write
     inst_simple "$moddir/90-fcos-live.network" /etc/systemd/network/90-fcos-live.network
     for u in fcos-live-network.service fcos-live-rootfs.service fcos-live-config-check.service fcos-install.service; do
         inst_simple "$moddir/$u" "$systemdsystemunitdir/$u"
