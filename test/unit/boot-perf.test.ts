@@ -7,7 +7,10 @@
  * - renderBench prints both sides' breakdowns and the ratio.
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { HASH_ERROR } from '../../qemu/scenarios/basic.js';
 import { join, resolve } from 'node:path';
 import { loadManifest } from '../../ostree/manifest.js';
 import { dracutArgs } from '../../ostree/initramfs.js';
@@ -58,14 +61,20 @@ describe('default image boot path', () => {
   });
 
   it('35fcos installs systemd emergency and rescue units only when dracut-systemd is not included', () => {
-    const without = fcosModuleInstalls(['ignition', 'ostree']).filter((l) => l.includes('emergency.service'));
+    const unit = (l: string) => l.includes('emergency.service') && !l.includes('emergency.service.d');
+    const without = fcosModuleInstalls(['ignition', 'ostree']).filter(unit);
     expect(without).toHaveLength(1);
     expect(without[0]).toContain('/usr/lib/systemd/systemd-sulogin-shell');
     expect(without[0]).toContain('/usr/lib/systemd/system/rescue.service');
     const withDs = fcosModuleInstalls(['ignition', 'ostree', 'dracut-systemd']);
-    expect(withDs.some((l) => l.includes('emergency.service'))).toBe(false);
-    // The rest of the module is installed either way.
+    expect(withDs.some(unit)).toBe(false);
+    // The rest of the module is installed either way, the emergency drop-in that shows Ignition's errors included.
     expect(withDs.some((l) => l.includes('fcos-mount-var.service'))).toBe(true);
+    for (const mods of [['ignition', 'ostree'], ['ignition', 'ostree', 'dracut-systemd']]) {
+      const lines = fcosModuleInstalls(mods);
+      expect(lines.some((l) => l.includes('emergency.service.d/10-fcos-emergency.conf'))).toBe(true);
+      expect(lines.some((l) => l.includes('fcos-ignition-failure.sh') && l.includes('/usr/libexec/fcos-ignition-failure'))).toBe(true);
+    }
   });
 
   it('35fcos makes /init the fcos-init shim (over the link to systemd) and installs what its short path runs', () => {
@@ -172,5 +181,27 @@ describe('bench/boot report', () => {
 
   it('compares against the same Debian release as the default manifest', () => {
     expect(BASELINE_SUITE).toBe(loadManifest().manifest.suite);
+  });
+});
+
+describe('fcos-ignition-failure (before the initramfs emergency shell)', () => {
+  const script = join(__dirname, '..', '..', 'ostree', 'overlay', 'usr', 'lib', 'dracut', 'modules.d', '35fcos', 'fcos-ignition-failure.sh');
+  const runWith = (failedUnits: string) => {
+    const d = mkdtempSync(join(tmpdir(), 'fcos-ignfail-'));
+    const stub = (name: string, body: string) => writeFileSync(join(d, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    stub('systemctl', `printf '${failedUnits}'`);
+    stub('journalctl', `echo 'files: op(6): [failed]   creating file "/sysroot/x": hash verification failed (calculated sha512-${'cd'.repeat(64)} but expected sha512-${'ab'.repeat(64)})'`);
+    const out = join(d, 'console');
+    const r = spawnSync('bash', [script], { env: { ...process.env, PATH: `${d}:${process.env.PATH}`, FCOS_CONSOLE: out }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    return existsSync(out) ? readFileSync(out, 'utf8') : '';
+  };
+  it("prints a failed Ignition stage's errors on the console, where the harness's hash check finds them", () => {
+    const text = runWith('ignition-files.service loaded failed failed Ignition (files)\\n');
+    expect(text).toMatch(/fcos: Ignition failed \(ignition-files.service\)/);
+    expect(text.split('\n').some((l) => HASH_ERROR('ab'.repeat(64)).test(l))).toBe(true);
+  });
+  it('prints nothing when no Ignition stage failed (another reason for the emergency shell)', () => {
+    expect(runWith('systemd-fsck-root.service loaded failed failed File System Check\\n')).toBe('');
   });
 });

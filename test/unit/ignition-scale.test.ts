@@ -51,7 +51,10 @@ describe('validator on large inputs (issue 15 #8)', () => {
       for (const [bytes, count, sha] of BEFORE[shape]) {
         const r = validateConfig(Buffer.from(generate(shape, bytes)));
         expect(r.findings.length).toBe(count);
-        expect(createHash('sha256').update(JSON.stringify(r.findings)).digest('hex')).toBe(sha);
+        // Recorded before the fix, when unknown keys were "Unused key X"; upstream v2.24.0 (and fcos since) says
+        // "unused key X": that wording is put back before comparing, nothing else.
+        const old = r.findings.map((x) => ({ ...x, message: x.message.replace(/^unused key /, 'Unused key ') }));
+        expect(createHash('sha256').update(JSON.stringify(old)).digest('hex')).toBe(sha);
       }
     });
   }
@@ -59,10 +62,10 @@ describe('validator on large inputs (issue 15 #8)', () => {
   it('the shapes have the findings they are meant to have', () => {
     const f = validateConfig(generate('findings', 20_000)).findings;
     expect(f.some((x) => x.message === 'path not absolute')).toBe(true);
-    expect(f.some((x) => x.message === 'Unused key unknownKey' && x.path === '$.unknownKey')).toBe(true);
+    expect(f.some((x) => x.message === 'unused key unknownKey' && x.path === '$.unknownKey')).toBe(true);
     const n = validateConfig(generate('nonascii', 20_000)).findings;
     expect(new Set(n.map((x) => x.line))).toEqual(new Set([1]));
-    expect(n.some((x) => x.message === 'Unused key clé')).toBe(true);
+    expect(n.some((x) => x.message === 'unused key clé')).toBe(true);
     expect(validateConfig(generate('links', 20_000)).findings).toEqual([]);
     const l = new Set(validateConfig(generate('linkprefix', 20_000)).findings.map((x) => x.message));
     for (const m of ['file path includes link', 'link path includes link', 'directory path includes link', 'hard link target is a directory', 'duplicate entry defined']) {

@@ -9,5 +9,5 @@ failed=$(systemctl --failed --no-legend --plain 2>/dev/null | awk '$1 ~ /^igniti
     echo "fcos: Ignition failed (${failed% }); its errors and warnings:"
     journalctl -b --no-pager -o cat -t ignition -p warning 2>/dev/null | tail -n 30 | sed 's/^/fcos: ignition: /'
     echo
-} >/dev/console 2>&1
+} >"${FCOS_CONSOLE:-/dev/console}" 2>&1
 exit 0
