@@ -52,7 +52,7 @@ function decodeText(input: string | Uint8Array): { text: string } | { badByte: n
 }
 
 /** Index of the first byte that does not start or continue a well-formed UTF-8 sequence. */
-function firstInvalidUtf8(b: Uint8Array): number {
+export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i]!;
@@ -77,7 +77,8 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return b.length;
 }
 
-function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
+/** Line and column (in bytes, from 1) of a byte offset. */
+export function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset; i++)

@@ -189,6 +189,25 @@ function fullDiskError(dir: string, err: unknown): UserError | undefined {
   );
 }
 
+/** What `fcos build` reports, from the compose, the image record (built now or reused) and the images. */
+function buildResult(c: ComposedBuild, r: ImageBuildRecord, images: Record<string, ImageRecord>, t0: number): BuildImageResult {
+  return {
+    buildId: c.buildId,
+    buildDir: c.buildDir,
+    ref: c.ref,
+    commit: c.commit,
+    composed: c.changed,
+    firmware: r.firmware,
+    ...(r.configVersion ? { configVersion: r.configVersion } : {}),
+    ...(r.imageConfigVersion ? { imageConfigVersion: r.imageConfigVersion } : {}),
+    kernelArguments: r.kernelArguments,
+    deployment: r.deployment,
+    bootEntries: r.bootEntries,
+    images,
+    seconds: (Date.now() - t0) / 1000,
+  };
+}
+
 export async function buildImage(opts: BuildImageOptions): Promise<BuildImageResult> {
   const t0 = Date.now();
   validateFormats(opts.formats);
@@ -213,22 +232,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
   if (reuse) {
     const r = reuse.record;
     info(`images of ${c.buildId} are up to date (same compose, config, firmware and image code): ${Object.values(reuse.images).map((i) => i.path).join(', ')}; --force rebuilds`);
-    return {
-      buildId: c.buildId,
-      buildDir: c.buildDir,
-      ref: c.ref,
-      commit: c.commit,
-      composed: c.changed,
-      firmware: opts.firmware,
-      ...(r.configVersion ? { configVersion: r.configVersion } : {}),
-      ...(r.imageConfigVersion ? { imageConfigVersion: r.imageConfigVersion } : {}),
-      kernelArguments: r.kernelArguments,
-      deployment: r.deployment,
-      bootEntries: r.bootEntries,
-      images: reuse.images,
-      seconds: (Date.now() - t0) / 1000,
-      reused: true,
-    };
+    return { ...buildResult(c, r, reuse.images, t0), reused: true };
   }
   checkBuildSpace(c.buildDir, buildSpaceNeeded(treeSize, formats.length));
 
@@ -292,23 +296,8 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
         bootEntries: disk.bootEntries,
       };
       updateMeta(c.buildDir, { images, 'fcos.image-build': record });
-      const seconds = (Date.now() - t0) / 1000;
-      info(`built ${Object.values(images).map((i) => i.path).join(', ')} in ${seconds.toFixed(1)}s`);
-      return {
-        buildId: c.buildId,
-        buildDir: c.buildDir,
-        ref: c.ref,
-        commit: c.commit,
-        composed: c.changed,
-        firmware: opts.firmware,
-        configVersion: cfg.fromVersion,
-        imageConfigVersion: cfg.toVersion,
-        kernelArguments: disk.kargs,
-        deployment: disk.deployment,
-        bootEntries: disk.bootEntries,
-        images,
-        seconds,
-      };
+      info(`built ${Object.values(images).map((i) => i.path).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      return buildResult(c, record, images, t0);
     } catch (e) {
       // Still inside withCleanup: the partial files are not removed yet, so a full filesystem is still full.
       throw fullDiskError(c.buildDir, e) ?? e;

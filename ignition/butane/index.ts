@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { holdSignals } from '../../lib/signals.js';
 import { formatFinding, hasErrors } from '../report.js';
-import { validateConfig } from '../validate.js';
+import { firstInvalidUtf8, lineColOfByte, validateConfig } from '../validate.js';
 import { nodeFilesDir } from './filesdir.js';
 import { marshalIgnition, snakePath, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
 import { elidedFields, marshalMachineConfig } from './openshift.js';
@@ -92,38 +92,11 @@ export function decodeButane(data: Uint8Array, where = ''): string {
     return utf8.decode(data);
   } catch {
     const bad = firstInvalidUtf8(data);
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < bad; i++)
-      if (data[i] === 0x0a) {
-        line++;
-        lineStart = i + 1;
-      }
-    throw new UserError(`${where}error at line ${line} col ${bad - lineStart + 1}: config is not valid UTF-8 text`, 'save the Butane config as UTF-8');
+    const { line, col } = lineColOfByte(data, bad);
+    throw new UserError(`${where}error at line ${line} col ${col}: config is not valid UTF-8 text`, 'save the Butane config as UTF-8');
   }
 }
 
-/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
-function firstInvalidUtf8(b: Uint8Array): number {
-  for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    const [n, min] = c >= 0xc2 && c <= 0xdf ? [1, 0x80] : c >= 0xe0 && c <= 0xef ? [2, 0x800] : c >= 0xf0 && c <= 0xf4 ? [3, 0x10000] : [0, 0];
-    if (n === 0) return i;
-    let cp = c & (0x3f >> n);
-    for (let k = 1; k <= n; k++) {
-      const d = b[i + k];
-      if (d === undefined || (d & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += n + 1;
-  }
-  return b.length;
-}
 
 function readStdin(): string {
   let data: Buffer;

@@ -113,6 +113,18 @@ function hostGet(port: number, timeoutMs = 15_000): Promise<{ status: number; bo
   });
 }
 
+/** The host GETs a forwarded guest port until it answers 200, and the body must be "MESSAGE <hostname>". */
+async function hostReaches(ctx: TestContext, guestPort: number, message: string): Promise<string> {
+  const port = ctx.hostPort(guestPort);
+  const r = await poll(`GET http://127.0.0.1:${port}/ (guest ${guestPort})`, 120_000, async () => {
+    const res = await hostGet(port);
+    if (res.status === 200) return res;
+    throw new Error(`HTTP ${res.status}`);
+  });
+  if (!r.body.startsWith(`${message} `)) throw new Error(`body ${JSON.stringify(r.body)}, want "${message} <hostname>"`);
+  return `host 127.0.0.1:${port} -> guest ${guestPort}: ${r.body.trim()}`;
+}
+
 export async function kubeletChecks(ctx: TestContext): Promise<void> {
   const vm = ctx.vm;
   const pods = async (): Promise<PodList> => {
@@ -165,14 +177,7 @@ export async function kubeletChecks(ctx: TestContext): Promise<void> {
   });
 
   await ctx.check('the host reaches the pod over the network (QEMU forward to its host port)', async () => {
-    const port = ctx.hostPort(POD_HOST_PORT);
-    const r = await poll(`GET http://127.0.0.1:${port}/ (guest ${POD_HOST_PORT})`, 120_000, async () => {
-      const res = await hostGet(port);
-      if (res.status === 200) return res;
-      throw new Error(`HTTP ${res.status}`);
-    });
-    if (!r.body.startsWith(`${POD_MESSAGE} `)) throw new Error(`body ${JSON.stringify(r.body)}, want "${POD_MESSAGE} <pod hostname>"`);
-    return `host 127.0.0.1:${port} -> guest ${POD_HOST_PORT}: ${r.body.trim()}`;
+    return hostReaches(ctx, POD_HOST_PORT, POD_MESSAGE);
   });
 
   await ctx.check('deleting the manifest makes the pod go away', async () => {
@@ -213,14 +218,7 @@ export async function podmanChecks(ctx: TestContext): Promise<void> {
 
   await ctx.check('the host reaches the podman container through the QEMU port forward', async () => {
     if (!started) throw new Error('podman run failed (see above)');
-    const port = ctx.hostPort(PODMAN_PORT);
-    const r = await poll(`GET http://127.0.0.1:${port}/ (guest ${PODMAN_PORT})`, 120_000, async () => {
-      const res = await hostGet(port);
-      if (res.status === 200) return res;
-      throw new Error(`HTTP ${res.status}`);
-    });
-    if (!r.body.startsWith(`${PODMAN_MESSAGE} `)) throw new Error(`body ${JSON.stringify(r.body)}, want "${PODMAN_MESSAGE} <container hostname>"`);
-    return `host 127.0.0.1:${port} -> guest ${PODMAN_PORT}: ${r.body.trim()}`;
+    return hostReaches(ctx, PODMAN_PORT, PODMAN_MESSAGE);
   });
 
   await ctx.check('the guest has no network beyond the forwarded ports', async () => {
