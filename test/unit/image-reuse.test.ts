@@ -1,12 +1,12 @@
 /** `fcos build` reuses a build's images only when everything they were made from is the same (images/build.ts). */
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rmSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageCodeDigest, imageInputs, reusableImages, type ImageBuildRecord } from '../../images/build.js';
 
 function buildDir(record: Partial<ImageBuildRecord> | undefined, files: Record<string, string> = { 'a-qemu.qcow2': 'qcow2 bytes', 'a-metal.raw': 'raw' }) {
-  const d = mkdtempSync(join(tmpdir(), 'fcos-reuse-'));
+  const d = made(mkdtempSync(join(tmpdir(), 'fcos-reuse-')));
   for (const [f, body] of Object.entries(files)) writeFileSync(join(d, f), body);
   const meta = {
     buildid: 'a',
@@ -16,6 +16,13 @@ function buildDir(record: Partial<ImageBuildRecord> | undefined, files: Record<s
   writeFileSync(join(d, 'meta.json'), JSON.stringify(meta));
   return d;
 }
+
+/** Temp dirs made here, removed after the file. */
+const dirs: string[] = [];
+const made = (d: string) => (dirs.push(d), d);
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('image reuse', () => {
   it('same inputs and every asked format present: reused, with the recorded images', () => {

@@ -3,8 +3,8 @@
  * tmp/test-report.json, negative checks over SSH, `ostree admin status` parsing, and the exact failure texts the
  * scenarios require. Each case here is the broken situation the check must catch.
  */
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,12 +18,19 @@ import { summarize, closingLine } from '../../scripts/test-summary.mjs';
 import FcosReportReporter, { readBootLog } from '../../scripts/vitest-report.mjs';
 
 const ROOT = join(__dirname, '..', '..');
-const tmp = () => mkdtempSync(join(tmpdir(), 'fcos-trust-'));
+const tmp = () => made(mkdtempSync(join(tmpdir(), 'fcos-trust-')));
 const part = (dir: string, name: string, o: object) => {
   const p = join(dir, name);
   writeFileSync(p, JSON.stringify({ passed: 0, failed: 0, skipped: 0, cancelled: 0, failed_outside_tests: 0, unhandled_errors: [], wall_s: 1, boots: 0, files: [], ...o }));
   return p;
 };
+
+/** Temp dirs made here, removed after the file. */
+const dirs: string[] = [];
+const made = (d: string) => (dirs.push(d), d);
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('the closing line and tmp/test-report.json', () => {
   it('a green run: counts add up over the unit and e2e runs', () => {
