@@ -41,6 +41,23 @@ export interface NodePki {
 
 export const ETCD_PKI_DIR = '/etc/etcd/pki';
 export const ETCD_ENV_FILE = '/etc/etcd/fcos-cluster.env';
+/** etcd's unauthenticated /health listener (loopback only). */
+export const METRICS_PORT = 2381;
+/**
+ * The boot health check for a cluster node, in /etc/fcos/health.d (it overrides the image's 20-etcd by name): the
+ * image's check asks plain http://127.0.0.1:2379, which a TLS member with client-certificate auth refuses, so every
+ * node would boot "unhealthy" and fcos-update-health.service would fail.
+ */
+export const ETCD_HEALTH_CHECK_PATH = '/etc/fcos/health.d/20-etcd';
+export const ETCD_HEALTH_CHECK = `#!/bin/sh
+# fcos cluster: etcd answers on its loopback metrics listener (ETCD_LISTEN_METRICS_URLS); retried until the check's
+# time-out (a member is healthy once the cluster has a leader).
+systemctl -q is-enabled etcd.service 2>/dev/null || exit 0
+while :; do
+  curl -fsS --max-time 5 http://127.0.0.1:${METRICS_PORT}/health 2>/dev/null | grep -q '"health":"true"' && exit 0
+  sleep 2
+done
+`;
 export const ETCD_DROPIN = '10-fcos-cluster.conf';
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
@@ -76,6 +93,9 @@ export function etcdEnv(plan: ClusterPlan, node: ClusterNode): Record<string, st
     ETCD_PEER_CERT_FILE: `${CRED_DIR}/node.crt`,
     ETCD_PEER_KEY_FILE: `${CRED_DIR}/node.key`,
     ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+    // /health and /metrics without client certificates, on loopback only (as kubeadm's etcd liveness probe): the
+    // image's health check (ETCD_HEALTH_CHECK) asks there, 2379 takes TLS clients with certificates only.
+    ETCD_LISTEN_METRICS_URLS: `http://127.0.0.1:${METRICS_PORT}`,
     ETCD_HEARTBEAT_INTERVAL: String(plan.heartbeatMs),
     ETCD_ELECTION_TIMEOUT: String(plan.electionMs),
   };
@@ -146,6 +166,7 @@ export function nodeButane(plan: ClusterPlan, node: ClusterNode, pki: NodePki): 
         file(`${ETCD_PKI_DIR}/node.key`, 0o600, pki.key),
         file(ETCD_ENV_FILE, 0o644, envFileText(etcdEnv(plan, node))),
         file('/etc/systemd/system.conf.d/10-fcos-cluster.conf', 0o644, SYSTEM_CONF_TEXT),
+        file(ETCD_HEALTH_CHECK_PATH, 0o755, ETCD_HEALTH_CHECK),
       ],
     },
     systemd: {

@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { checkSubnet, etcdEnv, nodeConfig, planNodes, type ClusterPlan } from '../../ignition/cluster.js';
+import { checkSubnet, ETCD_HEALTH_CHECK, etcdEnv, nodeConfig, planNodes, type ClusterPlan } from '../../ignition/cluster.js';
+import { spawnSync } from 'node:child_process';
 import { validateConfig } from '../../ignition/validate.js';
 import { CLUSTER_CONSOLE_IGNORE, etcdctlArgs, initCluster, parseMemberList, randomGroup } from '../../qemu/cluster.js';
 import { matchFailure } from '../../qemu/console.js';
@@ -84,6 +85,27 @@ describe('cluster configs (pure)', () => {
     expect(etcd.dropins![0]!.contents).toMatch(/^\[Unit\]\nWants=network-online\.target\nAfter=network-online\.target\n/m);
     expect(ign.passwd.users[0]!.sshAuthorizedKeys).toEqual([KEY]);
     expect(fileText(ign, '/etc/systemd/system.conf.d/10-fcos-cluster.conf')).toMatch(/^DefaultDeviceTimeoutSec=600s$/m);
+    // The boot health check asks etcd where a TLS member answers without a client certificate: its loopback
+    // metrics listener. It overrides the image's 20-etcd (plain http on 2379, refused by this member) by name.
+    expect(fileText(ign, '/etc/etcd/fcos-cluster.env')).toContain('ETCD_LISTEN_METRICS_URLS=http://127.0.0.1:2381\n');
+    const check = ign.storage.files.find((f) => f.path === '/etc/fcos/health.d/20-etcd')!;
+    expect(check.mode).toBe(0o755);
+    expect(fileText(ign, '/etc/fcos/health.d/20-etcd')).toContain('http://127.0.0.1:2381/health');
+    expect(existsSync(join(__dirname, '..', '..', 'ostree', 'overlay', 'usr', 'lib', 'fcos', 'health.d', '20-etcd'))).toBe(true);
+  });
+
+  it("the cluster's etcd health check passes on etcd's healthy answer and keeps asking otherwise", () => {
+    const d = mkdtempSync(join(tmpdir(), 'fcos-etcdcheck-'));
+    const stub = (name: string, body: string) => writeFileSync(join(d, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    stub('systemctl', 'exit 0');
+    stub('sleep', 'exit 0');
+    writeFileSync(join(d, 'check'), ETCD_HEALTH_CHECK, { mode: 0o755 });
+    const runCheck = (answer: string) =>
+      spawnSync('timeout', ['3', join(d, 'check')], { env: { ...process.env, PATH: `${d}:${process.env.PATH}` }, encoding: 'utf8' }).status;
+    stub('curl', `case "$*" in *127.0.0.1:2381/health*) echo '{"health":"true","reason":""}';; *) exit 7;; esac`);
+    expect(runCheck('true')).toBe(0);
+    stub('curl', `echo '{"health":"false","reason":"RAFT NO LEADER"}'`);
+    expect(runCheck('false')).toBe(124); // still waiting when the time-out ends it (update-health's time-out judges)
   });
 
   it('cluster nodes: only etcd.service start failures (restarted by Restart=always) are not console failures', () => {
