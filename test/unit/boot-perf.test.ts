@@ -198,7 +198,7 @@ describe('fcos-ignition-failure (before the initramfs emergency shell)', () => {
   };
   it("prints a failed Ignition stage's errors on the console, where the harness's hash check finds them", () => {
     const text = runWith('ignition-files.service loaded failed failed Ignition (files)\\n');
-    expect(text).toMatch(/fcos: Ignition failed \(ignition-files.service\)/);
+    expect(text).toMatch(/fcos: Ignition failed \(ignition-files.service\); its errors:/);
     expect(text.split('\n').some((l) => HASH_ERROR('ab'.repeat(64)).test(l))).toBe(true);
   });
   it('prints nothing when no Ignition stage failed (another reason for the emergency shell)', () => {
