@@ -129,7 +129,10 @@ export interface ScenarioResult {
   name: string;
   ok: boolean;
   seconds: number;
+  /** QEMU launches, those started again after an early kernel crash included. */
   boots: number;
+  /** Launches started again after an early TCG kernel crash (qemu/vm.ts isEarlyTcgCrash). */
+  earlyCrashes?: string[];
   dir: string;
   console: string;
   journal?: string;
@@ -436,6 +439,9 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
   });
   // Boots are QEMU launches (a cold reboot or a power-on after a cut starts QEMU again), not what a scenario says.
   result.boots = vms.reduce((n, v) => n + v.launches, 0);
+  // Launches started again after an early TCG kernel crash (Vm.earlyCrashes): counted in boots, named here.
+  const early = vms.flatMap((v) => v.earlyCrashes.map((c) => `${v.spec.name}: ${c}`));
+  if (early.length) result.earlyCrashes = early;
   result.seconds = (Date.now() - t0) / 1000;
   result.ok = checks.length > 0 && checks.every((c) => c.ok);
   return result;

@@ -26,6 +26,7 @@ export interface ScenarioResult {
   name: string;
   ok: boolean;
   boots: number;
+  earlyCrashes?: string[];
   seconds: number;
   checks: { name: string; ok: boolean; error?: string; detail?: string }[];
 }
@@ -79,4 +80,9 @@ export async function runScenario(name: string, o: { builds: string; out: string
   expect(s.ok).toBe(true);
   expect(r.exitCode).toBe(0);
   return s;
+}
+
+/** A scenario's boots without the launches started again after an early TCG kernel crash (Vm.earlyCrashes). */
+export function plannedBoots(s: ScenarioResult): number {
+  return s.boots - (s.earlyCrashes?.length ?? 0);
 }

@@ -81,3 +81,70 @@ describe('VM runner (fake QEMU)', () => {
     expect(err.stderrTail).toContain('fake qemu: booting');
   });
 });
+
+describe('an early TCG kernel crash (Oops: int3 before /init) is started again once', () => {
+  // A fake QEMU whose Nth launch prints line N of $FAKE_SEQ (lines separated by "|"; "\n" inside one launch's text).
+  const SEQ = `#!/bin/sh
+for a in "$@"; do
+  case "$a" in file,id=serial0,path=*) p=\${a#file,id=serial0,path=}; p=\${p%,append=on};; esac
+done
+n=$(cat "$FAKE_COUNT" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$FAKE_COUNT"
+line=$(printf '%s' "$FAKE_SEQ" | cut -d'|' -f$n)
+sleep 0.5
+printf "$line\\n" >> "$p"
+exec sleep 60
+`;
+  let seqDir: string;
+  beforeAll(() => {
+    seqDir = mkdtempSync(join(tmpdir(), 'fcos-fakeqemu-seq-'));
+    writeFileSync(join(seqDir, 'qemu-system-x86_64'), SEQ);
+    chmodSync(join(seqDir, 'qemu-system-x86_64'), 0o755);
+  });
+  const OOPS = '[    5.543928] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI';
+  const INIT = '[    9.1] Run /init as init process';
+  async function startSeq(name: string, seq: string[]): Promise<Vm> {
+    process.env.PATH = `${seqDir}:${savedPath}`;
+    process.env.FAKE_SEQ = seq.join('|');
+    process.env.FAKE_COUNT = join(seqDir, `${name}.count`);
+    return Vm.start({ name, dir: join(dir, name), ssh: { key: '/nonexistent' }, accel: 'tcg' });
+  }
+  afterAll(() => {
+    process.env.PATH = `${dir}:${savedPath}`;
+    delete process.env.FAKE_SEQ;
+    delete process.env.FAKE_COUNT;
+  });
+
+  it('before /init: QEMU starts again, the boot goes on, no console failure is left', async () => {
+    const vm = await startSeq('early-oops', [OOPS, `${INIT}\\nFCOS-TEST-READY`]);
+    try {
+      expect(await vm.waitForConsole(/FCOS-TEST-READY/, 20_000)).toBe('FCOS-TEST-READY');
+      expect(vm.launches).toBe(2);
+      expect(vm.earlyCrashes).toHaveLength(1);
+      expect(vm.scanner.failures).toEqual([]);
+      expect(vm.failed).toBeUndefined();
+      expect(readFileSync(join(dir, 'early-oops', 'console.txt'), 'utf8')).toContain('--- fcos: started again after an early kernel crash');
+    } finally {
+      await vm.kill();
+    }
+  });
+
+  it('after /init, or a second time in a row: the boot fails as before', async () => {
+    const late = await startSeq('late-oops', [`${INIT}\\n${OOPS}`]);
+    try {
+      const err = await late.waitForSsh(20_000).catch((e) => e);
+      expect(err).toBeInstanceOf(VmError);
+      expect(String(err.message)).toMatch(/kernel oops/);
+      expect(late.launches).toBe(1);
+    } finally {
+      await late.kill();
+    }
+    const twice = await startSeq('twice-oops', [OOPS, OOPS, 'FCOS-TEST-READY']);
+    try {
+      const err = await twice.waitForSsh(20_000).catch((e) => e);
+      expect(String(err.message)).toMatch(/kernel oops/);
+      expect(twice.launches).toBe(2);
+    } finally {
+      await twice.kill();
+    }
+  });
+});
