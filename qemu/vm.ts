@@ -380,6 +380,9 @@ export class Vm {
         timeoutMs,
       );
     });
+    // Handled from the start: a failure found by the pump below would otherwise be an unhandled rejection until the
+    // race attaches its handler.
+    failure.catch(() => undefined);
     try {
       await this.pump();
       return await Promise.race([body(() => done), failure]);
