@@ -50,18 +50,22 @@ export interface ImageRecord {
   size: number;
 }
 
-export interface BuildImageResult {
-  buildId: string;
-  buildDir: string;
-  ref: string;
-  commit: string;
-  composed: boolean;
+/** What an image build made, kept in meta.json (ImageBuildRecord) and reported (BuildImageResult). */
+export interface ImageFacts {
   firmware: Firmware;
   configVersion?: string;
   imageConfigVersion?: string;
   kernelArguments: string[];
   deployment: string;
   bootEntries: string[];
+}
+
+export interface BuildImageResult extends ImageFacts {
+  buildId: string;
+  buildDir: string;
+  ref: string;
+  commit: string;
+  composed: boolean;
   images: Record<string, ImageRecord>;
   seconds: number;
   /** The build's images were up to date (same compose, config, firmware and image code): nothing was written. */
@@ -74,16 +78,10 @@ export interface BuildImageResult {
  * hashes the config text, the firmware, the commit, the kernel arguments and the image code itself (dist/images:
  * a changed image builder never reuses an image the old one made).
  */
-export interface ImageBuildRecord {
+export interface ImageBuildRecord extends ImageFacts {
   inputs: string;
   /** Format → the meta.json images keys it wrote. */
   formats: Record<string, string[]>;
-  firmware: Firmware;
-  configVersion?: string;
-  imageConfigVersion?: string;
-  kernelArguments: string[];
-  deployment: string;
-  bootEntries: string[];
 }
 
 let codeDigest: string | undefined;
