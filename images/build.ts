@@ -217,11 +217,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
 
   // 2. Compose, or reuse the latest compose when the inputs are unchanged.
   const c = await opts.compose({ manifest: opts.manifest, buildsDir: resolve(opts.buildsDir), force: opts.force });
-  const meta = JSON.parse(readFileSync(c.metaPath, 'utf8')) as Record<string, unknown>;
-  const name = typeof meta.name === 'string' ? meta.name : 'fcos';
-  const kargs = Array.isArray(meta['kernel-arguments']) ? (meta['kernel-arguments'] as string[]) : [];
-  const sizeBytes = parseSize((meta['image-size'] as string | undefined) ?? '8G');
-  const treeSize = ((meta.artifacts as Record<string, { size?: number }> | undefined)?.tree?.size ?? 0) as number;
+  const meta = readMeta(dirname(c.metaPath));
+  const name = meta.name ?? 'fcos';
+  const kargs = meta['kernel-arguments'] ?? [];
+  const sizeBytes = parseSize(meta['image-size'] ?? '8G');
+  const treeSize = meta.artifacts?.tree?.size ?? 0;
   // The deployment (hardlinked checkout) plus the repo copy, plus room for one upgrade.
   const minRootBytes = Math.ceil(treeSize * 2.5) + 256 * MiB;
   const formats = expandFormats(opts.formats);

@@ -29,6 +29,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FcosError, UserError } from '../lib/errors.js';
 import { DEFAULT_BIND, describeBound, isLoopback, listenOn, urlFor } from '../lib/listen.js';
 import { info } from '../lib/log.js';
+import { readMeta, type ImageEntry } from '../ostree/builds.js';
 import { prepareConfig } from './config.js';
 import { ipxeScript, PXE_FILES } from './pxe.js';
 
@@ -76,12 +77,6 @@ export interface PxeServer {
   close(): Promise<void>;
 }
 
-interface ImageEntry {
-  path: string;
-  sha256: string;
-  size: number;
-}
-
 /** A MAC address in iPXE's ${mac:hexhyp} form (52-54-00-12-34-56), lower case; undefined if it is not one. */
 export function normalizeMac(mac: string | null | undefined): string | undefined {
   if (!mac) return undefined;
@@ -109,27 +104,18 @@ export function resolveBuild(buildsDir: string, build?: string): { dir: string; 
   // An error at start-up, for the operator: the whole path.
   const shown = metaPath;
   const hint = 'rebuild it (fcos build --format pxe), or pick another with --build';
-  let meta: unknown;
-  try {
-    meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code ? `cannot read ${shown} (${code})` : `${shown} is not valid JSON`, hint);
-  }
-  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) throw new UserError(`${shown} is not a build's metadata (${meta === null ? 'null' : Array.isArray(meta) ? 'an array' : typeof meta})`, hint);
-  const m = meta as Record<string, unknown>;
-  const images = (m.images ?? {}) as Record<string, ImageEntry>;
-  if (typeof images !== 'object' || Array.isArray(images)) throw new UserError(`${shown}: "images" is not an object`, hint);
+  const m = readMeta(dir, { shown, hint });
+  const images = m.images ?? {};
   const missing = ['live-kernel', 'live-initramfs', 'live-rootfs'].filter((k) => !images[k]);
   if (missing.length) throw new UserError(`build ${dir} has no PXE artifacts (${missing.join(', ')} missing in meta.json)`, 'build them with: fcos build --format pxe');
   for (const k of ['live-kernel', 'live-initramfs', 'live-rootfs', 'metal-zst']) {
     const i = images[k];
     if (k === 'metal-zst' && i === undefined) continue;
-    if (!i || typeof i !== 'object' || typeof i.path !== 'string' || !i.path || i.path.includes('/') || (i.sha256 !== undefined && typeof i.sha256 !== 'string')) {
+    if (!i || i.path.includes('/')) {
       throw new UserError(`${shown}: images.${k} is not a file of the build (path, sha256)`, hint);
     }
   }
-  return { dir, meta: m, images };
+  return { dir, meta: m as Record<string, unknown>, images };
 }
 
 /** The per-machine token: HMAC-SHA256 of the MAC (hexhyp, or '' for a request without one), 32 hex digits. */

@@ -11,6 +11,7 @@
  */
 import { closeSync, cpSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import { UserError } from '../lib/errors.js';
 import { debug, warn } from '../lib/log.js';
 import { setRef, updateSummary } from './repo.js';
@@ -108,16 +109,137 @@ export function atomicWrite(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
-export function readBuildsJson(buildsDir: string): BuildsJson {
+/**
+ * A builds.json or meta.json that is not one (not readable, not JSON, or not matching its schema). The message is one
+ * line naming the file as the caller shows it (`fcos serve` sends it to clients with paths relative to the builds
+ * dir); `hint` says what to do.
+ */
+export class BuildFileError extends UserError {}
+
+/** What a build id may look like (it is a directory name under the builds dir). */
+const BUILD_ID = '^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$';
+
+/** builds.json (cosa's schema-version 1.0.0 layout). */
+export const BUILDS_JSON_SCHEMA = {
+  type: 'object',
+  required: ['builds'],
+  properties: {
+    'schema-version': { type: 'string' },
+    timestamp: { type: 'string' },
+    builds: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id'],
+        properties: { id: { type: 'string', pattern: BUILD_ID, not: { const: '..' } }, arches: { type: 'array', items: { type: 'string' } } },
+      },
+    },
+  },
+} as const;
+
+/**
+ * meta.json: the types of every key fcos reads (cosa's meta.json keys plus fcos.*). Keys are optional here, so an
+ * older build still reads; a reader that needs a key says so (`readMeta(dir, {require})`). Unknown keys are kept.
+ */
+export const META_SCHEMA = {
+  type: 'object',
+  properties: {
+    buildid: { type: 'string', pattern: BUILD_ID },
+    name: { type: 'string' },
+    ref: { type: 'string' },
+    'ostree-commit': { type: 'string', minLength: 1 },
+    'ostree-parent': { type: 'string', minLength: 1 },
+    'ostree-timestamp': { type: 'string' },
+    'ostree-version': { type: 'string' },
+    'source-date-epoch': { type: 'integer' },
+    suite: { type: 'string' },
+    architecture: { type: 'string' },
+    'kernel-version': { type: 'string' },
+    'kernel-arguments': { type: 'array', items: { type: 'string' } },
+    'image-size': { type: 'string' },
+    packages: { type: 'object', additionalProperties: { type: 'string' } },
+    artifacts: { type: 'object', additionalProperties: { type: 'object', properties: { path: { type: 'string' }, size: { type: 'integer' } } } },
+    images: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['path'],
+        properties: { path: { type: 'string', minLength: 1 }, sha256: { type: 'string' }, size: { type: 'integer', minimum: 0 } },
+      },
+    },
+    'fcos.delta': { type: 'object', properties: { from: { type: 'string' }, size: { type: 'integer' } } },
+    kubelet: { type: 'object', properties: { version: { type: 'string' }, sha256: { type: 'string' } } },
+    'container-images': { type: 'array', items: { type: 'object', properties: { ref: { type: 'string' }, path: { type: 'string' } } } },
+  },
+} as const;
+
+type Validator = ((v: unknown) => boolean) & { errors?: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] | null };
+let validators: { builds: Validator; meta: Validator } | undefined;
+/** Compiled on first use (most commands never read a builds dir). */
+function schemaValidators(): { builds: Validator; meta: Validator } {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    validators = { builds: ajv.compile(BUILDS_JSON_SCHEMA) as Validator, meta: ajv.compile(META_SCHEMA) as Validator };
+  }
+  return validators;
+}
+
+/** The first schema error as "builds[0].id …": JSON paths the way the files' users read them. */
+function schemaError(v: Validator): string {
+  const e = v.errors?.[0];
+  if (!e) return 'does not match its schema';
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+    .join('')
+    .replace(/^\./, '');
+  return `${path ? `"${path}" ` : ''}${e.message ?? e.keyword}`;
+}
+
+/** A JSON file of the builds dir: its value, or a BuildFileError naming it as `shown`. */
+function readJsonFile(path: string, shown: string, hint?: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BuildFileError(`${shown} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, hint);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BuildFileError(`${shown} is not valid JSON`, hint);
+  }
+}
+
+export interface ReadOptions {
+  /** How errors name the file (default: its path). */
+  shown?: string;
+  /** The hint of the error. */
+  hint?: string;
+}
+
+/** builds.json, checked against its schema; an absent file is an empty list. */
+export function readBuildsJson(buildsDir: string, o: ReadOptions = {}): BuildsJson {
   const p = join(buildsDir, 'builds.json');
   if (!existsSync(p)) return { 'schema-version': '1.0.0', builds: [] };
-  try {
-    const j = JSON.parse(readFileSync(p, 'utf8')) as BuildsJson;
-    if (!Array.isArray(j.builds)) throw new Error('no builds array');
-    return j;
-  } catch (e) {
-    throw new UserError(`${p} is not a valid builds.json: ${(e as Error).message}`);
+  const shown = o.shown ?? p;
+  const j = readJsonFile(p, shown, o.hint);
+  const v = schemaValidators().builds;
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new BuildFileError(`${shown} is not a builds.json`, o.hint);
+  if (!Array.isArray((j as { builds?: unknown }).builds)) throw new BuildFileError(`${shown} has no "builds" array`, o.hint);
+  if (!v(j)) {
+    const e = v.errors?.[0];
+    const idx = /^\/builds\/(\d+)/.exec(e?.instancePath ?? '')?.[1];
+    if (idx !== undefined && /^\/builds\/\d+(\/id)?$/.test(e!.instancePath)) throw new BuildFileError(`${shown}: builds[${idx}] has no valid "id"`, o.hint);
+    throw new BuildFileError(`${shown}: ${schemaError(v)}`, o.hint);
   }
+  return j as BuildsJson;
+}
+
+/** The build ids of builds.json, newest first. */
+export function readBuildIds(buildsDir: string, o: ReadOptions = {}): string[] {
+  return readBuildsJson(buildsDir, o).builds.map((b) => b.id);
 }
 
 export function writeBuildsJson(buildsDir: string, j: BuildsJson): void {
@@ -139,13 +261,25 @@ export function setLatest(buildsDir: string, id: string): void {
   renameSync(tmp, join(buildsDir, 'latest'));
 }
 
-export function readMeta(buildDir: string): BuildMeta {
+/**
+ * A build's meta.json, checked against META_SCHEMA. `require`: keys this reader cannot do without (each must be
+ * present; "has no "ostree-version" string" otherwise).
+ */
+export function readMeta(buildDir: string, o: ReadOptions & { require?: readonly (keyof BuildMeta & string)[] } = {}): BuildMeta {
   const p = join(buildDir, 'meta.json');
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as BuildMeta;
-  } catch (e) {
-    throw new UserError(`cannot read build metadata ${p}: ${(e as Error).message}`);
+  const shown = o.shown ?? p;
+  const m = readJsonFile(p, shown, o.hint);
+  if (!m || typeof m !== 'object' || Array.isArray(m)) {
+    throw new BuildFileError(`${shown} is not a build's metadata (${m === null ? 'null' : Array.isArray(m) ? 'an array' : typeof m})`, o.hint);
   }
+  const v = schemaValidators().meta;
+  if (!v(m)) throw new BuildFileError(`${shown}: ${schemaError(v)}`, o.hint);
+  const missing = (o.require ?? []).find((k) => (m as Record<string, unknown>)[k] === undefined);
+  if (missing) {
+    const want = (META_SCHEMA.properties as Record<string, { type?: string }>)[missing]?.type ?? 'value';
+    throw new BuildFileError(`${shown} has no "${missing}" ${want === 'object' ? 'object' : want === 'array' ? 'list' : want}`, o.hint);
+  }
+  return m as BuildMeta;
 }
 
 export function writeMeta(buildDir: string, meta: BuildMeta): void {
@@ -163,6 +297,24 @@ export function updateMeta(buildDir: string, patch: Partial<BuildMeta>): BuildMe
   return next;
 }
 
+/** A compose as compose() returns it when nothing changed: what `fcos build --no-compose` builds from. */
+export interface ExistingCompose {
+  buildId: string;
+  ref: string;
+  commit: string;
+  repo: string;
+  buildDir: string;
+  metaPath: string;
+  changed: false;
+}
+
+/** The latest compose of a builds dir (builds/latest, else the first of builds.json), as an unchanged compose. */
+export function latestCompose(buildsDir: string): ExistingCompose {
+  const b = readLatestBuild(buildsDir, { require: ['ref', 'ostree-commit'] });
+  if (!b) throw new UserError(`no compose in ${buildsDir}`, 'run fcos compose first, or drop --no-compose');
+  return { buildId: b.id, ref: b.meta.ref, commit: b.meta['ostree-commit'], repo: join(buildsDir, 'repo'), buildDir: b.dir, metaPath: join(b.dir, 'meta.json'), changed: false };
+}
+
 export interface LatestBuild {
   id: string;
   dir: string;
@@ -170,7 +322,7 @@ export interface LatestBuild {
 }
 
 /** The newest build (builds/latest, else the first of builds.json), or undefined when there is none. */
-export function readLatestBuild(buildsDir: string): LatestBuild | undefined {
+export function readLatestBuild(buildsDir: string, o: Parameters<typeof readMeta>[1] = {}): LatestBuild | undefined {
   let id: string | undefined;
   try {
     id = readlinkSync(join(buildsDir, 'latest'));
@@ -180,7 +332,7 @@ export function readLatestBuild(buildsDir: string): LatestBuild | undefined {
   if (!id) return undefined;
   const dir = join(buildsDir, id);
   if (!existsSync(join(dir, 'meta.json'))) return undefined;
-  return { id, dir, meta: readMeta(dir) };
+  return { id, dir, meta: readMeta(dir, o) };
 }
 
 /**

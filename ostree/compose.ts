@@ -27,7 +27,7 @@ import { bootstrap } from './bootstrap.js';
 import { applyOverlay, configureTree, ostreeLayout } from './layout.js';
 import { buildInitramfs } from './initramfs.js';
 import { commitTree, ensureRepo, revParse, setRef, updateSummary } from './repo.js';
-import { acquireLock, addBuild, nextSerial, readLatestBuild, setLatest, writeMeta, type BuildMeta } from './builds.js';
+import { acquireLock, addBuild, nextSerial, readLatestBuild, readMeta, setLatest, writeMeta, type BuildMeta } from './builds.js';
 import { inputHash, inputParts, type InputParts } from './inputs.js';
 import { installK8sPayload, type InstallK8sPayloadOptions, type InstalledK8sPayload } from './containers/k8s-payload.js';
 import type { OciImageResult } from './containers/oci.js';
@@ -197,7 +197,7 @@ async function reconcile(buildsDir: string, repo: string, ref: string): Promise<
     const mp = join(buildsDir, id, 'meta.json');
     if (!existsSync(mp)) continue;
     try {
-      const meta = JSON.parse(readFileSync(mp, 'utf8')) as BuildMeta;
+      const meta = readMeta(join(buildsDir, id));
       if (meta['ostree-commit'] === refCommit && meta.ref === ref) {
         warn(`registering build ${id}, which an interrupted compose left out of builds.json`);
         await updateSummary(repo);

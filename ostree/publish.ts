@@ -9,11 +9,10 @@
  * Each of these is atomic inside ostree (temp file + rename), so an interrupted compose leaves no half-written state
  * that a host would read: an unreferenced delta or signature is harmless.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
-import { UserError } from '../lib/errors.js';
-import { type BuildMeta } from './builds.js';
+import { readBuildIds, readMeta } from './builds.js';
 
 /** Generate the static delta parent → commit (skipped when it exists). Returns the delta's size in bytes. */
 export async function generateDelta(repo: string, from: string, to: string): Promise<number> {
@@ -63,21 +62,19 @@ export interface BuildIndex {
   builds: IndexEntry[];
 }
 
-/**
- * A file of the builds dir that the index cannot be made from (builds.json not JSON, a meta.json that is not a
- * build's metadata). The message is one line, with paths relative to the builds dir: `fcos serve` sends it to clients.
- */
-export class BadBuildFileError extends UserError {}
+/** The keys of a build's meta.json that the index is made from. */
+const INDEX_KEYS = ['ostree-version', 'ostree-commit', 'ref', 'ostree-timestamp'] as const;
 
 /** The build index served at /index.json: every build of builds.json with its commit, parent and delta. */
 export function buildIndex(buildsDir: string): BuildIndex {
   const repo = join(buildsDir, 'repo');
   const builds: IndexEntry[] = [];
-  for (const id of buildIds(buildsDir)) {
+  // Errors name the files relative to the builds dir (BuildFileError, one line): `fcos serve` sends them to clients.
+  for (const id of readBuildIds(buildsDir, { shown: 'builds.json' })) {
     const metaPath = join(buildsDir, id, 'meta.json');
     // A build being removed (or not finished) has no meta.json: not in the index.
     if (!existsSync(metaPath)) continue;
-    const meta = readBuildMeta(metaPath, `${id}/meta.json`);
+    const meta = readMeta(join(buildsDir, id), { shown: `${id}/meta.json`, require: INDEX_KEYS });
     const e: IndexEntry = { version: meta['ostree-version'], commit: meta['ostree-commit'], ref: meta.ref, timestamp: meta['ostree-timestamp'] };
     const parent = meta['ostree-parent'];
     if (parent) {
@@ -90,42 +87,3 @@ export function buildIndex(buildsDir: string): BuildIndex {
   return { 'schema-version': 1, ...(builds[0] ? { ref: builds[0].ref } : {}), builds };
 }
 
-/** Build ids of builds.json, newest first; BadBuildFileError when it is not a builds.json. */
-function buildIds(buildsDir: string): string[] {
-  const p = join(buildsDir, 'builds.json');
-  if (!existsSync(p)) return [];
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw new BadBuildFileError(`builds.json cannot be read (${(e as NodeJS.ErrnoException).code})`);
-    throw new BadBuildFileError('builds.json is not valid JSON');
-  }
-  const list = j && typeof j === 'object' ? (j as { builds?: unknown }).builds : undefined;
-  if (!Array.isArray(list)) throw new BadBuildFileError('builds.json has no "builds" array');
-  return list.map((b, i) => {
-    const id = b && typeof b === 'object' ? (b as { id?: unknown }).id : undefined;
-    if (typeof id !== 'string' || !/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/.test(id) || id === '..') {
-      throw new BadBuildFileError(`builds.json: builds[${i}] has no valid "id"`);
-    }
-    return id;
-  });
-}
-
-const META_STRINGS = ['ostree-version', 'ostree-commit', 'ref', 'ostree-timestamp'] as const;
-
-function readBuildMeta(path: string, shown: string): BuildMeta {
-  let meta: unknown;
-  try {
-    meta = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw new BadBuildFileError(`${shown} cannot be read (${(e as NodeJS.ErrnoException).code})`);
-    throw new BadBuildFileError(`${shown} is not valid JSON`);
-  }
-  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) throw new BadBuildFileError(`${shown} is not a build's metadata (${meta === null ? 'null' : Array.isArray(meta) ? 'an array' : typeof meta})`);
-  const m = meta as Record<string, unknown>;
-  const bad = META_STRINGS.find((k) => typeof m[k] !== 'string');
-  if (bad) throw new BadBuildFileError(`${shown} has no "${bad}" string`);
-  if (m['ostree-parent'] != null && typeof m['ostree-parent'] !== 'string') throw new BadBuildFileError(`${shown}: "ostree-parent" is not a string`);
-  return m as unknown as BuildMeta;
-}

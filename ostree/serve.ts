@@ -18,7 +18,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join, normalize, resolve, sep } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { DEFAULT_BIND, describeBound, listenOn, urlFor } from '../lib/listen.js';
-import { BadBuildFileError, buildIndex } from './publish.js';
+import { buildIndex } from './publish.js';
+import { BuildFileError } from './builds.js';
 
 export interface ServeOptions {
   buildsDir: string;
@@ -133,7 +134,7 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
         body = JSON.stringify(buildIndex(buildsDir), null, 2) + '\n';
       } catch (e) {
         // One line, paths relative to the builds dir: never the exception's text or a host path.
-        return fail(500, `fcos serve: ${e instanceof BadBuildFileError ? e.message : 'cannot make the build index'}`);
+        return fail(500, `fcos serve: ${e instanceof BuildFileError ? e.message : 'cannot make the build index'}`);
       }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
       res.end(req.method === 'HEAD' ? undefined : body);

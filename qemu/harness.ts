@@ -17,6 +17,7 @@ import { describeFailure, type ConsoleFailure } from './console.js';
 import { ensureBaseline, type BaselineImage } from './baseline.js';
 import { Vm, VmError, type VmSpec } from './vm.js';
 import { freePort } from './net.js';
+import { readMeta } from '../ostree/builds.js';
 
 /* ---------- the image build, injected (images/ buildImage after the merge) ---------- */
 
@@ -40,7 +41,7 @@ export type HarnessBuildFn = (req: HarnessBuildRequest) => Promise<HarnessImage>
 export function latestBuildImage(buildsDir: string): HarnessImage & { buildId: string } {
   const metaPath = join(buildsDir, 'latest', 'meta.json');
   if (!existsSync(metaPath)) throw new UserError(`no image built yet (no ${metaPath}); run fcos build`);
-  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { buildid?: string; images?: Record<string, { path?: string }> };
+  const meta = readMeta(dirname(metaPath), { hint: 'run fcos build again' });
   const rel = meta.images?.qemu?.path;
   if (!rel) throw new UserError(`the latest build has no qemu image (images.qemu in ${metaPath}); run fcos build`);
   // The build's own directory, not builds/latest: a scenario may compose newer builds while the VM runs (upgrade),

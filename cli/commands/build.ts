@@ -1,30 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base.js';
-import { buildImage, type BuildImageResult, type ComposeFn, type ComposedBuild } from '../../images/build.js';
+import { buildImage, type BuildImageResult, type ComposeFn } from '../../images/build.js';
 import { compose as composeTree } from '../../ostree/compose.js';
 import { FORMATS } from '../../images/formats.js';
 import { buildsDir } from '../../lib/paths.js';
-import { UserError } from '../../lib/errors.js';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { latestCompose } from '../../ostree/builds.js';
 import { join } from 'node:path';
-
-/** The latest compose in a builds dir, as compose() would return it when nothing changed. */
-export function latestCompose(dir: string): ComposedBuild {
-  let id: string | undefined;
-  try {
-    id = readlinkSync(join(dir, 'latest'));
-  } catch {
-    try {
-      id = (JSON.parse(readFileSync(join(dir, 'builds.json'), 'utf8')) as { builds: { id: string }[] }).builds[0]?.id;
-    } catch {
-      id = undefined;
-    }
-  }
-  const metaPath = id ? join(dir, id, 'meta.json') : '';
-  if (!id || !existsSync(metaPath)) throw new UserError(`no compose in ${dir}`, 'run fcos compose first, or drop --no-compose');
-  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, string>;
-  return { buildId: id, ref: meta.ref!, commit: meta['ostree-commit']!, repo: join(dir, 'repo'), buildDir: join(dir, id), metaPath, changed: false };
-}
 
 export default class Build extends BaseCommand {
   static override description =

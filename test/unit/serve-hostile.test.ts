@@ -65,6 +65,9 @@ describe('fcos serve: a bad file gives a 500, and the server keeps serving', () 
     expect(r.text.trimEnd().split('\n')).toHaveLength(1);
     expect((await get('/repo/config')).status).toBe(200);
     writeFileSync(join(b, '1.0', 'meta.json'), '{"ref": 5}');
+    // A key of the wrong type: the meta.json schema (ostree/builds.ts) names it.
+    expect((await get('/index.json')).text).toBe('fcos serve: 1.0/meta.json: "ref" must be string\n');
+    writeFileSync(join(b, '1.0', 'meta.json'), '{"ref": "fcos/x"}');
     expect((await get('/index.json')).text).toMatch(/^fcos serve: 1\.0\/meta\.json has no "[a-z-]+" string\n$/);
     // A build id that would leave the builds dir is refused, not read.
     writeFileSync(join(b, 'builds.json'), JSON.stringify({ builds: [{ id: '../../etc' }] }));
