@@ -3,16 +3,17 @@
  *
  * Steps, as Butane does them:
  *  1. parse the YAML (positions kept), read variant/version and pick the spec;
- *  2. decode against the spec's schema: unknown keys are warnings ("Unused key x"), wrong types errors;
+ *  2. decode against the spec's schema: unknown keys are warnings ("unused key x"), wrong types errors;
  *  3. Butane's own checks (one resource source, mount unit needs format/path, modes written in decimal…);
  *  4. translate: snake_case → camelCase, inline/local contents → data URLs, contents_local, ssh keys files;
  *  5. sugar rendered as a parent config and merged with the user's config (mount units, boot_device, grub);
  *  6. trees: walk local directories into files and links.
  * Every finding carries the YAML path and line/col.
  */
+import { posix } from 'node:path';
 import type { Finding } from '../report.js';
 import { hasErrors } from '../report.js';
-import { makeDataUrl } from './dataurl.js';
+import { dataUrlEscape, makeDataUrl, type DataUrl } from './dataurl.js';
 import { confineLocalPath, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
 import { mergeConfigs } from './merge.js';
 import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
@@ -182,7 +183,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     const cfg = (root ? decode(ctx, schema, root, '$') : {}) as Obj;
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 3. checks
-    validateButane(ctx, cfg, schema, '$', fcosMinor);
+    validateButane(ctx, cfg, schema, '$', fcosMinor, minor);
     if (variant === 'openshift') checkOpenShift.source(ctx, cfg, version);
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 4–6. translate
@@ -195,7 +196,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     variantRestrictions(ctx, variant, version, out);
     if (fcosLike) {
       out = bootDevice(ctx, cfg, out);
-      if (fcosMinor >= 6) checkReservedPartitions(ctx, out, fcosMinor);
+      checkReservedPartitions(ctx, out, fcosMinor);
       out = grub(t, cfg, out);
     }
     if (hasErrors(ctx.findings)) throw new Fatal();
@@ -251,7 +252,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
       ctx.valuePos.set(p, ctx.src.pos(e.value.start));
       const fl = t.fields.find((x) => yamlName(x) === e.key);
       if (!fl) {
-        ctx.warn(p, `Unused key ${e.key}`, 'key');
+        ctx.warn(p, `unused key ${e.key}`, 'key');
         continue;
       }
       const v = decode(ctx, fl.type, e.value, p);
@@ -282,7 +283,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
       return n.raw ?? String(v);
     case 'int': {
       if (!n.quoted && n.raw !== undefined) {
-        const i = parseGoInt(n.raw);
+        const i = parseGoInt(n.raw) ?? goFloatToInt(n.raw);
         if (i !== undefined) return i;
       }
       // Aliased or merged values have no text of their own; the schema already read them like yaml.v3.
@@ -291,8 +292,27 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
     }
     case 'bool':
       if (typeof v === 'boolean') return v;
+      // yaml.v3 reads the YAML 1.1 spellings into a bool field, quoted or not (decode.go, "compatibility with the 1.1 spec").
+      if (typeof v === 'string' && YAML11_BOOL[v] !== undefined) return YAML11_BOOL[v];
       return ctx.error(path, unmarshalError(n, t));
   }
+}
+
+const YAML11_BOOL: Record<string, boolean> = Object.fromEntries([
+  ...['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON'].map((k) => [k, true]),
+  ...['n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF'].map((k) => [k, false]),
+]);
+
+/**
+ * A plain float (`420.0`, `4.2e2`) read into an int field: yaml.v3 converts it with Go's int64(), which truncates
+ * toward zero (decode.go, reflect.Int case of float64). Outside int64, or .inf/.nan, it is a type error.
+ */
+function goFloatToInt(raw: string): number | undefined {
+  const s = raw.replace(/_/g, '');
+  if (!/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(s)) return undefined;
+  const f = Number(s);
+  if (!Number.isFinite(f) || Math.abs(f) >= 2 ** 63) return undefined;
+  return Math.trunc(f) || 0;
 }
 
 function zero(t: FieldType): unknown {
@@ -314,9 +334,10 @@ const ERR_REUSE_BY_LABEL =
   'partitions cannot be reused by label; number must be specified except on boot disk (/dev/disk/by-id/coreos-boot-disk) or when wipe_table is true';
 const ERR_WRONG_PARTITION_NUMBER = 'incorrect partition number; a new partition will be created using reserved label';
 
-function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMinor: number): void {
+/** fcosMinor: the fcos base of the config (-1: none); minor: the Ignition spec minor (the base v0_N is 3.(N-1)). */
+function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMinor: number, minor: number): void {
   if (isList(t)) {
-    (v as unknown[] | undefined)?.forEach((x, i) => validateButane(ctx, x, t.list, `${path}.${i}`, fcosMinor));
+    (v as unknown[] | undefined)?.forEach((x, i) => validateButane(ctx, x, t.list, `${path}.${i}`, fcosMinor, minor));
     return;
   }
   if (!isObj(t) || v === undefined) return;
@@ -330,7 +351,11 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
       break;
     }
     case 'Filesystem':
-      if (o.with_mount_unit === true) {
+      if (o.with_mount_unit === true && minor < 3) {
+        // Base v0_2/v0_3 (before fcos 1.4): no swap units; path and format are both required.
+        if (!o.path) ctx.error(`${path}.path`, ERR_MOUNT_UNIT_NO_PATH);
+        if (!o.format) ctx.error(`${path}.format`, ERR_MOUNT_UNIT_NO_FORMAT);
+      } else if (o.with_mount_unit === true) {
         if (!o.format) ctx.error(`${path}.format`, ERR_MOUNT_UNIT_NO_FORMAT);
         else if (o.format !== 'swap' && !o.path) ctx.error(`${path}.path`, ERR_MOUNT_UNIT_NO_PATH);
         else if (fcosMinor >= 6 && o.format !== 'swap' && !/^\/(etc|var)(\/|$)/.test(String(o.path))) {
@@ -372,7 +397,7 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
   }
   for (const fl of t.fields) {
     const k = yamlName(fl)!;
-    if (o[k] !== undefined) validateButane(ctx, o[k], fl.type, `${path}.${k}`, fcosMinor);
+    if (o[k] !== undefined) validateButane(ctx, o[k], fl.type, `${path}.${k}`, fcosMinor, minor);
   }
 }
 
@@ -503,7 +528,9 @@ class Translator {
     }
   }
 
-  dataUrl(contents: Uint8Array, compression: string | undefined) {
+  dataUrl(contents: Uint8Array, compression: string | undefined): DataUrl {
+    // fcos 1.0 (base v0_1/translate.go:84): always the URL-escaped form, the compression left as the user set it.
+    if (this.minor === 0) return { source: 'data:,' + dataUrlEscape(contents) };
     return makeDataUrl(contents, compression, !this.ctx.opts.noAutoCompression);
   }
 
@@ -708,7 +735,7 @@ class Translator {
         continue;
       }
       for (const ent of entries) {
-        const dest = ent.rel === '' ? joinPosix(destBase, '') : joinPosix(destBase, ent.rel);
+        const dest = joinPosix(destBase, ent.rel);
         if (ent.kind === 'dir') {
           // 3.7.0-experimental: ownership or dir_mode on a tree also creates its directories.
           if (tree.dir_mode === undefined && !hasOwner) continue;
@@ -753,14 +780,15 @@ export function quadletTemplate(name: string): string | undefined {
   return `${name.slice(0, at)}@.${name.slice(dot + 1)}`;
 }
 
+/**
+ * Go's path.Join: the non-empty elements joined by '/', then cleaned. A relative tree `path` stays relative (the
+ * generated config is then refused by Ignition's "path not absolute", as Butane does).
+ */
 function joinPosix(a: string, b: string): string {
-  const parts: string[] = [];
-  for (const p of `${a}/${b}`.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') parts.pop();
-    else parts.push(p);
-  }
-  return '/' + parts.join('/');
+  const joined = [a, b].filter((x) => x !== '').join('/');
+  if (joined === '') return '';
+  const norm = posix.normalize(joined);
+  return norm.length > 1 && norm.endsWith('/') ? norm.slice(0, -1) : norm;
 }
 
 /** systemd's path escaping (go-systemd UnitNamePathEscape): "/var/lib/x-y" → "var-lib-x\x2dy". */
@@ -817,6 +845,7 @@ function variantRestrictions(ctx: Ctx, variant: string, version: string, out: Ob
     });
   }
   if (variant === 'r4e' || variant === 'fiot') {
+    // In the order Butane's field filters walk the output (Ignition's Go struct order: kernelArguments, then storage).
     const ka = (out.kernelArguments as Obj | undefined) ?? {};
     if (((ka.shouldExist as unknown[]) ?? []).length > 0 || ((ka.shouldNotExist as unknown[]) ?? []).length > 0) {
       ctx.error('$.kernel_arguments', 'kernel argument customization is not supported in this spec version');
@@ -907,7 +936,8 @@ function bootDevice(_ctx: Ctx, cfg: Obj, out: Obj): Obj {
 }
 
 /**
- * fcos 1.6+: a partition with a reserved label of the boot disk layout but another number gets a new partition.
+ * Every fcos version (and openshift): a partition with a reserved label of the boot disk layout but another number
+ * gets a new partition (config/fcos/v1_0/translate.go:50 … v1_7_exp/translate.go:81).
  * fcos 1.7+: a root partition should have 8 GiB, and cannot grow if an auto-positioned partition follows it.
  */
 function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number): void {

@@ -60,7 +60,7 @@ describe('fcos butane (CLI errors)', () => {
   it('--strict fails on an unused key; the message names the key and position', async () => {
     const r = await butane(['--strict'], 'variant: fcos\nversion: 1.4.0\npasswd:\n  userz: []\n');
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.split('\n')[0]).toBe('fcos: warning at $.passwd.userz, line 4 col 3: Unused key userz');
+    expect(r.stderr.split('\n')[0]).toBe('fcos: warning at $.passwd.userz, line 4 col 3: unused key userz');
   });
 
   it('wrong type, --json gives the error as JSON', async () => {
