@@ -12,10 +12,13 @@
  */
 import { posix } from 'node:path';
 import type { Finding } from '../report.js';
+import { SPECS } from '../schema/index.js';
+import type { GoType, ObjT as GoObjT } from '../schema/types.js';
 import { hasErrors } from '../report.js';
 import { dataUrlEscape, makeDataUrl, type DataUrl } from './dataurl.js';
 import { confineLocalPath, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
 import { mergeConfigs } from './merge.js';
+import { carrySource, markSource, markKey, yamlPathOf } from './srcmap.js';
 import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
 import { checkOpenShift, openshiftBase, wrapMachineConfig } from './openshift.js';
 import { parseGoInt, parseYaml, YamlSyntaxError, type SourceText, type YNode } from './yaml.js';
@@ -48,6 +51,8 @@ export interface TranslateResult {
   findings: Finding[];
   /** Position in the Butane text of a YAML path ("$.storage.files.0.mode"), or of its closest known ancestor. */
   locate?: (yamlPath: string) => { line: number; col: number } | undefined;
+  /** Whether the Butane source has a value at a YAML path. */
+  inSource?: (yamlPath: string) => boolean;
 }
 
 /** Butane variant/version → Ignition spec version. */
@@ -110,6 +115,15 @@ export class Ctx {
   error(path: string, message: string): void {
     this.add('error', path, message);
   }
+  /**
+   * An error Butane gets from Go (yaml.v3's type errors, the version lookup) rather than from its report: it has no
+   * path there, so none here either; the position of the value is kept.
+   */
+  goError(path: string, message: string): undefined {
+    this.add('error', path, message);
+    this.findings[this.findings.length - 1]!.path = '$';
+    return undefined;
+  }
   warn(path: string, message: string, at: 'key' | 'value' = 'value'): void {
     this.add('warning', path, message, at);
   }
@@ -149,9 +163,10 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
   }
   const variant = scalarOf('variant');
   const version = scalarOf('version');
-  if (!variant) return { findings: [{ severity: 'error', path: '$.variant', ...(ctx.valuePos.get('$.variant') ?? {}), message: 'error parsing variant; must be specified' }] };
+  // Butane's variant and version errors are Go errors, without a report path: the position is kept.
+  if (!variant) return { findings: [{ severity: 'error', path: '$', ...(ctx.valuePos.get('$.variant') ?? {}), message: 'error parsing variant; must be specified' }] };
   if (!version || !SEMVER.test(version)) {
-    return { variant, findings: [{ severity: 'error', path: '$.version', ...(ctx.valuePos.get('$.version') ?? {}), message: 'error parsing version; must be a valid semver' }] };
+    return { variant, findings: [{ severity: 'error', path: '$', ...(ctx.valuePos.get('$.version') ?? {}), message: 'error parsing version; must be a valid semver' }] };
   }
   const ign = SPEC_VERSIONS[variant]?.[version];
   if (!ign) {
@@ -159,7 +174,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     let msg = `No translator exists for variant ${variant} with version ${version}`;
     if (!SPEC_VERSIONS[variant]) msg += ` (fcos butane supports the variants ${known.join(', ')})`;
     else msg += ` (known versions: ${Object.keys(SPEC_VERSIONS[variant]!).join(', ')})`;
-    return { variant, version, findings: [{ severity: 'error', path: '$.version', ...(ctx.valuePos.get('$.version') ?? {}), message: msg }] };
+    return { variant, version, findings: [{ severity: 'error', path: '$', ...(ctx.valuePos.get('$.version') ?? {}), message: msg }] };
   }
   const minor = Number(ign.split('.')[1]);
   // openshift configs embed the fcos config of their generation (4.8 → fcos 1.3 … 4.22 → fcos 1.7).
@@ -178,6 +193,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
   }
   const result: TranslateResult = { variant, version, ignitionVersion: ign, findings: ctx.findings };
   result.locate = (p) => ctx.valuePos.get(p) ?? ctx.nearest(p);
+  result.inSource = (p) => ctx.valuePos.has(p);
   try {
     // 2. decode
     const cfg = (root ? decode(ctx, schema, root, '$') : {}) as Obj;
@@ -200,13 +216,14 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
       out = grub(t, cfg, out);
     }
     if (hasErrors(ctx.findings)) throw new Fatal();
-    (out.ignition as Obj | undefined) ?? (out.ignition = {});
+    (out.ignition as Obj | undefined) ?? (out.ignition = markSource({}, '$.ignition'));
     (out.ignition as Obj).version = ign;
+    markKey(out.ignition as Obj, 'version', '$.version');
     if (variant === 'openshift') {
       checkOpenShift.output(ctx, cfg, out, version);
       if (hasErrors(ctx.findings)) throw new Fatal();
     }
-    result.config = canonical(ignitionType(minor), out) as Obj;
+    result.config = canonical(ignitionType(minor), out, SPECS[Math.min(minor, SPECS.length - 1)]!.tree) as Obj;
     if (variant === 'openshift') result.machineConfig = wrapMachineConfig(cfg, result.config);
   } catch (e) {
     if (!(e instanceof Fatal)) throw e;
@@ -244,7 +261,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
   ctx.valuePos.set(path, ctx.src.pos(n.start));
   if (n.kind === 'scalar' && n.value === null) return undefined;
   if (isObj(t)) {
-    if (n.kind !== 'map') return ctx.error(path, unmarshalError(n, t));
+    if (n.kind !== 'map') return ctx.goError(path, unmarshalError(n, t));
     const out: Obj = {};
     for (const e of n.entries) {
       const p = `${path}.${e.key}`;
@@ -261,7 +278,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
     return out;
   }
   if (isMap(t)) {
-    if (n.kind !== 'map') return ctx.error(path, unmarshalError(n, t));
+    if (n.kind !== 'map') return ctx.goError(path, unmarshalError(n, t));
     const out: Obj = {};
     for (const e of n.entries) {
       const p = `${path}.${e.key}`;
@@ -272,10 +289,10 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
     return out;
   }
   if (isList(t)) {
-    if (n.kind !== 'seq') return ctx.error(path, unmarshalError(n, t));
+    if (n.kind !== 'seq') return ctx.goError(path, unmarshalError(n, t));
     return n.items.map((it, i) => decode(ctx, t.list, it, `${path}.${i}`) ?? zero(t.list));
   }
-  if (n.kind !== 'scalar') return ctx.error(path, unmarshalError(n, t));
+  if (n.kind !== 'scalar') return ctx.goError(path, unmarshalError(n, t));
   const v = n.value;
   switch (t) {
     case 'string':
@@ -288,13 +305,13 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
       }
       // Aliased or merged values have no text of their own; the schema already read them like yaml.v3.
       if (!n.quoted && n.raw === undefined && typeof v === 'number' && Number.isInteger(v)) return v;
-      return ctx.error(path, unmarshalError(n, t));
+      return ctx.goError(path, unmarshalError(n, t));
     }
     case 'bool':
       if (typeof v === 'boolean') return v;
       // yaml.v3 reads the YAML 1.1 spellings into a bool field, quoted or not (decode.go, "compatibility with the 1.1 spec").
       if (typeof v === 'string' && YAML11_BOOL[v] !== undefined) return YAML11_BOOL[v];
-      return ctx.error(path, unmarshalError(n, t));
+      return ctx.goError(path, unmarshalError(n, t));
   }
 }
 
@@ -347,7 +364,8 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
       let n = 0;
       let field = '';
       for (const k of ['local', 'inline', 'source']) if (o[k] !== undefined) (n++, (field = k));
-      if (n > 1) ctx.error(`${path}.${field}`, ERR_TOO_MANY_RESOURCE_SOURCES);
+      // fcos 1.0 (base v0_1/validate.go) has only inline and source, and reports the conflict at inline.
+      if (n > 1) ctx.error(`${path}.${minor === 0 ? 'inline' : field}`, ERR_TOO_MANY_RESOURCE_SOURCES);
       break;
     }
     case 'Filesystem':
@@ -537,10 +555,10 @@ class Translator {
   /** Generic snake→camel copy, with the Butane-only fields handled per type. */
   convert(t: FieldType, v: unknown, path: string): unknown {
     if (v === undefined) return undefined;
-    if (isList(t)) return (v as unknown[]).map((x, i) => this.convert(t.list, x, `${path}.${i}`));
+    if (isList(t)) return markSource((v as unknown[]).map((x, i) => this.convert(t.list, x, `${path}.${i}`)), path);
     if (!isObj(t)) return v;
     const o = v as Obj;
-    const out: Obj = {};
+    const out: Obj = markSource({}, path);
     for (const fl of t.fields) {
       const k = yamlName(fl)!;
       if (fl.json === undefined || o[k] === undefined) continue;
@@ -549,6 +567,12 @@ class Translator {
     switch (t.name) {
       case 'Resource': {
         const isConfig = path.startsWith('$.ignition.config.');
+        for (const k of ['local', 'inline']) {
+          if (o[k] === undefined) continue;
+          markKey(out, 'source', `${path}.${k}`);
+          // The compression comes from inline/local only when the user did not set one (MakeDataURL returns nil then).
+          if (!o.compression) markKey(out, 'compression', `${path}.${k}`);
+        }
         if (o.local !== undefined) {
           const data = this.local(`${path}.local`, String(o.local));
           if (data && isConfig) this.checkIgnitionConfig(`${path}.local`, data);
@@ -564,13 +588,17 @@ class Translator {
       case 'PasswdUser': {
         const files = o.ssh_authorized_keys_local as string[] | undefined;
         if (files && files.length > 0) {
-          const keys = (out.sshAuthorizedKeys as string[] | undefined) ?? [];
+          const keys = (out.sshAuthorizedKeys as string[] | undefined) ?? markSource([], `${path}.ssh_authorized_keys_local`);
           if (!this.ctx.opts.filesDir) this.ctx.error(`${path}.ssh_authorized_keys_local`, ERR_NO_FILES_DIR);
           else
             files.forEach((f, i) => {
               const data = this.local(`${path}.ssh_authorized_keys_local.${i}`, f);
               if (!data) return;
-              for (const line of Buffer.from(data).toString('utf8').split(/\r?\n/)) if (line !== '') keys.push(line);
+              for (const line of Buffer.from(data).toString('utf8').split(/\r?\n/)) {
+                if (line === '') continue;
+                markKey(keys, keys.length, `${path}.ssh_authorized_keys_local.${i}`);
+                keys.push(line);
+              }
             });
           if (keys.length > 0) out.sshAuthorizedKeys = keys;
         }
@@ -579,6 +607,7 @@ class Translator {
       case 'Unit':
       case 'Dropin':
         if (o.contents_local !== undefined && o.contents_local !== '') {
+          markKey(out, 'contents', `${path}.contents_local`);
           const data = this.local(`${path}.contents_local`, String(o.contents_local));
           if (data) out.contents = Buffer.from(data).toString('utf8');
         }
@@ -616,7 +645,7 @@ class Translator {
 
   base(cfg: Obj): Obj {
     const out = this.convert(restrict(baseConfig, this.minor, 'yaml'), cfg, '$') as Obj;
-    out.ignition ??= {};
+    out.ignition ??= markSource({}, '$.ignition');
     return out;
   }
 
@@ -625,8 +654,8 @@ class Translator {
     const storage = (cfg.storage as Obj | undefined) ?? {};
     const fss = (storage.filesystems as Obj[] | undefined) ?? [];
     const luks = (storage.luks as Obj[] | undefined) ?? [];
-    const units: Obj[] = [];
-    for (const fs of fss) {
+    const units: Obj[] = markSource([], '$.storage.filesystems');
+    for (const [i, fs] of fss.entries()) {
       if (fs.with_mount_unit !== true) continue;
       const device = String(fs.device ?? '');
       let remote = false;
@@ -640,10 +669,10 @@ class Translator {
           }
         }
       }
-      units.push(mountUnit(fs, remote));
+      units.push(markSource(mountUnit(fs, remote), `$.storage.filesystems.${i}.with_mount_unit`, { whole: true }));
     }
     if (units.length === 0) return out;
-    return mergeConfigs({ systemd: { units } }, out) as Obj;
+    return mergeConfigs(markSource({ systemd: markSource({ units }, '$.storage.filesystems') }, '$'), out) as Obj;
   }
 
   /** systemd.quadlets (3.7.0-experimental): files under /etc/containers/systemd (rootful) or …/users. */
@@ -723,7 +752,7 @@ class Translator {
           return undefined;
         }
         if (found) return found;
-        const created = owner(dest);
+        const created = markSource(owner(dest), ypath, { whole: true });
         list.push(created);
         return created;
       };
@@ -743,7 +772,7 @@ class Translator {
             this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
             continue;
           }
-          dirs.push({ ...owner(dest), mode: tree.dir_mode ?? 0o755 });
+          dirs.push(markSource({ ...owner(dest), mode: tree.dir_mode ?? 0o755 }, ypath, { whole: true }));
           storage.directories = dirs;
           continue;
         }
@@ -759,11 +788,16 @@ class Translator {
           }
           const contents = ((file.contents as Obj | undefined) ?? (file.contents = {})) as Obj;
           this.setSource(contents, data);
-          if (file.mode === undefined) file.mode = tree.file_mode ?? (ent.executable ? 0o755 : 0o644);
+          markSource(contents, ypath, { whole: true });
+          if (file.mode === undefined) {
+            file.mode = tree.file_mode ?? (ent.executable ? 0o755 : 0o644);
+            markKey(file, 'mode', ypath);
+          }
         } else if (ent.kind === 'symlink') {
           const link = claim(links, dest, (l) => Boolean(l.target));
           if (!link) continue;
           link.target = ent.target!.replace(/\\/g, '/');
+          markKey(link, 'target', ypath);
         } else {
           this.ctx.error(ypath, 'trees may only contain files, directories, and symlinks');
         }
@@ -932,7 +966,13 @@ function bootDevice(_ctx: Ctx, cfg: Obj, out: Obj): Obj {
   filesystems.push({ device: wantLuks ? '/dev/mapper/root' : '/dev/md/md-root', format: 'xfs', label: 'root', wipeFilesystem: true });
   if (disks.length > 0) storage.disks = disks;
   storage.filesystems = filesystems;
-  return mergeConfigs({ storage }, out) as Obj;
+  // Butane maps what it generates back to the boot_device fields that asked for it.
+  disks.forEach((d, i) => markSource(d, `$.boot_device.mirror.devices.${i}`, { whole: true }));
+  ((storage.raid as Obj[] | undefined) ?? []).forEach((r) => markSource(r, '$.boot_device.mirror', { whole: true }));
+  ((storage.luks as Obj[] | undefined) ?? []).forEach((l) => markSource(l, '$.boot_device.luks', { whole: true }));
+  filesystems.forEach((f) => markSource(f, wantLuks ? '$.boot_device.luks' : '$.boot_device.mirror', { whole: true }));
+  for (const k of Object.keys(storage)) markSource(storage[k], '$.boot_device');
+  return mergeConfigs(markSource({ storage: markSource(storage, '$.boot_device') }, '$'), out) as Obj;
 }
 
 /**
@@ -946,17 +986,18 @@ function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number): void {
     const parts = (disk.partitions as Obj[] | undefined) ?? [];
     parts.forEach((p, j) => {
       if (typeof p.label !== 'string') return;
-      const at = `$.storage.disks.${i}.partitions.${j}`;
+      // Found on the merged output, reported where the partition came from (Butane's TranslateReportPaths).
+      const at = (field: string) => yamlPathOf(out, `$.storage.disks.${i}.partitions.${j}.${field}`, (p) => ctx.valuePos.has(p));
       if (fcosMinor >= 7 && p.label === 'root') {
         if (!p.sizeMiB) {
           if (parts.some((q, k) => k !== j && !q.startMiB)) {
-            ctx.warn(`${at}.label`, 'root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition');
+            ctx.warn(at('label'), 'root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition');
           }
-        } else if ((p.sizeMiB as number) < 8192) ctx.warn(`${at}.size_mib`, 'root should have 8GiB of space assigned');
+        } else if ((p.sizeMiB as number) < 8192) ctx.warn(at('sizeMiB'), 'root should have 8GiB of space assigned');
       }
       if (disk.wipeTable === true) return;
       const want = reserved[p.label];
-      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(`${at}.label`, ERR_WRONG_PARTITION_NUMBER);
+      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(at('label'), ERR_WRONG_PARTITION_NUMBER);
     });
   });
 }
@@ -971,37 +1012,64 @@ function grub(t: Translator, cfg: Obj, out: Obj): Obj {
     users.map((u) => `password_pbkdf2 ${String(u.name)} ${String(u.password_hash)}`).join('\n') +
     '\n';
   const d = t.dataUrl(Buffer.from(text, 'utf8'), undefined);
-  const rendered = {
-    storage: {
-      files: [{ path: '/boot/grub2/user.cfg', append: [{ source: d.source, compression: d.compression }] }],
-      filesystems: [{ device: '/dev/disk/by-label/boot', format: 'ext4', path: '/boot' }],
+  const whole = <T>(x: T) => markSource(x, '$.grub.users', { whole: true });
+  const rendered = markSource(
+    {
+      storage: markSource({
+        files: markSource([whole({ path: '/boot/grub2/user.cfg', append: [{ source: d.source, compression: d.compression }] })], '$.grub.users'),
+        filesystems: markSource([whole({ device: '/dev/disk/by-label/boot', format: 'ext4', path: '/boot' })], '$.grub.users'),
+      }, '$.grub.users'),
     },
-  };
+    '$',
+  );
   return mergeConfigs(rendered, out) as Obj;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Order keys as Ignition's Go structs marshal them and drop empty objects/lists (omitempty). */
-export function canonical(t: FieldType, v: unknown): unknown {
+/**
+ * Order keys as Ignition's Go structs marshal them and drop empty objects/lists (omitempty; Butane marshals with
+ * clarketm/json, which omits zero structs too). `go` is the same level of Ignition's own type tree: its non-pointer
+ * fields without omitempty (a unit's `name`, a link's `target` before 3.3, …) are written even when the Butane
+ * config left them out ("name": ""), as Go writes them, whenever their struct is written.
+ */
+export function canonical(t: FieldType, v: unknown, go: GoType | undefined = undefined, item = false): unknown {
   if (v === undefined || v === null) return undefined;
   if (isList(t)) {
-    const arr = (v as unknown[]).map((x) => canonical(t.list, x) ?? (isObj(t.list) ? {} : x));
+    const itemGo = go?.k === 'array' ? go.item : undefined;
+    const arr = (v as unknown[]).map((x) => canonical(t.list, x, itemGo, true) ?? (isObj(t.list) ? {} : x));
+    carrySource(arr, v);
     return arr.length > 0 ? arr : undefined;
   }
   if (isObj(t)) {
     const o = v as Obj;
-    const out: Obj = {};
+    const goObj = go?.k === 'object' ? go : undefined;
+    const vals: Obj = {};
     for (const fl of t.fields) {
       if (fl.json === undefined) continue;
-      const x = canonical(fl.type, o[fl.json]);
+      const x = canonical(fl.type, o[fl.json], goObj?.fields[fl.json]);
       // Partition.Number is a plain int with omitempty in Ignition's Go types: 0 is not written.
       if (t.name === 'Partition' && fl.json === 'number' && x === 0) continue;
-      if (x !== undefined) out[fl.json] = x;
+      if (x !== undefined) vals[fl.json] = x;
     }
-    return Object.keys(out).length > 0 ? out : undefined;
+    if (Object.keys(vals).length === 0 && !item) return undefined;
+    const out: Obj = {};
+    carrySource(out, o);
+    for (const fl of t.fields) {
+      if (fl.json === undefined) continue;
+      if (vals[fl.json] !== undefined) out[fl.json] = vals[fl.json];
+      else if (goObj && alwaysWritten(goObj, fl.json)) out[fl.json] = '';
+      // Spec 3.0's ConfigReference.Source is a *string without omitempty (v3_0/types/schema.go:18): null.
+      else if (goObj?.struct === 'ConfigReference' && fl.json === 'source') out[fl.json] = null;
+    }
+    return out;
   }
   return v;
+}
+
+/** A string field of Ignition's Go types that is neither a pointer nor omitempty (Partition.number and Tang.url are omitempty). */
+function alwaysWritten(go: GoObjT, field: string): boolean {
+  return Boolean(go.nonNull?.includes(field)) && go.fields[field]?.k === 'string' && !(go.struct === 'Tang' && field === 'url');
 }
 
 /** JSON as Go's encoding/json writes it (HTML-safe escapes), compact or indented by two spaces. */

@@ -454,14 +454,14 @@ describe('versions and variants', () => {
       { severity: 'error', path: '$.storage.raid', line: 7, col: 5, message: 'raid is not supported in this spec version' },
     ]);
   });
-  it('unknown version, unknown variant, stale experimental, missing variant, bad semver', () => {
+  it('unknown version, unknown variant, stale experimental, missing variant, bad semver (Go errors in Butane: no path, a position)', () => {
     expect(fails(bu('1.9.0', ''))).toEqual([
-      { severity: 'error', path: '$.version', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
+      { severity: 'error', path: '$', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
     ]);
     expect(fails(bu('1.7.0-experimental', ''))[0]!.message).toMatch(/^No translator exists for variant fcos with version 1.7.0-experimental/);
     expect(fails('variant: coreos\nversion: 1.0.0\n')[0]!.message).toBe('No translator exists for variant coreos with version 1.0.0 (fcos butane supports the variants fcos, flatcar, r4e, fiot, openshift)');
-    expect(fails('version: 1.0.0\n')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
-    expect(fails('variant: fcos\nversion: 1.0\n')).toEqual([{ severity: 'error', path: '$.version', line: 2, col: 10, message: 'error parsing version; must be a valid semver' }]);
+    expect(fails('version: 1.0.0\n')).toEqual([{ severity: 'error', path: '$', message: 'error parsing variant; must be specified' }]);
+    expect(fails('variant: fcos\nversion: 1.0\n')).toEqual([{ severity: 'error', path: '$', line: 2, col: 10, message: 'error parsing version; must be a valid semver' }]);
   });
   it('fields arrive with their spec (luks: 3.2, http_headers: 3.1)', () => {
     expect(translateButane(bu('1.1.0', `storage:\n  luks:\n    - name: x\n`)).findings).toEqual([{ severity: 'warning', path: '$.storage.luks', line: 4, col: 3, message: 'unused key luks' }]);
@@ -478,19 +478,19 @@ describe('errors carry YAML positions', () => {
   });
   it('a document that is not a mapping', () => {
     expect(fails('- variant: fcos\n')).toEqual([{ severity: 'error', path: '$', line: 1, col: 1, message: 'cannot unmarshal !!seq into Config (a Butane config is a YAML mapping)' }]);
-    expect(fails('')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
+    expect(fails('')).toEqual([{ severity: 'error', path: '$', message: 'error parsing variant; must be specified' }]);
   });
   it('unknown key: a warning at the key (fails only under --strict, decided by the caller)', () => {
     const r = translateButane(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      modee: 0644\n`));
     expect(r.config).toBeDefined();
     expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.0.modee', line: 6, col: 7, message: 'unused key modee' }]);
   });
-  it('wrong types', () => {
+  it('wrong types: yaml.v3 errors, without a report path (as in Butane), each at its value', () => {
     expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: "0644"\n`))).toEqual([
-      { severity: 'error', path: '$.storage.files.0.mode', line: 6, col: 13, message: 'cannot unmarshal !!str `0644` into int' },
+      { severity: 'error', path: '$', line: 6, col: 13, message: 'cannot unmarshal !!str `0644` into int' },
     ]);
-    expect(fails(bu('1.4.0', `storage:\n  files:\n    path: /a\n`))).toEqual([{ severity: 'error', path: '$.storage.files', line: 5, col: 5, message: 'cannot unmarshal !!map into []File' }]);
-    expect(fails(bu('1.4.0', `systemd:\n  units:\n    - name: a\n      enabled: maybe\n`))[0]).toMatchObject({ path: '$.systemd.units.0.enabled', line: 6, col: 16, message: 'cannot unmarshal !!str `maybe` into bool' });
+    expect(fails(bu('1.4.0', `storage:\n  files:\n    path: /a\n`))).toEqual([{ severity: 'error', path: '$', line: 5, col: 5, message: 'cannot unmarshal !!map into []File' }]);
+    expect(fails(bu('1.4.0', `systemd:\n  units:\n    - name: a\n      enabled: maybe\n`))[0]).toMatchObject({ path: '$', line: 6, col: 16, message: 'cannot unmarshal !!str `maybe` into bool' });
     // yaml.v3 reads a plain float into an int field with Go's int64() (truncated); a quoted one is a string.
     expect(ok(bu('1.4.0', `passwd:\n  users:\n    - name: a\n      uid: 1.5\n`)).passwd.users[0].uid).toBe(1);
     expect(ok(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: 420.0\n    - path: /b\n      mode: 4.93e2\n`)).storage.files.map((f: { mode: number }) => f.mode)).toEqual([420, 493]);
