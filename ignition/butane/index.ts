@@ -7,7 +7,8 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { holdSignals } from '../../lib/signals.js';
 import { formatFinding, hasErrors } from '../report.js';
-import { firstInvalidUtf8, lineColOfByte, validateConfig } from '../validate.js';
+import { firstInvalidUtf8, isFcosOnlyWarning, lineColOfByte, validateConfig } from '../validate.js';
+import { E } from '../rules/errors.js';
 import { nodeFilesDir } from './filesdir.js';
 import { yamlPathOf } from './srcmap.js';
 import { marshalIgnition, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
@@ -72,7 +73,10 @@ export function translateAndValidate(text: string, opts: TranslateOptions & { pr
     : validateConfig(json);
   // Findings on the generated config are reported where their part came from in the Butane source (Butane's
   // TranslateReportPaths): `$.passwd.users.0.sshAuthorizedKeys.1` → `$.passwd.users.0.ssh_authorized_keys_local.0`.
-  for (const f of v.findings) {
+  // Butane checks duplicates before the rest of Ignition's validation (config/util/util.go Translate).
+  const dupsFirst = [...v.findings].sort((a, b) => Number(b.message === ERR_DUPLICATE) - Number(a.message === ERR_DUPLICATE));
+  for (const f of dupsFirst) {
+    if (f.severity === 'warning' && isFcosOnlyWarning(f.message)) continue;
     const yamlPath = yamlPathOf(r.config, f.path, r.inSource);
     const pos = r.locate?.(yamlPath);
     r.findings.push({ severity: f.severity, path: yamlPath, ...(pos ? { line: pos.line, col: pos.col } : {}), message: f.severity === 'error' ? `config generated was invalid: ${f.message}` : f.message });
@@ -83,6 +87,8 @@ export function translateAndValidate(text: string, opts: TranslateOptions & { pr
   }
   return r;
 }
+
+const ERR_DUPLICATE = E.Duplicate;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

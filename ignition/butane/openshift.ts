@@ -61,40 +61,55 @@ function output(ctx: Ctx, cfg: Obj, out: Obj, version: string): void {
     }
   }
 
+  const files = (storage.files as Obj[] | undefined) ?? [];
+  const users = (passwd.users as Obj[] | undefined) ?? [];
+  const errorsBefore = ctx.findings.filter((f) => f.severity === 'error').length;
+
+  // In Butane's order: what RHCOS and the MCO refuse (validateRHCOSSupport, validateMCOSupport), and only when
+  // there is none of that, the field filters, in the struct order of the config.
+  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
+    if (fs.format === 'btrfs') ctx.error(at(`$.storage.filesystems.${i}.format`), 'btrfs is not supported in this spec version');
+  });
+  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
+    if (minor >= 14 && fs.format === 'none') ctx.error(at(`$.storage.filesystems.${i}.format`), 'format "none" is not supported in this spec version');
+  });
+  files.forEach((f, i) => {
+    const contents = (f.contents as Obj | undefined) ?? {};
+    // Any source Go's url.Parse reads whose scheme is not data (a scheme-less one included); one it cannot parse is
+    // left to Ignition's validation.
+    if (typeof contents.source === 'string' && !/^data:/i.test(contents.source) && goUrlParses(contents.source)) {
+      ctx.error(at(`$.storage.files.${i}.contents.source`), 'file contents source must be data URL in this spec version');
+    }
+    if (minor >= 10 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(at(`$.storage.files.${i}.mode`), 'special mode bits are not supported in this spec version');
+  });
+  users.forEach((u, i) => {
+    if (u.name !== 'core') ctx.error(at(`$.passwd.users.${i}.name`), 'users other than "core" are not supported in this spec version');
+  });
+  if (ctx.findings.filter((f) => f.severity === 'error').length > errorsBefore) return;
+
   const kargs = (out.kernelArguments as Obj | undefined) ?? {};
   if (((kargs.shouldExist as unknown[]) ?? []).length > 0 || ((kargs.shouldNotExist as unknown[]) ?? []).length > 0) {
     ctx.error(at('$.kernelArguments'), 'this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead');
   }
   if (((passwd.groups as unknown[]) ?? []).length > 0) ctx.error(at('$.passwd.groups'), 'groups are not supported in this spec version');
-  const userFields = ['gecos', 'groups', 'homeDir', 'noCreateHome', 'noLogInit', 'noUserGroup', 'primaryGroup', 'shell', 'shouldExist', 'system', 'uid'];
-  if (minor <= 12) userFields.push('passwordHash');
-  ((passwd.users as Obj[] | undefined) ?? []).forEach((u, i) => {
+  // PasswdUser's fields in struct order; password_hash is allowed from 4.13.
+  const userFields = ['gecos', 'groups', 'homeDir', 'noCreateHome', 'noLogInit', 'noUserGroup', ...(minor <= 12 ? ['passwordHash'] : []), 'primaryGroup', 'shell', 'shouldExist', 'system', 'uid'];
+  users.forEach((u, i) => {
     for (const f of userFields) {
       const v = u[f];
       if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {
         ctx.error(at(`$.passwd.users.${i}.${f}`), 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version');
       }
     }
-    if (u.name !== 'core') ctx.error(at(`$.passwd.users.${i}.name`), 'users other than "core" are not supported in this spec version');
   });
   if (((storage.directories as unknown[]) ?? []).length > 0) ctx.error(at('$.storage.directories'), 'directories are not supported in this spec version');
-  if (((storage.links as unknown[]) ?? []).length > 0) ctx.error(at('$.storage.links'), 'links are not supported in this spec version');
-  ((storage.files as Obj[] | undefined) ?? []).forEach((f, i) => {
+  files.forEach((f, i) => {
     const contents = (f.contents as Obj | undefined) ?? {};
     if (((f.append as unknown[]) ?? []).length > 0) ctx.error(at(`$.storage.files.${i}.append`), 'appending to files is not supported in this spec version');
-    if (((contents.httpHeaders as unknown[]) ?? []).length > 0) ctx.error(at(`$.storage.files.${i}.contents.httpHeaders`), 'file HTTP headers are not supported in this spec version');
     if (minor <= 9 && contents.compression) ctx.error(at(`$.storage.files.${i}.contents.compression`), 'file compression is not supported in this spec version');
-    // validateMCOSupport: any source Go's url.Parse reads whose scheme is not data (a scheme-less one included);
-    // one it cannot parse is left to Ignition's validation.
-    if (typeof contents.source === 'string' && !/^data:/i.test(contents.source) && goUrlParses(contents.source)) {
-      ctx.error(at(`$.storage.files.${i}.contents.source`), 'file contents source must be data URL in this spec version');
-    }
-    if (minor >= 10 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(at(`$.storage.files.${i}.mode`), 'special mode bits are not supported in this spec version');
+    if (((contents.httpHeaders as unknown[]) ?? []).length > 0) ctx.error(at(`$.storage.files.${i}.contents.httpHeaders`), 'file HTTP headers are not supported in this spec version');
   });
-  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
-    if (fs.format === 'btrfs') ctx.error(at(`$.storage.filesystems.${i}.format`), 'btrfs is not supported in this spec version');
-    if (minor >= 14 && fs.format === 'none') ctx.error(at(`$.storage.filesystems.${i}.format`), 'format "none" is not supported in this spec version');
-  });
+  if (((storage.links as unknown[]) ?? []).length > 0) ctx.error(at('$.storage.links'), 'links are not supported in this spec version');
 }
 
 export const checkOpenShift = { source, output };

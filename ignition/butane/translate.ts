@@ -212,7 +212,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     variantRestrictions(ctx, variant, version, out);
     if (fcosLike) {
       out = bootDevice(ctx, cfg, out);
-      checkReservedPartitions(ctx, out, fcosMinor);
+      checkReservedPartitions(ctx, out, fcosMinor, variant === 'openshift');
       out = grub(t, cfg, out);
     }
     if (hasErrors(ctx.findings)) throw new Fatal();
@@ -228,7 +228,8 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
   } catch (e) {
     if (!(e instanceof Fatal)) throw e;
   }
-  ctx.findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  // Findings stay in the order they were found, which is Butane's: phase by phase (YAML, the source checks in struct
+  // order, the translation in struct order, trees, then the generated config), so the first error is Butane's too.
   return result;
 }
 
@@ -980,14 +981,17 @@ function bootDevice(_ctx: Ctx, cfg: Obj, out: Obj): Obj {
  * gets a new partition (config/fcos/v1_0/translate.go:50 … v1_7_exp/translate.go:81).
  * fcos 1.7+: a root partition should have 8 GiB, and cannot grow if an auto-positioned partition follows it.
  */
-function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number): void {
+function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number, openshift: boolean): void {
   const reserved: Record<string, number> = { 'BIOS-BOOT': 1, 'PowerPC-PReP-boot': 1, 'EFI-SYSTEM': 2, boot: 3, root: 4 };
   ((((out.storage as Obj | undefined) ?? {}).disks as Obj[] | undefined) ?? []).forEach((disk, i) => {
     const parts = (disk.partitions as Obj[] | undefined) ?? [];
     parts.forEach((p, j) => {
       if (typeof p.label !== 'string') return;
       // Found on the merged output, reported where the partition came from (Butane's TranslateReportPaths).
-      const at = (field: string) => yamlPathOf(out, `$.storage.disks.${i}.partitions.${j}.${field}`, (p) => ctx.valuePos.has(p));
+      // openshift: the check runs inside the fcos translation, and Butane maps its path with the MachineConfig's
+      // translations (prefixed spec.config), which never match: the output path, snake_cased, is reported.
+      const json = (field: string) => `$.storage.disks.${i}.partitions.${j}.${field}`;
+      const at = (field: string) => (openshift ? snakePath(json(field)) : yamlPathOf(out, json(field), (p) => ctx.valuePos.has(p)));
       if (fcosMinor >= 7 && p.label === 'root') {
         if (!p.sizeMiB) {
           if (parts.some((q, k) => k !== j && !q.startMiB)) {

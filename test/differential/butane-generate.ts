@@ -241,7 +241,7 @@ interface Mut {
 
 const ensureFile = (cfg: Y): Y => {
   cfg.storage ??= {};
-  cfg.storage.files ??= [];
+  if (!Array.isArray(cfg.storage.files)) cfg.storage.files = [];
   if (cfg.storage.files.length === 0) cfg.storage.files.push({ path: '/etc/added' });
   return cfg.storage.files[0];
 };
@@ -252,7 +252,7 @@ export const BUTANE_MUTATIONS: Mut[] = [
   { name: 'float-mode', apply: ({ cfg, rng }) => ((ensureFile(cfg).mode = raw(pick(rng, ['420.0', '493.0', '4.2e2']))), true) },
   { name: 'yaml11-bool', apply: ({ cfg, rng }) => ((ensureFile(cfg).overwrite = raw(pick(rng, ['yes', 'on', 'no', 'off', 'Yes', 'y']))), true) },
   { name: 'bom', apply: ({ state }) => ((state.prefix = '\uFEFF'), true) },
-  { name: 'type-error', apply: ({ cfg, rng }) => (pick(rng, [() => (ensureFile(cfg).mode = 'abc'), () => (ensureFile(cfg).overwrite = 'maybe'), () => (cfg.storage.files = 'nope')])(), true) },
+  { name: 'type-error', apply: ({ cfg, rng }) => (pick(rng, [() => (ensureFile(cfg).mode = 'abc'), () => (ensureFile(cfg).overwrite = 'maybe'), () => ((cfg.storage ??= {}).files = 'nope')])(), true) },
   { name: 'relative-path', apply: ({ cfg }) => ((ensureFile(cfg).path = 'etc/relative'), true) },
   { name: 'two-sources', apply: ({ cfg }) => ((ensureFile(cfg).contents = { inline: 'x', source: 'https://example.com/x' }), true) },
   {

@@ -397,13 +397,16 @@ describe('openshift (MachineConfig)', () => {
       ['$.openshift.kernel_type', 'must be empty, "default", or "realtime"'],
     ]);
   });
-  it('refuses what the Machine Config Operator cannot apply', () => {
+  it('refuses what the Machine Config Operator cannot apply (its own checks first; the field filters only without those)', () => {
     const f = fails(os('4.14.0', `passwd:\n  users:\n    - name: admin\n      shell: /bin/zsh\nstorage:\n  links:\n    - path: /etc/l\n      target: /x\n  files:\n    - path: /etc/remote\n      contents:\n        source: https://example.com/x\n`));
     expect(f.map((x) => [x.path, x.message])).toEqual([
+      ['$.storage.files.0.contents.source', 'file contents source must be data URL in this spec version'],
       ['$.passwd.users.0.name', 'users other than "core" are not supported in this spec version'],
+    ]);
+    const g = fails(os('4.14.0', `passwd:\n  users:\n    - name: core\n      shell: /bin/zsh\nstorage:\n  links:\n    - path: /etc/l\n      target: /x\n`));
+    expect(g.map((x) => [x.path, x.message])).toEqual([
       ['$.passwd.users.0.shell', 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version'],
       ['$.storage.links', 'links are not supported in this spec version'],
-      ['$.storage.files.0.contents.source', 'file contents source must be data URL in this spec version'],
     ]);
     expect(fails(os('4.12.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`))[0]!.path).toBe('$.passwd.users.0.password_hash');
     expect(ok(os('4.13.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`)).passwd.users[0].passwordHash).toBe('x');
