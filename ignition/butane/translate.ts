@@ -16,7 +16,7 @@ import { SPECS } from '../schema/index.js';
 import type { GoType, ObjT as GoObjT } from '../schema/types.js';
 import { hasErrors } from '../report.js';
 import { dataUrlEscape, makeDataUrl, type DataUrl } from './dataurl.js';
-import { confineLocalPath, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
+import { confineIn, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
 import { mergeConfigs } from './merge.js';
 import { carrySource, markSource, markKey, yamlPathOf } from './srcmap.js';
 import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
@@ -534,7 +534,7 @@ class Translator {
       this.ctx.error(path, ERR_NO_FILES_DIR);
       return undefined;
     }
-    const c = confineLocalPath(ref);
+    const c = confineIn(fd, ref);
     if ('error' in c) {
       this.ctx.error(path, c.error);
       return undefined;
@@ -725,7 +725,7 @@ class Translator {
         this.ctx.error(ypath, ERR_NO_FILES_DIR);
         return;
       }
-      const c = confineLocalPath(String(tree.local));
+      const c = confineIn(fd, String(tree.local));
       if ('error' in c) {
         this.ctx.error(ypath, c.error);
         continue;

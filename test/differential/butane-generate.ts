@@ -281,10 +281,11 @@ export const BUTANE_MUTATIONS: Mut[] = [
   },
   {
     name: 'local-reenter',
-    apply: ({ cfg, files, t }) => {
+    apply: ({ cfg, files, t, rng }) => {
       if (t.minor < 1) return false;
       files['files/re.txt'] = 'reentered\n';
-      ensureFile(cfg).contents = { local: 'files/../files/./re.txt' };
+      // Through the files directory's parent (each case's files directory is named files) or inside it.
+      ensureFile(cfg).contents = { local: pick(rng, ['../files/files/re.txt', 'files/../files/./re.txt']) };
       return true;
     },
   },

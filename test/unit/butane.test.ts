@@ -542,6 +542,20 @@ describe('local files are confined to --files-dir', () => {
     expect(fails(bu('1.5.0', `passwd:\n  users:\n    - name: core\n      ssh_authorized_keys_local: [../../root/.ssh/id_rsa.pub]\n`), { filesDir })[0]).toMatchObject({ path: '$.passwd.users.0.ssh_authorized_keys_local.0', message: 'local file path traverses outside the files directory' });
     expect(confineLocalPath('a/./b/../c')).toEqual({ rel: 'a/c' });
   });
+  it('a local path that leaves the files dir and comes back into it is read (Butane checks the cleaned path)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'fcos-butane-reenter-'));
+    try {
+      mkdirSync(join(root, 'files'));
+      writeFileSync(join(root, 'files', 'x.txt'), 'x');
+      const fd = nodeFilesDir(join(root, 'files'));
+      expect(fd.confine!('../files/x.txt')).toEqual({ rel: 'x.txt' });
+      expect(fd.confine!('../filesX/x.txt')).toEqual({ error: 'local file path traverses outside the files directory' });
+      const c = ok(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: ../files/x.txt\n`), { filesDir: fd });
+      expect(c.storage.files[0].contents.source).toBe('data:,x');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
   it('a local reference without a files dir is an error', () => {
     const msg = 'local file paths are relative to a files directory that must be specified with -d/--files-dir';
     expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: a/b\n`))).toEqual([{ severity: 'error', path: '$.storage.files.0.contents.local', line: 7, col: 16, message: msg }]);
