@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeButane, translateAndValidate } from '../../ignition/butane/index.js';
 import { nodeFilesDir } from '../../ignition/butane/filesdir.js';
 import { generateButaneCases, TARGETS, type ButaneCase } from '../differential/butane-generate.js';
+import { pool } from './ignition-helpers.js';
 import { upstreamTool } from './upstream-tools.js';
 
 const PRNG_SEED = Number(process.env.FCOS_BUTANE_DIFF_SEED ?? 16);
@@ -107,20 +108,6 @@ type Kind = 'verdict' | 'strict' | 'path' | 'warnings' | 'output';
 
 const dir = mkdtempSync(join(tmpdir(), 'fcos-butane-diff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function pool<T, R>(items: T[], width: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return out;
-}
 
 function exec(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
