@@ -17,6 +17,8 @@
  * sorted multiset); the output where both succeed, with data URLs decoded (and gunzipped) before comparing; and
  * whether the uncompressed output (no gzip data URL on either side) is byte-identical. Every disagreement must be
  * explained by an entry of KNOWN_DIFFERENCES (with its reason); an entry that explains nothing fails too.
+ * Other case sets: FCOS_BUTANE_DIFF_SEED=N (and FCOS_BUTANE_DIFF_CASES); FCOS_BUTANE_DIFF_LINES=1 lists the cases
+ * whose first error is on another line (informational).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -132,7 +134,10 @@ export function parseReport(stderr: string): Entry[] {
     // The Go error that ends a failed run: a report entry already said why, unless it is a YAML or version error.
     if (g && !entries.some((e) => e.severity === 'error')) {
       const more = lines.slice(i + 1).filter((x) => x.startsWith('  ')).map((x) => x.trim());
-      entries.push({ severity: 'error', path: '', message: [g[1]!, ...more].join(' ') });
+      const message = [g[1]!, ...more].join(' ');
+      // yaml.v3's errors name the line in the message ("yaml: line 35: …", "unmarshal errors: line 6: …").
+      const at = /\bline (\d+):/.exec(message);
+      entries.push({ severity: 'error', path: '', ...(at ? { line: Number(at[1]) } : {}), message });
     }
   }
   return entries;
@@ -343,6 +348,10 @@ describe('differential: fcos butane vs Butane v0.25.1', () => {
       });
       if (open.length > 0) unexplained.push(describeOne(o, open));
       else explained.push(`${o.c.id}: ${kinds.join(', ')}`);
+    }
+    if (process.env.FCOS_BUTANE_DIFF_LINES) {
+      const lineDiff = outcomes.filter((o) => !o.up.ok && !o.fcos.ok && firstError(o.up)?.line !== firstError(o.fcos)?.line);
+      console.log(['first-error line differs:', ...lineDiff.map((o) => `  ${o.c.id}: butane ${JSON.stringify(firstError(o.up))} fcos ${JSON.stringify(firstError(o.fcos))}`)].join('\n'));
     }
     if (explained.length) console.log(['known differences seen:', ...explained.map((x) => `  ${x}`)].join('\n'));
     if (unexplained.length) console.log(['unexplained disagreements:', ...unexplained].join('\n'));
