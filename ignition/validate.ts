@@ -89,6 +89,14 @@ export function lineColOfByte(bytes: Uint8Array, offset: number): { line: number
   return { line, col: offset - lineStart + 1 };
 }
 
+/**
+ * fcos's own warnings beyond Ignition (a null the spec's schema forbids, a required key Ignition defaults): given by
+ * `fcos validate`; Butane has nothing like them for the config it generates, so `fcos butane` leaves them out.
+ */
+export function isFcosOnlyWarning(message: string): boolean {
+  return message.startsWith('null is not allowed here by spec ') || message.startsWith('missing required key ');
+}
+
 export function validateConfig(input: string | Uint8Array): ValidationResult {
   const size = typeof input === 'string' ? input.length : input.byteLength;
   if (size === 0) return { findings: [{ severity: 'error', path: '$', message: ErrEmpty }] };

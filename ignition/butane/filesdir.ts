@@ -3,10 +3,10 @@
  *
  * The translator only sees the FilesDir interface, so it stays a pure function of its inputs; `nodeFilesDir`
  * is the file-system implementation used by the CLI, and tests can pass an in-memory one.
- * Every reference is checked with `confineLocalPath` before the reader is asked for it.
+ * Every reference is checked with `confine` (or `confineLocalPath`) before the reader is asked for it.
  */
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { posix, join, resolve, sep } from 'node:path';
+import { posix, join, relative, resolve, sep } from 'node:path';
 
 export const ERR_NO_FILES_DIR = 'local file paths are relative to a files directory that must be specified with -d/--files-dir';
 export const ERR_FILES_DIR_ESCAPE = 'local file path traverses outside the files directory';
@@ -30,6 +30,17 @@ export interface FilesDir {
   kind(rel: string): TreeEntryKind | 'missing';
   /** All entries under a directory, in Go's filepath.Walk order (lexical, parents first). Throws Error with a user-facing message when it cannot. */
   walk(rel: string): TreeEntry[];
+  /**
+   * Check a `local` reference against this directory's own path, as Butane does (EnsurePathWithinFilesDir: the
+   * cleaned join of the directory and the reference must stay inside), so `../<dir>/x` is the directory's `x`.
+   * Without it, `confineLocalPath` is used.
+   */
+  confine?(p: string): { rel: string } | { error: string };
+}
+
+/** The reference checked against the files directory (its own check when it has one). */
+export function confineIn(fd: FilesDir, p: string): { rel: string } | { error: string } {
+  return fd.confine ? fd.confine(p) : confineLocalPath(p);
 }
 
 /** Check that a `local` reference stays inside the files directory; returns the normalized relative path. */
@@ -53,6 +64,12 @@ export function nodeFilesDir(dir: string): FilesDir {
   })();
   const inside = (p: string) => p === realBase || p.startsWith(realBase + sep);
   return {
+    confine(p) {
+      if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return { error: ERR_ABSOLUTE_LOCAL };
+      const target = resolve(base, ...p.split('/'));
+      if (target !== base && !target.startsWith(base + sep)) return { error: ERR_FILES_DIR_ESCAPE };
+      return { rel: relative(base, target).split(sep).join('/') };
+    },
     read(rel) {
       const p = abs(rel);
       let real: string;

@@ -7,9 +7,11 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { holdSignals } from '../../lib/signals.js';
 import { formatFinding, hasErrors } from '../report.js';
-import { firstInvalidUtf8, lineColOfByte, validateConfig } from '../validate.js';
+import { firstInvalidUtf8, isFcosOnlyWarning, lineColOfByte, validateConfig } from '../validate.js';
+import { E } from '../rules/errors.js';
 import { nodeFilesDir } from './filesdir.js';
-import { marshalIgnition, snakePath, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
+import { yamlPathOf } from './srcmap.js';
+import { marshalIgnition, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
 import { elidedFields, marshalMachineConfig } from './openshift.js';
 import { snake } from './schema.js';
 
@@ -69,10 +71,15 @@ export function translateAndValidate(text: string, opts: TranslateOptions & { pr
   const v = r.ignitionVersion?.endsWith('-experimental')
     ? validateConfig(marshalIgnition({ ...cfg, ignition: { ...cfg.ignition, version: '3.6.0' } }, false))
     : validateConfig(json);
-  for (const f of v.findings) {
-    const yamlPath = snakePath(f.path);
+  // Findings on the generated config are reported where their part came from in the Butane source (Butane's
+  // TranslateReportPaths): `$.passwd.users.0.sshAuthorizedKeys.1` → `$.passwd.users.0.ssh_authorized_keys_local.0`.
+  // Butane checks duplicates before the rest of Ignition's validation (config/util/util.go Translate).
+  const dupsFirst = [...v.findings].sort((a, b) => Number(b.message === ERR_DUPLICATE) - Number(a.message === ERR_DUPLICATE));
+  for (const f of dupsFirst) {
+    if (f.severity === 'warning' && isFcosOnlyWarning(f.message)) continue;
+    const yamlPath = yamlPathOf(r.config, f.path, r.inSource);
     const pos = r.locate?.(yamlPath);
-    r.findings.push({ severity: f.severity, path: f.path, ...(pos ? { line: pos.line, col: pos.col } : {}), message: f.severity === 'error' ? `config generated was invalid: ${f.message}` : f.message });
+    r.findings.push({ severity: f.severity, path: yamlPath, ...(pos ? { line: pos.line, col: pos.col } : {}), message: f.severity === 'error' ? `config generated was invalid: ${f.message}` : f.message });
   }
   if (!hasErrors(r.findings)) {
     r.json = json;
@@ -80,6 +87,8 @@ export function translateAndValidate(text: string, opts: TranslateOptions & { pr
   }
   return r;
 }
+
+const ERR_DUPLICATE = E.Duplicate;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -9,6 +9,8 @@
  * - storage.files/directories/links share one key space (the path): a child entry drops a parent entry of
  *   the same path from another of those lists.
  */
+import { carrySource } from './srcmap.js';
+
 type Json = unknown;
 type Obj = Record<string, Json>;
 
@@ -53,6 +55,8 @@ function mergeValue(parent: Json, child: Json, field: string): Json {
 
 function mergeObj(parent: Obj, child: Obj, field: string): Obj {
   const out: Obj = {};
+  // Where the merged node came from in the Butane source: the child's (the user's config) first.
+  carrySource(out, child, parent);
   // Keys shared by files/directories/links: which child list holds each path.
   const nodeOwner = new Map<string, string>();
   if (field === 'storage') {
@@ -73,8 +77,12 @@ function mergeObj(parent: Obj, child: Obj, field: string): Obj {
 }
 
 function mergeList(field: string, parent: Json[], child: Json[], owner: Map<string, string>): Json[] {
-  if (CONCAT.has(field)) return [...parent, ...child];
   const out: Json[] = [];
+  carrySource(out, child.length > 0 ? child : parent, parent);
+  if (CONCAT.has(field)) {
+    out.push(...parent, ...child);
+    return out;
+  }
   const childByKey = new Map<string, Json>();
   for (const c of child) childByKey.set(itemKey(field, c), c);
   const parentKeys = new Set(parent.map((p) => itemKey(field, p)));

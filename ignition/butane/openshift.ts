@@ -4,7 +4,7 @@
  */
 import yaml from 'js-yaml';
 import type { Ctx } from './translate.js';
-import { snake } from './schema.js';
+import { yamlPathOf } from './srcmap.js';
 
 type Obj = Record<string, unknown>;
 
@@ -49,6 +49,8 @@ function output(ctx: Ctx, cfg: Obj, out: Obj, version: string): void {
   const os = (cfg.openshift as Obj | undefined) ?? {};
   const storage = (out.storage as Obj | undefined) ?? {};
   const passwd = (out.passwd as Obj | undefined) ?? {};
+  // Found on the desugared output, reported where it came from in the Butane source (as Butane's filters are).
+  const at = (jsonPath: string) => yamlPathOf(out, jsonPath, (p) => ctx.valuePos.has(p));
 
   // FIPS 140-2 does not allow LUKS's default XTS mode (Butane stopped overriding it in 4.20).
   if (os.fips === true && minor < 20) {
@@ -59,41 +61,66 @@ function output(ctx: Ctx, cfg: Obj, out: Obj, version: string): void {
     }
   }
 
+  const files = (storage.files as Obj[] | undefined) ?? [];
+  const users = (passwd.users as Obj[] | undefined) ?? [];
+  const errorsBefore = ctx.findings.filter((f) => f.severity === 'error').length;
+
+  // In Butane's order: what RHCOS and the MCO refuse (validateRHCOSSupport, validateMCOSupport), and only when
+  // there is none of that, the field filters, in the struct order of the config.
+  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
+    if (fs.format === 'btrfs') ctx.error(at(`$.storage.filesystems.${i}.format`), 'btrfs is not supported in this spec version');
+  });
+  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
+    if (minor >= 14 && fs.format === 'none') ctx.error(at(`$.storage.filesystems.${i}.format`), 'format "none" is not supported in this spec version');
+  });
+  files.forEach((f, i) => {
+    const contents = (f.contents as Obj | undefined) ?? {};
+    // Any source Go's url.Parse reads whose scheme is not data (a scheme-less one included); one it cannot parse is
+    // left to Ignition's validation.
+    if (typeof contents.source === 'string' && !/^data:/i.test(contents.source) && goUrlParses(contents.source)) {
+      ctx.error(at(`$.storage.files.${i}.contents.source`), 'file contents source must be data URL in this spec version');
+    }
+    if (minor >= 10 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(at(`$.storage.files.${i}.mode`), 'special mode bits are not supported in this spec version');
+  });
+  users.forEach((u, i) => {
+    if (u.name !== 'core') ctx.error(at(`$.passwd.users.${i}.name`), 'users other than "core" are not supported in this spec version');
+  });
+  if (ctx.findings.filter((f) => f.severity === 'error').length > errorsBefore) return;
+
   const kargs = (out.kernelArguments as Obj | undefined) ?? {};
   if (((kargs.shouldExist as unknown[]) ?? []).length > 0 || ((kargs.shouldNotExist as unknown[]) ?? []).length > 0) {
-    ctx.error('$.kernel_arguments', 'this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead');
+    ctx.error(at('$.kernelArguments'), 'this section cannot be used for kernel arguments in this spec version; use openshift.kernel_arguments instead');
   }
-  if (((passwd.groups as unknown[]) ?? []).length > 0) ctx.error('$.passwd.groups', 'groups are not supported in this spec version');
-  const userFields = ['gecos', 'groups', 'homeDir', 'noCreateHome', 'noLogInit', 'noUserGroup', 'primaryGroup', 'shell', 'shouldExist', 'system', 'uid'];
-  if (minor <= 12) userFields.push('passwordHash');
-  ((passwd.users as Obj[] | undefined) ?? []).forEach((u, i) => {
+  if (((passwd.groups as unknown[]) ?? []).length > 0) ctx.error(at('$.passwd.groups'), 'groups are not supported in this spec version');
+  // PasswdUser's fields in struct order; password_hash is allowed from 4.13.
+  const userFields = ['gecos', 'groups', 'homeDir', 'noCreateHome', 'noLogInit', 'noUserGroup', ...(minor <= 12 ? ['passwordHash'] : []), 'primaryGroup', 'shell', 'shouldExist', 'system', 'uid'];
+  users.forEach((u, i) => {
     for (const f of userFields) {
       const v = u[f];
       if (v !== undefined && !(Array.isArray(v) && v.length === 0)) {
-        ctx.error(`$.passwd.users.${i}.${snake(f)}`, 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version');
+        ctx.error(at(`$.passwd.users.${i}.${f}`), 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version');
       }
     }
-    if (u.name !== 'core') ctx.error(`$.passwd.users.${i}.name`, 'users other than "core" are not supported in this spec version');
   });
-  if (((storage.directories as unknown[]) ?? []).length > 0) ctx.error('$.storage.directories', 'directories are not supported in this spec version');
-  if (((storage.links as unknown[]) ?? []).length > 0) ctx.error('$.storage.links', 'links are not supported in this spec version');
-  ((storage.files as Obj[] | undefined) ?? []).forEach((f, i) => {
+  if (((storage.directories as unknown[]) ?? []).length > 0) ctx.error(at('$.storage.directories'), 'directories are not supported in this spec version');
+  files.forEach((f, i) => {
     const contents = (f.contents as Obj | undefined) ?? {};
-    if (((f.append as unknown[]) ?? []).length > 0) ctx.error(`$.storage.files.${i}.append`, 'appending to files is not supported in this spec version');
-    if (((contents.httpHeaders as unknown[]) ?? []).length > 0) ctx.error(`$.storage.files.${i}.contents.http_headers`, 'file HTTP headers are not supported in this spec version');
-    if (minor <= 9 && contents.compression) ctx.error(`$.storage.files.${i}.contents.compression`, 'file compression is not supported in this spec version');
-    if (typeof contents.source === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:/.test(contents.source) && !/^data:/i.test(contents.source)) {
-      ctx.error(`$.storage.files.${i}.contents.source`, 'file contents source must be data URL in this spec version');
-    }
-    if (minor >= 10 && typeof f.mode === 'number' && (f.mode & ~0o777) !== 0) ctx.error(`$.storage.files.${i}.mode`, 'special mode bits are not supported in this spec version');
+    if (((f.append as unknown[]) ?? []).length > 0) ctx.error(at(`$.storage.files.${i}.append`), 'appending to files is not supported in this spec version');
+    if (minor <= 9 && contents.compression) ctx.error(at(`$.storage.files.${i}.contents.compression`), 'file compression is not supported in this spec version');
+    if (((contents.httpHeaders as unknown[]) ?? []).length > 0) ctx.error(at(`$.storage.files.${i}.contents.httpHeaders`), 'file HTTP headers are not supported in this spec version');
   });
-  ((storage.filesystems as Obj[] | undefined) ?? []).forEach((fs, i) => {
-    if (fs.format === 'btrfs') ctx.error(`$.storage.filesystems.${i}.format`, 'btrfs is not supported in this spec version');
-    if (minor >= 14 && fs.format === 'none') ctx.error(`$.storage.filesystems.${i}.format`, 'format "none" is not supported in this spec version');
-  });
+  if (((storage.links as unknown[]) ?? []).length > 0) ctx.error(at('$.storage.links'), 'links are not supported in this spec version');
 }
 
 export const checkOpenShift = { source, output };
+
+/** Whether Go's url.Parse accepts s (roughly: no control characters, no bad %-escape, no colon in a scheme-less first segment). */
+function goUrlParses(s: string): boolean {
+  if (/[\x00-\x1f\x7f]/.test(s) || /%(?![0-9A-Fa-f]{2})/.test(s)) return false;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(s)) return true;
+  const first = s.split('/')[0]!;
+  return !first.includes(':');
+}
 
 /** The MachineConfig: metadata from the config, the Ignition config in spec.config, the MachineConfig-only fields. */
 export function wrapMachineConfig(cfg: Obj, ignition: Obj): Obj {
@@ -107,9 +134,14 @@ export function wrapMachineConfig(cfg: Obj, ignition: Obj): Obj {
   return { apiVersion: MC_API_VERSION, kind: MC_KIND, metadata: { labels: { ...((md.labels as Obj | undefined) ?? {}) }, name: md.name ?? '' }, spec };
 }
 
-/** Butane's MachineConfig YAML: keys sorted (it round-trips through a generic map), two-space indent, a header. */
+/**
+ * Butane's MachineConfig YAML: keys sorted (it round-trips through a generic map), two-space indent, a header.
+ * Quoting as yaml.v3 quotes: double quotes where a string must be quoted, and none for an option such as
+ * `--metadata=1.0` (js-yaml quotes a leading `-`; yaml.v3 writes it plain when a non-space follows).
+ */
 export function marshalMachineConfig(mc: Obj): string {
-  return '# Generated by Butane; do not edit\n' + yaml.dump(mc, { sortKeys: true, indent: 2, lineWidth: -1, noRefs: true }).replace(/\n+$/, '');
+  const text = yaml.dump(mc, { sortKeys: true, indent: 2, lineWidth: -1, noRefs: true, quotingType: '"' });
+  return '# Generated by Butane; do not edit\n' + text.replace(/^(\s*(?:- |[^\s:"][^:"]*: ))"(-[-A-Za-z][-A-Za-z0-9=._/,]*)"$/gm, '$1$2').replace(/\n+$/, '');
 }
 
 /** Fields that a raw (Ignition-only) openshift translation drops, as Butane warns about them. */

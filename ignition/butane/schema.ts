@@ -56,14 +56,17 @@ const list = (t: FieldType): ListType => ({ list: t });
 const verification = obj('Verification', [f('hash', S)]);
 const httpHeader = obj('HTTPHeader', [f('name', S), f('value', S)]);
 
-/** A resource. `compressionSince`: config references and CAs got compression in 3.1; file contents had it in 3.0. */
-function resource(name: string, compressionSince: number): ObjType {
+/**
+ * A resource. `since`: config references and CAs got compression in 3.1, and `inline` in Butane's base v0_2 (fcos
+ * 1.1; v0_1's ConfigReference has only source and verification); file contents had both from the start.
+ */
+function resource(name: string, since: number): ObjType {
   return obj(name, [
-    f('compression', S, compressionSince),
+    f('compression', S, since),
     f('httpHeaders', list(httpHeader), 1),
     f('source', S),
     f('verification', verification),
-    bf('inline', S),
+    bf('inline', S, since),
     bf('local', S, 1),
   ]);
 }

@@ -3,18 +3,22 @@
  *
  * Steps, as Butane does them:
  *  1. parse the YAML (positions kept), read variant/version and pick the spec;
- *  2. decode against the spec's schema: unknown keys are warnings ("Unused key x"), wrong types errors;
+ *  2. decode against the spec's schema: unknown keys are warnings ("unused key x"), wrong types errors;
  *  3. Butane's own checks (one resource source, mount unit needs format/path, modes written in decimal…);
  *  4. translate: snake_case → camelCase, inline/local contents → data URLs, contents_local, ssh keys files;
  *  5. sugar rendered as a parent config and merged with the user's config (mount units, boot_device, grub);
  *  6. trees: walk local directories into files and links.
  * Every finding carries the YAML path and line/col.
  */
+import { posix } from 'node:path';
 import type { Finding } from '../report.js';
+import { SPECS } from '../schema/index.js';
+import type { GoType, ObjT as GoObjT } from '../schema/types.js';
 import { hasErrors } from '../report.js';
-import { makeDataUrl } from './dataurl.js';
-import { confineLocalPath, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
+import { dataUrlEscape, makeDataUrl, type DataUrl } from './dataurl.js';
+import { confineIn, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
 import { mergeConfigs } from './merge.js';
+import { carrySource, markSource, markKey, yamlPathOf } from './srcmap.js';
 import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
 import { checkOpenShift, openshiftBase, wrapMachineConfig } from './openshift.js';
 import { parseGoInt, parseYaml, YamlSyntaxError, type SourceText, type YNode } from './yaml.js';
@@ -47,6 +51,8 @@ export interface TranslateResult {
   findings: Finding[];
   /** Position in the Butane text of a YAML path ("$.storage.files.0.mode"), or of its closest known ancestor. */
   locate?: (yamlPath: string) => { line: number; col: number } | undefined;
+  /** Whether the Butane source has a value at a YAML path. */
+  inSource?: (yamlPath: string) => boolean;
 }
 
 /** Butane variant/version → Ignition spec version. */
@@ -109,6 +115,15 @@ export class Ctx {
   error(path: string, message: string): void {
     this.add('error', path, message);
   }
+  /**
+   * An error Butane gets from Go (yaml.v3's type errors, the version lookup) rather than from its report: it has no
+   * path there, so none here either; the position of the value is kept.
+   */
+  goError(path: string, message: string): undefined {
+    this.add('error', path, message);
+    this.findings[this.findings.length - 1]!.path = '$';
+    return undefined;
+  }
   warn(path: string, message: string, at: 'key' | 'value' = 'value'): void {
     this.add('warning', path, message, at);
   }
@@ -148,9 +163,10 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
   }
   const variant = scalarOf('variant');
   const version = scalarOf('version');
-  if (!variant) return { findings: [{ severity: 'error', path: '$.variant', ...(ctx.valuePos.get('$.variant') ?? {}), message: 'error parsing variant; must be specified' }] };
+  // Butane's variant and version errors are Go errors, without a report path: the position is kept.
+  if (!variant) return { findings: [{ severity: 'error', path: '$', ...(ctx.valuePos.get('$.variant') ?? {}), message: 'error parsing variant; must be specified' }] };
   if (!version || !SEMVER.test(version)) {
-    return { variant, findings: [{ severity: 'error', path: '$.version', ...(ctx.valuePos.get('$.version') ?? {}), message: 'error parsing version; must be a valid semver' }] };
+    return { variant, findings: [{ severity: 'error', path: '$', ...(ctx.valuePos.get('$.version') ?? {}), message: 'error parsing version; must be a valid semver' }] };
   }
   const ign = SPEC_VERSIONS[variant]?.[version];
   if (!ign) {
@@ -158,7 +174,7 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     let msg = `No translator exists for variant ${variant} with version ${version}`;
     if (!SPEC_VERSIONS[variant]) msg += ` (fcos butane supports the variants ${known.join(', ')})`;
     else msg += ` (known versions: ${Object.keys(SPEC_VERSIONS[variant]!).join(', ')})`;
-    return { variant, version, findings: [{ severity: 'error', path: '$.version', ...(ctx.valuePos.get('$.version') ?? {}), message: msg }] };
+    return { variant, version, findings: [{ severity: 'error', path: '$', ...(ctx.valuePos.get('$.version') ?? {}), message: msg }] };
   }
   const minor = Number(ign.split('.')[1]);
   // openshift configs embed the fcos config of their generation (4.8 → fcos 1.3 … 4.22 → fcos 1.7).
@@ -177,12 +193,13 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
   }
   const result: TranslateResult = { variant, version, ignitionVersion: ign, findings: ctx.findings };
   result.locate = (p) => ctx.valuePos.get(p) ?? ctx.nearest(p);
+  result.inSource = (p) => ctx.valuePos.has(p);
   try {
     // 2. decode
     const cfg = (root ? decode(ctx, schema, root, '$') : {}) as Obj;
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 3. checks
-    validateButane(ctx, cfg, schema, '$', fcosMinor);
+    validateButane(ctx, cfg, schema, '$', fcosMinor, minor);
     if (variant === 'openshift') checkOpenShift.source(ctx, cfg, version);
     if (hasErrors(ctx.findings)) throw new Fatal();
     // 4–6. translate
@@ -195,22 +212,24 @@ export function translateButane(text: string, opts: TranslateOptions = {}): Tran
     variantRestrictions(ctx, variant, version, out);
     if (fcosLike) {
       out = bootDevice(ctx, cfg, out);
-      if (fcosMinor >= 6) checkReservedPartitions(ctx, out, fcosMinor);
+      checkReservedPartitions(ctx, out, fcosMinor, variant === 'openshift');
       out = grub(t, cfg, out);
     }
     if (hasErrors(ctx.findings)) throw new Fatal();
-    (out.ignition as Obj | undefined) ?? (out.ignition = {});
+    (out.ignition as Obj | undefined) ?? (out.ignition = markSource({}, '$.ignition'));
     (out.ignition as Obj).version = ign;
+    markKey(out.ignition as Obj, 'version', '$.version');
     if (variant === 'openshift') {
       checkOpenShift.output(ctx, cfg, out, version);
       if (hasErrors(ctx.findings)) throw new Fatal();
     }
-    result.config = canonical(ignitionType(minor), out) as Obj;
+    result.config = canonical(ignitionType(minor), out, SPECS[Math.min(minor, SPECS.length - 1)]!.tree) as Obj;
     if (variant === 'openshift') result.machineConfig = wrapMachineConfig(cfg, result.config);
   } catch (e) {
     if (!(e instanceof Fatal)) throw e;
   }
-  ctx.findings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  // Findings stay in the order they were found, which is Butane's: phase by phase (YAML, the source checks in struct
+  // order, the translation in struct order, trees, then the generated config), so the first error is Butane's too.
   return result;
 }
 
@@ -243,7 +262,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
   ctx.valuePos.set(path, ctx.src.pos(n.start));
   if (n.kind === 'scalar' && n.value === null) return undefined;
   if (isObj(t)) {
-    if (n.kind !== 'map') return ctx.error(path, unmarshalError(n, t));
+    if (n.kind !== 'map') return ctx.goError(path, unmarshalError(n, t));
     const out: Obj = {};
     for (const e of n.entries) {
       const p = `${path}.${e.key}`;
@@ -251,7 +270,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
       ctx.valuePos.set(p, ctx.src.pos(e.value.start));
       const fl = t.fields.find((x) => yamlName(x) === e.key);
       if (!fl) {
-        ctx.warn(p, `Unused key ${e.key}`, 'key');
+        ctx.warn(p, `unused key ${e.key}`, 'key');
         continue;
       }
       const v = decode(ctx, fl.type, e.value, p);
@@ -260,7 +279,7 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
     return out;
   }
   if (isMap(t)) {
-    if (n.kind !== 'map') return ctx.error(path, unmarshalError(n, t));
+    if (n.kind !== 'map') return ctx.goError(path, unmarshalError(n, t));
     const out: Obj = {};
     for (const e of n.entries) {
       const p = `${path}.${e.key}`;
@@ -271,10 +290,10 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
     return out;
   }
   if (isList(t)) {
-    if (n.kind !== 'seq') return ctx.error(path, unmarshalError(n, t));
+    if (n.kind !== 'seq') return ctx.goError(path, unmarshalError(n, t));
     return n.items.map((it, i) => decode(ctx, t.list, it, `${path}.${i}`) ?? zero(t.list));
   }
-  if (n.kind !== 'scalar') return ctx.error(path, unmarshalError(n, t));
+  if (n.kind !== 'scalar') return ctx.goError(path, unmarshalError(n, t));
   const v = n.value;
   switch (t) {
     case 'string':
@@ -282,17 +301,36 @@ function decode(ctx: Ctx, t: FieldType, n: YNode, path: string): unknown {
       return n.raw ?? String(v);
     case 'int': {
       if (!n.quoted && n.raw !== undefined) {
-        const i = parseGoInt(n.raw);
+        const i = parseGoInt(n.raw) ?? goFloatToInt(n.raw);
         if (i !== undefined) return i;
       }
       // Aliased or merged values have no text of their own; the schema already read them like yaml.v3.
       if (!n.quoted && n.raw === undefined && typeof v === 'number' && Number.isInteger(v)) return v;
-      return ctx.error(path, unmarshalError(n, t));
+      return ctx.goError(path, unmarshalError(n, t));
     }
     case 'bool':
       if (typeof v === 'boolean') return v;
-      return ctx.error(path, unmarshalError(n, t));
+      // yaml.v3 reads the YAML 1.1 spellings into a bool field, quoted or not (decode.go, "compatibility with the 1.1 spec").
+      if (typeof v === 'string' && YAML11_BOOL[v] !== undefined) return YAML11_BOOL[v];
+      return ctx.goError(path, unmarshalError(n, t));
   }
+}
+
+const YAML11_BOOL: Record<string, boolean> = Object.fromEntries([
+  ...['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON'].map((k) => [k, true]),
+  ...['n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF'].map((k) => [k, false]),
+]);
+
+/**
+ * A plain float (`420.0`, `4.2e2`) read into an int field: yaml.v3 converts it with Go's int64(), which truncates
+ * toward zero (decode.go, reflect.Int case of float64). Outside int64, or .inf/.nan, it is a type error.
+ */
+function goFloatToInt(raw: string): number | undefined {
+  const s = raw.replace(/_/g, '');
+  if (!/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(s)) return undefined;
+  const f = Number(s);
+  if (!Number.isFinite(f) || Math.abs(f) >= 2 ** 63) return undefined;
+  return Math.trunc(f) || 0;
 }
 
 function zero(t: FieldType): unknown {
@@ -314,9 +352,10 @@ const ERR_REUSE_BY_LABEL =
   'partitions cannot be reused by label; number must be specified except on boot disk (/dev/disk/by-id/coreos-boot-disk) or when wipe_table is true';
 const ERR_WRONG_PARTITION_NUMBER = 'incorrect partition number; a new partition will be created using reserved label';
 
-function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMinor: number): void {
+/** fcosMinor: the fcos base of the config (-1: none); minor: the Ignition spec minor (the base v0_N is 3.(N-1)). */
+function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMinor: number, minor: number): void {
   if (isList(t)) {
-    (v as unknown[] | undefined)?.forEach((x, i) => validateButane(ctx, x, t.list, `${path}.${i}`, fcosMinor));
+    (v as unknown[] | undefined)?.forEach((x, i) => validateButane(ctx, x, t.list, `${path}.${i}`, fcosMinor, minor));
     return;
   }
   if (!isObj(t) || v === undefined) return;
@@ -326,11 +365,16 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
       let n = 0;
       let field = '';
       for (const k of ['local', 'inline', 'source']) if (o[k] !== undefined) (n++, (field = k));
-      if (n > 1) ctx.error(`${path}.${field}`, ERR_TOO_MANY_RESOURCE_SOURCES);
+      // fcos 1.0 (base v0_1/validate.go) has only inline and source, and reports the conflict at inline.
+      if (n > 1) ctx.error(`${path}.${minor === 0 ? 'inline' : field}`, ERR_TOO_MANY_RESOURCE_SOURCES);
       break;
     }
     case 'Filesystem':
-      if (o.with_mount_unit === true) {
+      if (o.with_mount_unit === true && minor < 3) {
+        // Base v0_2/v0_3 (before fcos 1.4): no swap units; path and format are both required.
+        if (!o.path) ctx.error(`${path}.path`, ERR_MOUNT_UNIT_NO_PATH);
+        if (!o.format) ctx.error(`${path}.format`, ERR_MOUNT_UNIT_NO_FORMAT);
+      } else if (o.with_mount_unit === true) {
         if (!o.format) ctx.error(`${path}.format`, ERR_MOUNT_UNIT_NO_FORMAT);
         else if (o.format !== 'swap' && !o.path) ctx.error(`${path}.path`, ERR_MOUNT_UNIT_NO_PATH);
         else if (fcosMinor >= 6 && o.format !== 'swap' && !/^\/(etc|var)(\/|$)/.test(String(o.path))) {
@@ -372,7 +416,7 @@ function validateButane(ctx: Ctx, v: unknown, t: FieldType, path: string, fcosMi
   }
   for (const fl of t.fields) {
     const k = yamlName(fl)!;
-    if (o[k] !== undefined) validateButane(ctx, o[k], fl.type, `${path}.${k}`, fcosMinor);
+    if (o[k] !== undefined) validateButane(ctx, o[k], fl.type, `${path}.${k}`, fcosMinor, minor);
   }
 }
 
@@ -490,7 +534,7 @@ class Translator {
       this.ctx.error(path, ERR_NO_FILES_DIR);
       return undefined;
     }
-    const c = confineLocalPath(ref);
+    const c = confineIn(fd, ref);
     if ('error' in c) {
       this.ctx.error(path, c.error);
       return undefined;
@@ -503,17 +547,19 @@ class Translator {
     }
   }
 
-  dataUrl(contents: Uint8Array, compression: string | undefined) {
+  dataUrl(contents: Uint8Array, compression: string | undefined): DataUrl {
+    // fcos 1.0 (base v0_1/translate.go:84): always the URL-escaped form, the compression left as the user set it.
+    if (this.minor === 0) return { source: 'data:,' + dataUrlEscape(contents) };
     return makeDataUrl(contents, compression, !this.ctx.opts.noAutoCompression);
   }
 
   /** Generic snake→camel copy, with the Butane-only fields handled per type. */
   convert(t: FieldType, v: unknown, path: string): unknown {
     if (v === undefined) return undefined;
-    if (isList(t)) return (v as unknown[]).map((x, i) => this.convert(t.list, x, `${path}.${i}`));
+    if (isList(t)) return markSource((v as unknown[]).map((x, i) => this.convert(t.list, x, `${path}.${i}`)), path);
     if (!isObj(t)) return v;
     const o = v as Obj;
-    const out: Obj = {};
+    const out: Obj = markSource({}, path);
     for (const fl of t.fields) {
       const k = yamlName(fl)!;
       if (fl.json === undefined || o[k] === undefined) continue;
@@ -522,6 +568,12 @@ class Translator {
     switch (t.name) {
       case 'Resource': {
         const isConfig = path.startsWith('$.ignition.config.');
+        for (const k of ['local', 'inline']) {
+          if (o[k] === undefined) continue;
+          markKey(out, 'source', `${path}.${k}`);
+          // The compression comes from inline/local only when the user did not set one (MakeDataURL returns nil then).
+          if (!o.compression) markKey(out, 'compression', `${path}.${k}`);
+        }
         if (o.local !== undefined) {
           const data = this.local(`${path}.local`, String(o.local));
           if (data && isConfig) this.checkIgnitionConfig(`${path}.local`, data);
@@ -537,13 +589,17 @@ class Translator {
       case 'PasswdUser': {
         const files = o.ssh_authorized_keys_local as string[] | undefined;
         if (files && files.length > 0) {
-          const keys = (out.sshAuthorizedKeys as string[] | undefined) ?? [];
+          const keys = (out.sshAuthorizedKeys as string[] | undefined) ?? markSource([], `${path}.ssh_authorized_keys_local`);
           if (!this.ctx.opts.filesDir) this.ctx.error(`${path}.ssh_authorized_keys_local`, ERR_NO_FILES_DIR);
           else
             files.forEach((f, i) => {
               const data = this.local(`${path}.ssh_authorized_keys_local.${i}`, f);
               if (!data) return;
-              for (const line of Buffer.from(data).toString('utf8').split(/\r?\n/)) if (line !== '') keys.push(line);
+              for (const line of Buffer.from(data).toString('utf8').split(/\r?\n/)) {
+                if (line === '') continue;
+                markKey(keys, keys.length, `${path}.ssh_authorized_keys_local.${i}`);
+                keys.push(line);
+              }
             });
           if (keys.length > 0) out.sshAuthorizedKeys = keys;
         }
@@ -552,6 +608,7 @@ class Translator {
       case 'Unit':
       case 'Dropin':
         if (o.contents_local !== undefined && o.contents_local !== '') {
+          markKey(out, 'contents', `${path}.contents_local`);
           const data = this.local(`${path}.contents_local`, String(o.contents_local));
           if (data) out.contents = Buffer.from(data).toString('utf8');
         }
@@ -589,7 +646,7 @@ class Translator {
 
   base(cfg: Obj): Obj {
     const out = this.convert(restrict(baseConfig, this.minor, 'yaml'), cfg, '$') as Obj;
-    out.ignition ??= {};
+    out.ignition ??= markSource({}, '$.ignition');
     return out;
   }
 
@@ -598,8 +655,8 @@ class Translator {
     const storage = (cfg.storage as Obj | undefined) ?? {};
     const fss = (storage.filesystems as Obj[] | undefined) ?? [];
     const luks = (storage.luks as Obj[] | undefined) ?? [];
-    const units: Obj[] = [];
-    for (const fs of fss) {
+    const units: Obj[] = markSource([], '$.storage.filesystems');
+    for (const [i, fs] of fss.entries()) {
       if (fs.with_mount_unit !== true) continue;
       const device = String(fs.device ?? '');
       let remote = false;
@@ -613,10 +670,10 @@ class Translator {
           }
         }
       }
-      units.push(mountUnit(fs, remote));
+      units.push(markSource(mountUnit(fs, remote), `$.storage.filesystems.${i}.with_mount_unit`, { whole: true }));
     }
     if (units.length === 0) return out;
-    return mergeConfigs({ systemd: { units } }, out) as Obj;
+    return mergeConfigs(markSource({ systemd: markSource({ units }, '$.storage.filesystems') }, '$'), out) as Obj;
   }
 
   /** systemd.quadlets (3.7.0-experimental): files under /etc/containers/systemd (rootful) or …/users. */
@@ -668,7 +725,7 @@ class Translator {
         this.ctx.error(ypath, ERR_NO_FILES_DIR);
         return;
       }
-      const c = confineLocalPath(String(tree.local));
+      const c = confineIn(fd, String(tree.local));
       if ('error' in c) {
         this.ctx.error(ypath, c.error);
         continue;
@@ -696,7 +753,7 @@ class Translator {
           return undefined;
         }
         if (found) return found;
-        const created = owner(dest);
+        const created = markSource(owner(dest), ypath, { whole: true });
         list.push(created);
         return created;
       };
@@ -708,7 +765,7 @@ class Translator {
         continue;
       }
       for (const ent of entries) {
-        const dest = ent.rel === '' ? joinPosix(destBase, '') : joinPosix(destBase, ent.rel);
+        const dest = joinPosix(destBase, ent.rel);
         if (ent.kind === 'dir') {
           // 3.7.0-experimental: ownership or dir_mode on a tree also creates its directories.
           if (tree.dir_mode === undefined && !hasOwner) continue;
@@ -716,7 +773,7 @@ class Translator {
             this.ctx.error(ypath, 'matching filesystem node has existing contents or different type');
             continue;
           }
-          dirs.push({ ...owner(dest), mode: tree.dir_mode ?? 0o755 });
+          dirs.push(markSource({ ...owner(dest), mode: tree.dir_mode ?? 0o755 }, ypath, { whole: true }));
           storage.directories = dirs;
           continue;
         }
@@ -732,11 +789,16 @@ class Translator {
           }
           const contents = ((file.contents as Obj | undefined) ?? (file.contents = {})) as Obj;
           this.setSource(contents, data);
-          if (file.mode === undefined) file.mode = tree.file_mode ?? (ent.executable ? 0o755 : 0o644);
+          markSource(contents, ypath, { whole: true });
+          if (file.mode === undefined) {
+            file.mode = tree.file_mode ?? (ent.executable ? 0o755 : 0o644);
+            markKey(file, 'mode', ypath);
+          }
         } else if (ent.kind === 'symlink') {
           const link = claim(links, dest, (l) => Boolean(l.target));
           if (!link) continue;
           link.target = ent.target!.replace(/\\/g, '/');
+          markKey(link, 'target', ypath);
         } else {
           this.ctx.error(ypath, 'trees may only contain files, directories, and symlinks');
         }
@@ -753,14 +815,15 @@ export function quadletTemplate(name: string): string | undefined {
   return `${name.slice(0, at)}@.${name.slice(dot + 1)}`;
 }
 
+/**
+ * Go's path.Join: the non-empty elements joined by '/', then cleaned. A relative tree `path` stays relative (the
+ * generated config is then refused by Ignition's "path not absolute", as Butane does).
+ */
 function joinPosix(a: string, b: string): string {
-  const parts: string[] = [];
-  for (const p of `${a}/${b}`.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') parts.pop();
-    else parts.push(p);
-  }
-  return '/' + parts.join('/');
+  const joined = [a, b].filter((x) => x !== '').join('/');
+  if (joined === '') return '';
+  const norm = posix.normalize(joined);
+  return norm.length > 1 && norm.endsWith('/') ? norm.slice(0, -1) : norm;
 }
 
 /** systemd's path escaping (go-systemd UnitNamePathEscape): "/var/lib/x-y" → "var-lib-x\x2dy". */
@@ -817,6 +880,7 @@ function variantRestrictions(ctx: Ctx, variant: string, version: string, out: Ob
     });
   }
   if (variant === 'r4e' || variant === 'fiot') {
+    // In the order Butane's field filters walk the output (Ignition's Go struct order: kernelArguments, then storage).
     const ka = (out.kernelArguments as Obj | undefined) ?? {};
     if (((ka.shouldExist as unknown[]) ?? []).length > 0 || ((ka.shouldNotExist as unknown[]) ?? []).length > 0) {
       ctx.error('$.kernel_arguments', 'kernel argument customization is not supported in this spec version');
@@ -903,30 +967,41 @@ function bootDevice(_ctx: Ctx, cfg: Obj, out: Obj): Obj {
   filesystems.push({ device: wantLuks ? '/dev/mapper/root' : '/dev/md/md-root', format: 'xfs', label: 'root', wipeFilesystem: true });
   if (disks.length > 0) storage.disks = disks;
   storage.filesystems = filesystems;
-  return mergeConfigs({ storage }, out) as Obj;
+  // Butane maps what it generates back to the boot_device fields that asked for it.
+  disks.forEach((d, i) => markSource(d, `$.boot_device.mirror.devices.${i}`, { whole: true }));
+  ((storage.raid as Obj[] | undefined) ?? []).forEach((r) => markSource(r, '$.boot_device.mirror', { whole: true }));
+  ((storage.luks as Obj[] | undefined) ?? []).forEach((l) => markSource(l, '$.boot_device.luks', { whole: true }));
+  filesystems.forEach((f) => markSource(f, wantLuks ? '$.boot_device.luks' : '$.boot_device.mirror', { whole: true }));
+  for (const k of Object.keys(storage)) markSource(storage[k], '$.boot_device');
+  return mergeConfigs(markSource({ storage: markSource(storage, '$.boot_device') }, '$'), out) as Obj;
 }
 
 /**
- * fcos 1.6+: a partition with a reserved label of the boot disk layout but another number gets a new partition.
+ * Every fcos version (and openshift): a partition with a reserved label of the boot disk layout but another number
+ * gets a new partition (config/fcos/v1_0/translate.go:50 … v1_7_exp/translate.go:81).
  * fcos 1.7+: a root partition should have 8 GiB, and cannot grow if an auto-positioned partition follows it.
  */
-function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number): void {
+function checkReservedPartitions(ctx: Ctx, out: Obj, fcosMinor: number, openshift: boolean): void {
   const reserved: Record<string, number> = { 'BIOS-BOOT': 1, 'PowerPC-PReP-boot': 1, 'EFI-SYSTEM': 2, boot: 3, root: 4 };
   ((((out.storage as Obj | undefined) ?? {}).disks as Obj[] | undefined) ?? []).forEach((disk, i) => {
     const parts = (disk.partitions as Obj[] | undefined) ?? [];
     parts.forEach((p, j) => {
       if (typeof p.label !== 'string') return;
-      const at = `$.storage.disks.${i}.partitions.${j}`;
+      // Found on the merged output, reported where the partition came from (Butane's TranslateReportPaths).
+      // openshift: the check runs inside the fcos translation, and Butane maps its path with the MachineConfig's
+      // translations (prefixed spec.config), which never match: the output path, snake_cased, is reported.
+      const json = (field: string) => `$.storage.disks.${i}.partitions.${j}.${field}`;
+      const at = (field: string) => (openshift ? snakePath(json(field)) : yamlPathOf(out, json(field), (p) => ctx.valuePos.has(p)));
       if (fcosMinor >= 7 && p.label === 'root') {
         if (!p.sizeMiB) {
           if (parts.some((q, k) => k !== j && !q.startMiB)) {
-            ctx.warn(`${at}.label`, 'root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition');
+            ctx.warn(at('label'), 'root partition cannot expand; it is set to fill available space but is followed by an auto-positioned partition');
           }
-        } else if ((p.sizeMiB as number) < 8192) ctx.warn(`${at}.size_mib`, 'root should have 8GiB of space assigned');
+        } else if ((p.sizeMiB as number) < 8192) ctx.warn(at('sizeMiB'), 'root should have 8GiB of space assigned');
       }
       if (disk.wipeTable === true) return;
       const want = reserved[p.label];
-      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(`${at}.label`, ERR_WRONG_PARTITION_NUMBER);
+      if (want !== undefined && (p.number ?? 0) !== want) ctx.warn(at('label'), ERR_WRONG_PARTITION_NUMBER);
     });
   });
 }
@@ -941,37 +1016,64 @@ function grub(t: Translator, cfg: Obj, out: Obj): Obj {
     users.map((u) => `password_pbkdf2 ${String(u.name)} ${String(u.password_hash)}`).join('\n') +
     '\n';
   const d = t.dataUrl(Buffer.from(text, 'utf8'), undefined);
-  const rendered = {
-    storage: {
-      files: [{ path: '/boot/grub2/user.cfg', append: [{ source: d.source, compression: d.compression }] }],
-      filesystems: [{ device: '/dev/disk/by-label/boot', format: 'ext4', path: '/boot' }],
+  const whole = <T>(x: T) => markSource(x, '$.grub.users', { whole: true });
+  const rendered = markSource(
+    {
+      storage: markSource({
+        files: markSource([whole({ path: '/boot/grub2/user.cfg', append: [{ source: d.source, compression: d.compression }] })], '$.grub.users'),
+        filesystems: markSource([whole({ device: '/dev/disk/by-label/boot', format: 'ext4', path: '/boot' })], '$.grub.users'),
+      }, '$.grub.users'),
     },
-  };
+    '$',
+  );
   return mergeConfigs(rendered, out) as Obj;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Order keys as Ignition's Go structs marshal them and drop empty objects/lists (omitempty). */
-export function canonical(t: FieldType, v: unknown): unknown {
+/**
+ * Order keys as Ignition's Go structs marshal them and drop empty objects/lists (omitempty; Butane marshals with
+ * clarketm/json, which omits zero structs too). `go` is the same level of Ignition's own type tree: its non-pointer
+ * fields without omitempty (a unit's `name`, a link's `target` before 3.3, …) are written even when the Butane
+ * config left them out ("name": ""), as Go writes them, whenever their struct is written.
+ */
+export function canonical(t: FieldType, v: unknown, go: GoType | undefined = undefined, item = false): unknown {
   if (v === undefined || v === null) return undefined;
   if (isList(t)) {
-    const arr = (v as unknown[]).map((x) => canonical(t.list, x) ?? (isObj(t.list) ? {} : x));
+    const itemGo = go?.k === 'array' ? go.item : undefined;
+    const arr = (v as unknown[]).map((x) => canonical(t.list, x, itemGo, true) ?? (isObj(t.list) ? {} : x));
+    carrySource(arr, v);
     return arr.length > 0 ? arr : undefined;
   }
   if (isObj(t)) {
     const o = v as Obj;
-    const out: Obj = {};
+    const goObj = go?.k === 'object' ? go : undefined;
+    const vals: Obj = {};
     for (const fl of t.fields) {
       if (fl.json === undefined) continue;
-      const x = canonical(fl.type, o[fl.json]);
+      const x = canonical(fl.type, o[fl.json], goObj?.fields[fl.json]);
       // Partition.Number is a plain int with omitempty in Ignition's Go types: 0 is not written.
       if (t.name === 'Partition' && fl.json === 'number' && x === 0) continue;
-      if (x !== undefined) out[fl.json] = x;
+      if (x !== undefined) vals[fl.json] = x;
     }
-    return Object.keys(out).length > 0 ? out : undefined;
+    if (Object.keys(vals).length === 0 && !item) return undefined;
+    const out: Obj = {};
+    carrySource(out, o);
+    for (const fl of t.fields) {
+      if (fl.json === undefined) continue;
+      if (vals[fl.json] !== undefined) out[fl.json] = vals[fl.json];
+      else if (goObj && alwaysWritten(goObj, fl.json)) out[fl.json] = '';
+      // Spec 3.0's ConfigReference.Source is a *string without omitempty (v3_0/types/schema.go:18): null.
+      else if (goObj?.struct === 'ConfigReference' && fl.json === 'source') out[fl.json] = null;
+    }
+    return out;
   }
   return v;
+}
+
+/** A string field of Ignition's Go types that is neither a pointer nor omitempty (Partition.number and Tang.url are omitempty). */
+function alwaysWritten(go: GoObjT, field: string): boolean {
+  return Boolean(go.nonNull?.includes(field)) && go.fields[field]?.k === 'string' && !(go.struct === 'Tang' && field === 'url');
 }
 
 /** JSON as Go's encoding/json writes it (HTML-safe escapes), compact or indented by two spaces. */

@@ -105,6 +105,9 @@ export class SourceText {
 
 /** Parse one YAML document. Throws YamlSyntaxError (with 1-based line/col) on bad YAML. */
 export function parseYaml(text: string): { root: YNode | undefined; src: SourceText } {
+  // A UTF-8 byte order mark starts the stream (yaml.v3 accepts it); js-yaml skips it too, but its offsets then
+  // count from after it, so it is dropped here (line 1 columns count from after it as well).
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const src = new SourceText(text);
   // js-yaml refuses NUL with a wrong position: report it where it is.
   const nul = text.indexOf('\0');

@@ -48,7 +48,7 @@ describe('Butane outputs pass validateConfig', () => {
 
 const butane = (args: string[], input?: string) => run(fcos, ['butane', ...args], { allowFailure: true, ...(input !== undefined ? { input } : {}) });
 const SIMPLE = 'variant: fcos\nversion: 1.4.0\nstorage:\n  files:\n    - path: /opt/hello\n      mode: 0644\n      contents:\n        inline: Hello, world!\n';
-const SIMPLE_JSON = '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/opt/hello","contents":{"compression":"","source":"data:,Hello%2C%20world%21"},"mode":420}]}}';
+const SIMPLE_JSON = '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/opt/hello","contents":{"compression":"","source":"data:,Hello%2C%20world!"},"mode":420}]}}';
 
 describe('fcos butane (CLI, successful paths)', () => {
   it('reads stdin, writes compact JSON on stdout', async () => {
@@ -89,10 +89,10 @@ describe('fcos butane (CLI, successful paths)', () => {
     const r = await butane([], input);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe(SIMPLE_JSON + '\n');
-    expect(r.stderr).toBe('warning at $.extra, line 9 col 1: Unused key extra\n');
+    expect(r.stderr).toBe('warning at $.extra, line 9 col 1: unused key extra\n');
     const j = await butane(['--json'], input);
     expect(j.exitCode).toBe(0);
-    expect(JSON.parse(j.stdout)).toEqual({ ignition: JSON.parse(SIMPLE_JSON), warnings: [{ severity: 'warning', path: '$.extra', line: 9, col: 1, message: 'Unused key extra' }] });
+    expect(JSON.parse(j.stdout)).toEqual({ ignition: JSON.parse(SIMPLE_JSON), warnings: [{ severity: 'warning', path: '$.extra', line: 9, col: 1, message: 'unused key extra' }] });
   });
 
   it('openshift: a MachineConfig in YAML; --raw gives the Ignition config and warns about MachineConfig-only fields', async () => {

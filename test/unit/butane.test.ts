@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { translateButane, parseGoInt, unitNamePathEscape, decimalModeLooksWrong, marshalIgnition, type TranslateOptions } from '../../ignition/butane/translate.js';
-import { makeDataUrl, pathEscape } from '../../ignition/butane/dataurl.js';
+import { makeDataUrl, dataUrlEscape } from '../../ignition/butane/dataurl.js';
 import { memoryFilesDir, confineLocalPath, nodeFilesDir } from '../../ignition/butane/filesdir.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,10 +30,10 @@ const decode = (source: string) => {
 };
 
 describe('data URLs (Butane MakeDataURL)', () => {
-  it('URL-escapes text like Go url.PathEscape', () => {
-    expect(makeDataUrl(Buffer.from('Hello, world!'), undefined)).toEqual({ source: 'data:,Hello%2C%20world%21', compression: '' });
-    expect(pathEscape(Buffer.from('a/b;c?d,e f$&+:=@-_.~\n'))).toBe('a%2Fb%3Bc%3Fd%2Ce%20f$&+:=@-_.~%0A');
-    expect(pathEscape(Buffer.from('é'))).toBe('%C3%A9');
+  it('URL-escapes text like dataurl.Escape (only A-Za-z0-9 and -_.!~*\'() as they are)', () => {
+    expect(makeDataUrl(Buffer.from('Hello, world!'), undefined)).toEqual({ source: 'data:,Hello%2C%20world!', compression: '' });
+    expect(dataUrlEscape(Buffer.from("a/b;c?d,e f$&+:=@-_.~!*'()\n"))).toBe("a%2Fb%3Bc%3Fd%2Ce%20f%24%26%2B%3A%3D%40-_.~!*'()%0A");
+    expect(dataUrlEscape(Buffer.from('é'))).toBe('%C3%A9');
   });
   it('uses base64 when shorter (binary data)', () => {
     expect(makeDataUrl(RANDOM, undefined)).toEqual({ source: 'data:;base64,wJxsAYlppb9X5Bv0Sl+3OVCjI6c=', compression: '' });
@@ -60,7 +60,7 @@ describe('inline and local contents', () => {
   it('inline → data URL with explicit empty compression', () => {
     const c = ok(bu('1.4.0', `storage:\n  files:\n    - path: /opt/file\n      contents:\n        inline: Hello, world!\n      mode: 0644\n      user:\n        id: 500\n`));
     expect(marshalIgnition(c, false)).toBe(
-      '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/opt/file","user":{"id":500},"contents":{"compression":"","source":"data:,Hello%2C%20world%21"},"mode":420}]}}',
+      '{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/opt/file","user":{"id":500},"contents":{"compression":"","source":"data:,Hello%2C%20world!"},"mode":420}]}}',
     );
   });
   it('local files: escaped, base64 and gzip, append too', () => {
@@ -132,7 +132,7 @@ describe('systemd and passwd sugar', () => {
   });
   it('contents_local does not exist before 1.5 (unused key warning)', () => {
     const r = translateButane(bu('1.4.0', `systemd:\n  units:\n    - name: u.service\n      contents_local: u.service\n`), { filesDir });
-    expect(r.findings).toEqual([{ severity: 'warning', path: '$.systemd.units.0.contents_local', line: 6, col: 7, message: 'Unused key contents_local' }]);
+    expect(r.findings).toEqual([{ severity: 'warning', path: '$.systemd.units.0.contents_local', line: 6, col: 7, message: 'unused key contents_local' }]);
   });
   it('kernel_arguments (1.4+) → kernelArguments', () => {
     const c = ok(bu('1.4.0', `kernel_arguments:\n  should_exist:\n    - foobar\n    - baz boo\n  should_not_exist:\n    - raboof\n`));
@@ -161,7 +161,7 @@ describe('storage.trees', () => {
       files: [
         { path: '/etc/files/overridden', contents: { compression: '', source: 'data:,o%0A' }, mode: 0o600 },
         { path: '/etc/files/a.txt', contents: { compression: '', source: 'data:,a%0A' }, mode: 0o644 },
-        { path: '/etc/files/bin/run', contents: { compression: '', source: 'data:,%23%21%2Fbin%2Fsh%0A' }, mode: 0o755 },
+        { path: '/etc/files/bin/run', contents: { compression: '', source: 'data:,%23!%2Fbin%2Fsh%0A' }, mode: 0o755 },
       ],
       links: [{ path: '/etc/files/bin/link', target: '../a.txt' }],
     });
@@ -217,10 +217,18 @@ describe('filesystems with_mount_unit', () => {
     expect(c.systemd.units[0].enabled).toBe(false);
     expect(c.systemd.units[0].contents).toContain('Where=/var\n');
   });
-  it('needs format, and path unless swap; mounts only under /etc or /var', () => {
-    expect(fails(bu('1.1.0', `storage:\n  filesystems:\n    - device: /dev/vdb1\n      with_mount_unit: true\n`))).toEqual([
+  it('needs format, and path unless swap (fcos 1.4+; before, swap units do not exist); mounts only under /etc or /var', () => {
+    const noFormat = `storage:\n  filesystems:\n    - device: /dev/vdb1\n      with_mount_unit: true\n`;
+    expect(fails(bu('1.1.0', noFormat))).toEqual([
+      { severity: 'error', path: '$.storage.filesystems.0.path', line: 5, col: 7, message: 'path is required if with_mount_unit is true and format is not swap' },
       { severity: 'error', path: '$.storage.filesystems.0.format', line: 5, col: 7, message: 'format is required if with_mount_unit is true' },
     ]);
+    expect(fails(bu('1.4.0', noFormat))).toEqual([
+      { severity: 'error', path: '$.storage.filesystems.0.format', line: 5, col: 7, message: 'format is required if with_mount_unit is true' },
+    ]);
+    const swap = `storage:\n  filesystems:\n    - device: /dev/vdb2\n      format: swap\n      with_mount_unit: true\n`;
+    expect(fails(bu('1.3.0', swap))[0]!.message).toBe('path is required if with_mount_unit is true and format is not swap');
+    expect(ok(bu('1.4.0', swap)).systemd.units[0].name).toBe('dev-vdb2.swap');
     expect(fails(bu('1.1.0', `storage:\n  filesystems:\n    - device: /dev/vdb1\n      format: ext4\n      with_mount_unit: true\n`))[0]!.message).toBe('path is required if with_mount_unit is true and format is not swap');
     const opt = `storage:\n  filesystems:\n    - device: /dev/vdb1\n      path: /opt\n      format: ext4\n      with_mount_unit: true\n`;
     expect(fails(bu('1.6.0', opt))).toEqual([{ severity: 'error', path: '$.storage.filesystems.0.path', line: 6, col: 13, message: 'path must be under /etc or /var if with_mount_unit is true' }]);
@@ -314,7 +322,7 @@ describe('boot_device', () => {
     expect(fails(bu('1.7.0', `boot_device:\n  layout: s390x-zfcp\n  luks:\n    device: /dev/sdb\n`))).toEqual([
       { severity: 'error', path: '$.boot_device.luks', line: 6, col: 5, message: 'no method specified for luks' },
     ]);
-    expect(translateButane(bu('1.2.0', `boot_device:\n  luks:\n    tpm2: true\n`)).findings[0]!.message).toBe('Unused key boot_device');
+    expect(translateButane(bu('1.2.0', `boot_device:\n  luks:\n    tpm2: true\n`)).findings[0]!.message).toBe('unused key boot_device');
   });
 });
 
@@ -389,13 +397,16 @@ describe('openshift (MachineConfig)', () => {
       ['$.openshift.kernel_type', 'must be empty, "default", or "realtime"'],
     ]);
   });
-  it('refuses what the Machine Config Operator cannot apply', () => {
+  it('refuses what the Machine Config Operator cannot apply (its own checks first; the field filters only without those)', () => {
     const f = fails(os('4.14.0', `passwd:\n  users:\n    - name: admin\n      shell: /bin/zsh\nstorage:\n  links:\n    - path: /etc/l\n      target: /x\n  files:\n    - path: /etc/remote\n      contents:\n        source: https://example.com/x\n`));
     expect(f.map((x) => [x.path, x.message])).toEqual([
+      ['$.storage.files.0.contents.source', 'file contents source must be data URL in this spec version'],
       ['$.passwd.users.0.name', 'users other than "core" are not supported in this spec version'],
+    ]);
+    const g = fails(os('4.14.0', `passwd:\n  users:\n    - name: core\n      shell: /bin/zsh\nstorage:\n  links:\n    - path: /etc/l\n      target: /x\n`));
+    expect(g.map((x) => [x.path, x.message])).toEqual([
       ['$.passwd.users.0.shell', 'fields other than "name", "ssh_authorized_keys", and "password_hash" (4.13.0+) are not supported in this spec version'],
       ['$.storage.links', 'links are not supported in this spec version'],
-      ['$.storage.files.0.contents.source', 'file contents source must be data URL in this spec version'],
     ]);
     expect(fails(os('4.12.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`))[0]!.path).toBe('$.passwd.users.0.password_hash');
     expect(ok(os('4.13.0', `passwd:\n  users:\n    - name: core\n      password_hash: x\n`)).passwd.users[0].passwordHash).toBe('x');
@@ -446,18 +457,18 @@ describe('versions and variants', () => {
       { severity: 'error', path: '$.storage.raid', line: 7, col: 5, message: 'raid is not supported in this spec version' },
     ]);
   });
-  it('unknown version, unknown variant, stale experimental, missing variant, bad semver', () => {
+  it('unknown version, unknown variant, stale experimental, missing variant, bad semver (Go errors in Butane: no path, a position)', () => {
     expect(fails(bu('1.9.0', ''))).toEqual([
-      { severity: 'error', path: '$.version', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
+      { severity: 'error', path: '$', line: 2, col: 10, message: 'No translator exists for variant fcos with version 1.9.0 (known versions: 1.0.0, 1.1.0, 1.2.0, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0-experimental)' },
     ]);
     expect(fails(bu('1.7.0-experimental', ''))[0]!.message).toMatch(/^No translator exists for variant fcos with version 1.7.0-experimental/);
     expect(fails('variant: coreos\nversion: 1.0.0\n')[0]!.message).toBe('No translator exists for variant coreos with version 1.0.0 (fcos butane supports the variants fcos, flatcar, r4e, fiot, openshift)');
-    expect(fails('version: 1.0.0\n')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
-    expect(fails('variant: fcos\nversion: 1.0\n')).toEqual([{ severity: 'error', path: '$.version', line: 2, col: 10, message: 'error parsing version; must be a valid semver' }]);
+    expect(fails('version: 1.0.0\n')).toEqual([{ severity: 'error', path: '$', message: 'error parsing variant; must be specified' }]);
+    expect(fails('variant: fcos\nversion: 1.0\n')).toEqual([{ severity: 'error', path: '$', line: 2, col: 10, message: 'error parsing version; must be a valid semver' }]);
   });
   it('fields arrive with their spec (luks: 3.2, http_headers: 3.1)', () => {
-    expect(translateButane(bu('1.1.0', `storage:\n  luks:\n    - name: x\n`)).findings).toEqual([{ severity: 'warning', path: '$.storage.luks', line: 4, col: 3, message: 'Unused key luks' }]);
-    expect(translateButane(bu('1.0.0', `storage:\n  files:\n    - path: /a\n      contents:\n        source: http://x\n        http_headers: []\n`)).findings[0]!.message).toBe('Unused key http_headers');
+    expect(translateButane(bu('1.1.0', `storage:\n  luks:\n    - name: x\n`)).findings).toEqual([{ severity: 'warning', path: '$.storage.luks', line: 4, col: 3, message: 'unused key luks' }]);
+    expect(translateButane(bu('1.0.0', `storage:\n  files:\n    - path: /a\n      contents:\n        source: http://x\n        http_headers: []\n`)).findings[0]!.message).toBe('unused key http_headers');
   });
 });
 
@@ -470,20 +481,23 @@ describe('errors carry YAML positions', () => {
   });
   it('a document that is not a mapping', () => {
     expect(fails('- variant: fcos\n')).toEqual([{ severity: 'error', path: '$', line: 1, col: 1, message: 'cannot unmarshal !!seq into Config (a Butane config is a YAML mapping)' }]);
-    expect(fails('')).toEqual([{ severity: 'error', path: '$.variant', message: 'error parsing variant; must be specified' }]);
+    expect(fails('')).toEqual([{ severity: 'error', path: '$', message: 'error parsing variant; must be specified' }]);
   });
   it('unknown key: a warning at the key (fails only under --strict, decided by the caller)', () => {
     const r = translateButane(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      modee: 0644\n`));
     expect(r.config).toBeDefined();
-    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.0.modee', line: 6, col: 7, message: 'Unused key modee' }]);
+    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.0.modee', line: 6, col: 7, message: 'unused key modee' }]);
   });
-  it('wrong types', () => {
+  it('wrong types: yaml.v3 errors, without a report path (as in Butane), each at its value', () => {
     expect(fails(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: "0644"\n`))).toEqual([
-      { severity: 'error', path: '$.storage.files.0.mode', line: 6, col: 13, message: 'cannot unmarshal !!str `0644` into int' },
+      { severity: 'error', path: '$', line: 6, col: 13, message: 'cannot unmarshal !!str `0644` into int' },
     ]);
-    expect(fails(bu('1.4.0', `storage:\n  files:\n    path: /a\n`))).toEqual([{ severity: 'error', path: '$.storage.files', line: 5, col: 5, message: 'cannot unmarshal !!map into []File' }]);
-    expect(fails(bu('1.4.0', `systemd:\n  units:\n    - name: a\n      enabled: maybe\n`))[0]).toMatchObject({ path: '$.systemd.units.0.enabled', line: 6, col: 16, message: 'cannot unmarshal !!str `maybe` into bool' });
-    expect(fails(bu('1.4.0', `passwd:\n  users:\n    - name: a\n      uid: 1.5\n`))[0]!.message).toBe('cannot unmarshal !!float `1.5` into int');
+    expect(fails(bu('1.4.0', `storage:\n  files:\n    path: /a\n`))).toEqual([{ severity: 'error', path: '$', line: 5, col: 5, message: 'cannot unmarshal !!map into []File' }]);
+    expect(fails(bu('1.4.0', `systemd:\n  units:\n    - name: a\n      enabled: maybe\n`))[0]).toMatchObject({ path: '$', line: 6, col: 16, message: 'cannot unmarshal !!str `maybe` into bool' });
+    // yaml.v3 reads a plain float into an int field with Go's int64() (truncated); a quoted one is a string.
+    expect(ok(bu('1.4.0', `passwd:\n  users:\n    - name: a\n      uid: 1.5\n`)).passwd.users[0].uid).toBe(1);
+    expect(ok(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: 420.0\n    - path: /b\n      mode: 4.93e2\n`)).storage.files.map((f: { mode: number }) => f.mode)).toEqual([420, 493]);
+    expect(fails(bu('1.4.0', `passwd:\n  users:\n    - name: a\n      uid: .inf\n`))[0]!.message).toBe('cannot unmarshal !!float `.inf` into int');
   });
   it('scalars read like yaml.v3: 0644 is octal, numbers are kept as written in strings', () => {
     const c = ok(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      mode: 0644\n    - path: /b\n      mode: 0o755\n    - path: /c\n      mode: 420\n  luks:\n    - name: 0123\n      device: /dev/sdb\n`));
@@ -498,9 +512,9 @@ describe('errors carry YAML positions', () => {
     expect(c.storage.files.map((f: { mode: number }) => f.mode)).toEqual([0o600, 0o600, 0o755]);
     expect(c.storage.luks[0].name).toBe('0123');
     const r = translateButane(bu('1.4.0', `storage:\n  files:\n    -\n    - path: /x\n      contents:\n      bogus: 1\n`));
-    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.1.bogus', line: 8, col: 7, message: 'Unused key bogus' }]);
+    expect(r.findings).toEqual([{ severity: 'warning', path: '$.storage.files.1.bogus', line: 8, col: 7, message: 'unused key bogus' }]);
     const m = translateButane(bu('1.4.0', `base: &b\n  mode: 0644\nstorage:\n  files:\n    - <<: *b\n      path: /a\n`));
-    expect(m.findings).toEqual([{ severity: 'warning', path: '$.base', line: 3, col: 1, message: 'Unused key base' }]);
+    expect(m.findings).toEqual([{ severity: 'warning', path: '$.base', line: 3, col: 1, message: 'unused key base' }]);
     expect((m.config as any).storage.files).toEqual([{ path: '/a', mode: 0o644 }]);
   });
   it('a mode written in decimal is a warning', () => {
@@ -527,6 +541,20 @@ describe('local files are confined to --files-dir', () => {
     expect(fails(bu('1.4.0', `storage:\n  trees:\n    - local: ../x\n`), { filesDir })[0]!.message).toBe('local file path traverses outside the files directory');
     expect(fails(bu('1.5.0', `passwd:\n  users:\n    - name: core\n      ssh_authorized_keys_local: [../../root/.ssh/id_rsa.pub]\n`), { filesDir })[0]).toMatchObject({ path: '$.passwd.users.0.ssh_authorized_keys_local.0', message: 'local file path traverses outside the files directory' });
     expect(confineLocalPath('a/./b/../c')).toEqual({ rel: 'a/c' });
+  });
+  it('a local path that leaves the files dir and comes back into it is read (Butane checks the cleaned path)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'fcos-butane-reenter-'));
+    try {
+      mkdirSync(join(root, 'files'));
+      writeFileSync(join(root, 'files', 'x.txt'), 'x');
+      const fd = nodeFilesDir(join(root, 'files'));
+      expect(fd.confine!('../files/x.txt')).toEqual({ rel: 'x.txt' });
+      expect(fd.confine!('../filesX/x.txt')).toEqual({ error: 'local file path traverses outside the files directory' });
+      const c = ok(bu('1.4.0', `storage:\n  files:\n    - path: /a\n      contents:\n        local: ../files/x.txt\n`), { filesDir: fd });
+      expect(c.storage.files[0].contents.source).toBe('data:,x');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
   it('a local reference without a files dir is an error', () => {
     const msg = 'local file paths are relative to a files directory that must be specified with -d/--files-dir';

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { validateConfig } from '../../ignition/validate.js';
-import { REPO, docExamples, firstError } from './ignition-helpers.js';
+import { REPO, docExamples, firstError, pool } from './ignition-helpers.js';
 import { upstreamTool } from './upstream-tools.js';
 import { MUTATIONS_34, baseSeeds, docSeeds, generateCases, seeds34, type Case, type Seed } from '../differential/generate.js';
 
@@ -72,21 +72,6 @@ interface Outcome {
   fcosMessage?: string;
   fcosWarnings: string[];
   fcosOnlyWarnings: number;
-}
-
-/** Runs fn over items, at most `width` at a time. */
-async function pool<T, R>(items: T[], width: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return out;
 }
 
 /** ignition-validate's exit code and output (stdout then stderr). */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { validateConfig } from '../../ignition/validate.js';
-import { REPO, docExamples, firstError, requireTool } from './ignition-helpers.js';
+import { REPO, docExamples, firstError, pool, requireTool } from './ignition-helpers.js';
 import { baseSeeds, docSeeds, generateCases, type Case } from '../differential/generate.js';
 
 // FCOS_DIFF_SEED / FCOS_DIFF_CASES explore other case sets by hand; KNOWN_DISAGREEMENTS is for the defaults.
@@ -56,21 +56,6 @@ interface Outcome {
   fcosValid: boolean;
   fcosPath?: string;
   fcosMessage?: string;
-}
-
-/** Runs fn over items, at most `width` at a time. */
-async function pool<T, R>(items: T[], width: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return out;
 }
 
 // The case ids (and so KNOWN_DISAGREEMENTS) depend on the whole seed corpus, doc examples included.

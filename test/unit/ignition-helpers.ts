@@ -86,3 +86,18 @@ export function firstError(out: string): { path: string; message: string } | und
   }
   return undefined;
 }
+
+/** Runs fn over items, at most `width` at a time. */
+export async function pool<T, R>(items: T[], width: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
