@@ -2,7 +2,7 @@
  * Base class of every fcos command: a --json flag, one error renderer, signal handling.
  * Commands stay thin: they parse flags, call a library service, and hand the typed result to output().
  */
-import { Command, Flags, Errors } from '@oclif/core';
+import { Command, Flags, Errors } from './oclif.js';
 import { FcosError, UserError, toFcosError } from '../lib/errors.js';
 import { installSignalHandlers } from '../lib/signals.js';
 import { setQuiet, setVerbose } from '../lib/log.js';

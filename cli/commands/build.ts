@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildImage, type BuildImageResult, type ComposeFn, type ComposedBuild } from '../../images/build.js';
 import { compose as composeTree } from '../../ostree/compose.js';

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { translateButaneFile } from '../../ignition/butane/index.js';
 import { formatFinding, type Finding } from '../../ignition/report.js';

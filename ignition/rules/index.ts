@@ -13,7 +13,7 @@ import { goParseUrl, validateUrl, validateUrlNilOk } from './url.js';
 type V = any;
 type Rule = (v: V, c: Path, ctx: Ctx) => void;
 
-const at = (c: Path, ...more: (string | number)[]): Path => [...c, ...more];
+const at = (c: Path, ...more: (string | number)[]): Path => c.concat(more);
 
 function validateMode(m: number | undefined): string | undefined {
   if (m !== undefined && (m < 0 || m > 0o7777)) return E.FileIllegalMode;
@@ -424,18 +424,34 @@ const STRING_RULES: Record<string, Rule> = {
   },
 };
 
+/** Each struct type's fields as a list, made once (Object.entries on every visit showed in profiles). */
+const fieldLists = new WeakMap<ObjT, [string, GoType][]>();
+function fieldsOf(t: ObjT): [string, GoType][] {
+  let f = fieldLists.get(t);
+  if (!f) fieldLists.set(t, (f = Object.entries(t.fields)));
+  return f;
+}
+
 /** Walk a decoded value like vcontext's validate.Validate: the struct's rules, then each field in order. */
 export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
   if (t.k === 'object') {
     const obj = v ?? {};
     STRUCT_RULES[t.struct]?.(obj, c, ctx);
     // Absent (zero-valued) structs are skipped: none of Ignition's rules reports anything on a zero value.
-    for (const [name, ft] of Object.entries((t as ObjT).fields)) {
+    for (const [name, ft] of fieldsOf(t)) {
       const fv = obj[name];
-      if (fv !== undefined) walkRules(fv, ft, at(c, name), ctx);
+      if (fv === undefined || ft.k === 'bool' || ft.k === 'int' || (ft.k === 'string' && !STRING_RULES[ft.go])) continue;
+      const p = c.slice();
+      p.push(name);
+      walkRules(fv, ft, p, ctx);
     }
   } else if (t.k === 'array') {
-    (v as V[]).forEach((item, i) => walkRules(item, t.item, at(c, i), ctx));
+    const items = v as V[];
+    for (let i = 0; i < items.length; i++) {
+      const p = c.slice();
+      p.push(i);
+      walkRules(items[i], t.item, p, ctx);
+    }
   } else if (t.k === 'string') {
     STRING_RULES[t.go]?.(v, c, ctx);
   }

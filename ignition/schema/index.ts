@@ -14,16 +14,27 @@ import * as v3_3 from './v3_3.js';
 import * as v3_4 from './v3_4.js';
 import * as v3_5 from './v3_5.js';
 import * as v3_6 from './v3_6.js';
-import type { ObjT } from './types.js';
+import { schemaOf, type ObjT } from './types.js';
 
 export interface SpecVersion {
   version: string;
   minor: number;
   tree: ObjT;
-  schema: Record<string, unknown>;
+  /** The JSON schema of the tree, made on first use (a start needs one version's at most). */
+  readonly schema: Record<string, unknown>;
 }
 
-export const SPECS: readonly SpecVersion[] = [v3_0, v3_1, v3_2, v3_3, v3_4, v3_5, v3_6].map((m, minor) => ({ version: m.version, minor, tree: m.tree, schema: m.schema }));
+export const SPECS: readonly SpecVersion[] = [v3_0, v3_1, v3_2, v3_3, v3_4, v3_5, v3_6].map((m, minor) => {
+  let schema: Record<string, unknown> | undefined;
+  return {
+    version: m.version,
+    minor,
+    tree: m.tree,
+    get schema() {
+      return (schema ??= schemaOf(m.tree));
+    },
+  };
+});
 
 export function specFor(version: string): SpecVersion | undefined {
   return SPECS.find((s) => s.version === version);

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { downCluster, type DownResult } from '../../../qemu/cluster.js';
 

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { initCluster, DEFAULT_NAME, DEFAULT_SUBNET, type InitResult } from '../../../qemu/cluster.js';
 

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { buildsDir } from '../../../lib/paths.js';
 import { upCluster, type UpResult } from '../../../qemu/cluster.js';
