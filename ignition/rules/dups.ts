@@ -3,7 +3,7 @@
  * entries with the same key; files, directories and links share one namespace ("Node"), as do the two kernel
  * argument lists. Then the walk goes down into the fields. Each repeated entry is an error at the entry.
  */
-import type { GoType, ObjT } from '../schema/types.js';
+import type { GoType } from '../schema/types.js';
 import { E } from './errors.js';
 import type { Ctx, Path } from './report.js';
 
