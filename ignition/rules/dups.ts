@@ -57,12 +57,14 @@ interface DupPlan {
   lists: { name: string; ns: string; item: GoType }[];
   down: { name: string; t: GoType }[];
 }
-const plans = new WeakMap<GoType, DupPlan | null>();
+const PLAN = Symbol('dups plan');
+type Planned = GoType & { [PLAN]?: DupPlan | null };
 
-/** The plan of a type, or null when nothing below it can hold a duplicate (the walk skips it). */
+/** The plan of a type, kept on it (a symbol key), or null when nothing below it can hold a duplicate (skipped). */
 function planOf(t: GoType): DupPlan | null {
-  if (plans.has(t)) return plans.get(t)!;
-  plans.set(t, null); // a recursive type (none today) would see "nothing below" while its plan is made
+  const known = (t as Planned)[PLAN];
+  if (known !== undefined) return known;
+  (t as Planned)[PLAN] = null; // a recursive type (none today) would see "nothing below" while its plan is made
   let plan: DupPlan | null = null;
   if (t.k === 'array') plan = planOf(t.item) ? { lists: [], down: [] } : null;
   else if (t.k === 'object') {
@@ -75,7 +77,7 @@ function planOf(t: GoType): DupPlan | null {
     }
     plan = lists.length || down.length ? { lists, down } : null;
   }
-  plans.set(t, plan);
+  (t as Planned)[PLAN] = plan;
   return plan;
 }
 

@@ -424,23 +424,44 @@ const STRING_RULES: Record<string, Rule> = {
   },
 };
 
-/** Each struct type's fields as a list, made once (Object.entries on every visit showed in profiles). */
-const fieldLists = new WeakMap<ObjT, [string, GoType][]>();
-function fieldsOf(t: ObjT): [string, GoType][] {
-  let f = fieldLists.get(t);
-  if (!f) fieldLists.set(t, (f = Object.entries(t.fields)));
-  return f;
+/** Per type, what the walk does, worked out once and kept on the type (a symbol key: JSON and Object.entries skip it). */
+interface RulePlan {
+  own: Rule | undefined;
+  /** The fields whose values the walk visits: the ones with a rule at or below them. */
+  down: { name: string; t: GoType }[];
+}
+const PLAN = Symbol('rule plan');
+type Planned = GoType & { [PLAN]?: RulePlan | null };
+
+/** The plan of a type, or null when no rule applies at or below it (the walk skips the value). */
+function planOf(t: GoType): RulePlan | null {
+  const p = (t as Planned)[PLAN];
+  if (p !== undefined) return p;
+  (t as Planned)[PLAN] = null; // a recursive type (none today) would see "nothing below" while its plan is made
+  let plan: RulePlan | null = null;
+  if (t.k === 'object') {
+    const down = Object.entries(t.fields)
+      .filter(([, ft]) => planOf(ft))
+      .map(([name, ft]) => ({ name, t: ft }));
+    const own: Rule | undefined = STRUCT_RULES[t.struct];
+    plan = own !== undefined || down.length ? { own, down } : null;
+  } else if (t.k === 'array') plan = planOf(t.item) ? { own: undefined, down: [] } : null;
+  else if (t.k === 'string' && STRING_RULES[t.go]) plan = { own: STRING_RULES[t.go], down: [] };
+  (t as Planned)[PLAN] = plan;
+  return plan;
 }
 
 /** Walk a decoded value like vcontext's validate.Validate: the struct's rules, then each field in order. */
 export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
+  const plan = planOf(t);
+  if (!plan) return;
   if (t.k === 'object') {
     const obj = v ?? {};
-    STRUCT_RULES[t.struct]?.(obj, c, ctx);
+    plan.own?.(obj, c, ctx);
     // Absent (zero-valued) structs are skipped: none of Ignition's rules reports anything on a zero value.
-    for (const [name, ft] of fieldsOf(t)) {
+    for (const { name, t: ft } of plan.down) {
       const fv = obj[name];
-      if (fv === undefined || ft.k === 'bool' || ft.k === 'int' || (ft.k === 'string' && !STRING_RULES[ft.go])) continue;
+      if (fv === undefined) continue;
       const p = c.slice();
       p.push(name);
       walkRules(fv, ft, p, ctx);
@@ -452,7 +473,5 @@ export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
       p.push(i);
       walkRules(items[i], t.item, p, ctx);
     }
-  } else if (t.k === 'string') {
-    STRING_RULES[t.go]?.(v, c, ctx);
-  }
+  } else plan.own?.(v, c, ctx);
 }
