@@ -63,12 +63,28 @@ function standIn(node: JsonNode): unknown {
   return (node as { value: unknown }).value;
 }
 
+/** A struct's field names, exact and lower-cased (the first field of each lower-cased name), kept on the type. */
+interface FieldIndex {
+  exact: Set<string>;
+  lower: Map<string, string>;
+}
+const FIELDS = Symbol('field index');
+function fieldIndex(t: ObjT): FieldIndex {
+  const known = (t as ObjT & { [FIELDS]?: FieldIndex })[FIELDS];
+  if (known) return known;
+  const names = Object.keys(t.fields);
+  const lower = new Map<string, string>();
+  for (const f of names) if (!lower.has(f.toLowerCase())) lower.set(f.toLowerCase(), f);
+  const index = { exact: new Set(names), lower };
+  (t as ObjT & { [FIELDS]?: FieldIndex })[FIELDS] = index;
+  return index;
+}
+
 /** The struct field a JSON key lands in, as Go's encoding/json picks it: an exact match, else a case-insensitive one. */
 function fieldFor(t: ObjT, key: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(t.fields, key)) return key;
-  const lower = key.toLowerCase();
-  for (const f of Object.keys(t.fields)) if (f.toLowerCase() === lower) return f;
-  return undefined;
+  const index = fieldIndex(t);
+  if (index.exact.has(key)) return key;
+  return index.lower.get(key.toLowerCase());
 }
 
 function kindMatches(node: JsonNode, t: GoType): boolean {
@@ -98,7 +114,6 @@ function toPath(link: PathLink | undefined, ...more: (string | number)[]): Path 
   for (const m of more) out.push(m);
   return out;
 }
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** A plain integer literal that fits in int64 (Go's int); up to 15 digits it does without BigInt. */
 function isInt64(raw: string): boolean {
@@ -130,8 +145,9 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
         // looks for them only under exactly spelled keys, not under a key matched case-insensitively.
         if (reportUnused) {
           let here: Map<string, UnusedKey> | undefined;
+          const exact = fieldIndex(t).exact;
           for (const m of obj.members) {
-            if (hasOwn(t.fields, m.key) || here?.has(m.key)) continue;
+            if (exact.has(m.key) || here?.has(m.key)) continue;
             here ??= new Map();
             here.set(m.key, { path: toPath(path, m.key), key: m.key, keyStart: m.keyStart });
           }

@@ -2,7 +2,7 @@
  * The semantic rules of Ignition (config/v3_X/types/*.go Validate methods), walked in Ignition's order: each
  * struct's own checks first, then its fields in Go struct order. Messages come from errors.ts.
  */
-import type { GoType, ObjT } from '../schema/types.js';
+import type { GoType } from '../schema/types.js';
 import { E, noInstallSection, noInstallSectionForTemplate } from './errors.js';
 import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
 import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
