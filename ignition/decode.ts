@@ -7,7 +7,7 @@
  * kept (or stood in for by an empty value of the same JSON type), so that ajv reports them without walking them.
  */
 import { findExactMember, findMember, type JsonNode, type ObjectNode } from './parse.js';
-import type { GoType, ObjT } from './schema/types.js';
+import { memoOnType, type GoType, type ObjT } from './schema/types.js';
 
 export type Path = (string | number)[];
 
@@ -70,14 +70,12 @@ interface FieldIndex {
 }
 const FIELDS = Symbol('field index');
 function fieldIndex(t: ObjT): FieldIndex {
-  const known = (t as ObjT & { [FIELDS]?: FieldIndex })[FIELDS];
-  if (known) return known;
-  const names = Object.keys(t.fields);
-  const lower = new Map<string, string>();
-  for (const f of names) if (!lower.has(f.toLowerCase())) lower.set(f.toLowerCase(), f);
-  const index = { exact: new Set(names), lower };
-  (t as ObjT & { [FIELDS]?: FieldIndex })[FIELDS] = index;
-  return index;
+  return memoOnType(t, FIELDS, () => {
+    const names = Object.keys(t.fields);
+    const lower = new Map<string, string>();
+    for (const f of names) if (!lower.has(f.toLowerCase())) lower.set(f.toLowerCase(), f);
+    return { exact: new Set(names), lower };
+  });
 }
 
 /** The struct field a JSON key lands in, as Go's encoding/json picks it: an exact match, else a case-insensitive one. */

@@ -3,7 +3,7 @@
  * entries with the same key; files, directories and links share one namespace ("Node"), as do the two kernel
  * argument lists. Then the walk goes down into the fields. Each repeated entry is an error at the entry.
  */
-import type { GoType } from '../schema/types.js';
+import { memoOnType, type GoType } from '../schema/types.js';
 import { E } from './errors.js';
 import type { Ctx, Path } from './report.js';
 
@@ -58,13 +58,13 @@ interface DupPlan {
   down: { name: string; t: GoType }[];
 }
 const PLAN = Symbol('dups plan');
-type Planned = GoType & { [PLAN]?: DupPlan | null };
 
-/** The plan of a type, kept on it (a symbol key), or null when nothing below it can hold a duplicate (skipped). */
+/** The plan of a type (kept on it), or null when nothing below it can hold a duplicate (the walk skips it). */
 function planOf(t: GoType): DupPlan | null {
-  const known = (t as Planned)[PLAN];
-  if (known !== undefined) return known;
-  (t as Planned)[PLAN] = null; // a recursive type (none today) would see "nothing below" while its plan is made
+  return memoOnType(t, PLAN, () => makePlan(t), null);
+}
+
+function makePlan(t: GoType): DupPlan | null {
   let plan: DupPlan | null = null;
   if (t.k === 'array') plan = planOf(t.item) ? { lists: [], down: [] } : null;
   else if (t.k === 'object') {
@@ -77,7 +77,6 @@ function planOf(t: GoType): DupPlan | null {
     }
     plan = lists.length || down.length ? { lists, down } : null;
   }
-  (t as Planned)[PLAN] = plan;
   return plan;
 }
 

@@ -2,7 +2,7 @@
  * The semantic rules of Ignition (config/v3_X/types/*.go Validate methods), walked in Ignition's order: each
  * struct's own checks first, then its fields in Go struct order. Messages come from errors.ts.
  */
-import type { GoType } from '../schema/types.js';
+import { memoOnType, type GoType } from '../schema/types.js';
 import { E, noInstallSection, noInstallSectionForTemplate } from './errors.js';
 import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
 import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
@@ -431,13 +431,13 @@ interface RulePlan {
   down: { name: string; t: GoType }[];
 }
 const PLAN = Symbol('rule plan');
-type Planned = GoType & { [PLAN]?: RulePlan | null };
 
-/** The plan of a type, or null when no rule applies at or below it (the walk skips the value). */
+/** The plan of a type (kept on it), or null when no rule applies at or below it (the walk skips the value). */
 function planOf(t: GoType): RulePlan | null {
-  const p = (t as Planned)[PLAN];
-  if (p !== undefined) return p;
-  (t as Planned)[PLAN] = null; // a recursive type (none today) would see "nothing below" while its plan is made
+  return memoOnType(t, PLAN, () => makePlan(t), null);
+}
+
+function makePlan(t: GoType): RulePlan | null {
   let plan: RulePlan | null = null;
   if (t.k === 'object') {
     const down = Object.entries(t.fields)
@@ -447,7 +447,6 @@ function planOf(t: GoType): RulePlan | null {
     plan = own !== undefined || down.length ? { own, down } : null;
   } else if (t.k === 'array') plan = planOf(t.item) ? { own: undefined, down: [] } : null;
   else if (t.k === 'string' && STRING_RULES[t.go]) plan = { own: STRING_RULES[t.go], down: [] };
-  (t as Planned)[PLAN] = plan;
   return plan;
 }
 

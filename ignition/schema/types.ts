@@ -106,6 +106,19 @@ export function schemaOf(t: GoType): Record<string, unknown> {
   return Object.keys(definitions).length ? { ...root, definitions } : root;
 }
 
+/**
+ * A value worked out once per type (a walk's plan, a field index) and kept on the type under a symbol key, which
+ * JSON.stringify and Object.entries skip. While it is being made, a use of the same type (a recursive type) sees
+ * `pending`.
+ */
+export function memoOnType<T>(t: GoType, key: symbol, make: () => T, pending?: T): T {
+  const holder = t as GoType & Record<symbol, T | undefined>;
+  const known = holder[key];
+  if (known !== undefined) return known;
+  holder[key] = pending;
+  return (holder[key] = make());
+}
+
 /** The Go type at a JSON path of the tree, with the struct that holds the field and the field path Go prints. */
 export function typeAt(root: ObjT, path: readonly (string | number)[]): { type: GoType; struct: string; field: string } | undefined {
   let t: GoType = root;
