@@ -7,31 +7,30 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Ajv, Options, ValidateFunction } from 'ajv';
-import * as v3_0 from './v3_0.js';
-import * as v3_1 from './v3_1.js';
-import * as v3_2 from './v3_2.js';
-import * as v3_3 from './v3_3.js';
-import * as v3_4 from './v3_4.js';
-import * as v3_5 from './v3_5.js';
-import * as v3_6 from './v3_6.js';
+import { buildTree } from './build.js';
 import { schemaOf, type ObjT } from './types.js';
 
 export interface SpecVersion {
   version: string;
   minor: number;
-  tree: ObjT;
+  /** The Go types Ignition decodes a config of this version into (build.ts), made on first use. */
+  readonly tree: ObjT;
   /** The JSON schema of the tree, made on first use (a start needs one version's at most). */
   readonly schema: Record<string, unknown>;
 }
 
-export const SPECS: readonly SpecVersion[] = [v3_0, v3_1, v3_2, v3_3, v3_4, v3_5, v3_6].map((m, minor) => {
+/** Spec 3.0.0 to 3.6.0. A start builds the tree and schema of the versions it meets only. */
+export const SPECS: readonly SpecVersion[] = [0, 1, 2, 3, 4, 5, 6].map((minor) => {
+  let tree: ObjT | undefined;
   let schema: Record<string, unknown> | undefined;
   return {
-    version: m.version,
+    version: `3.${minor}.0`,
     minor,
-    tree: m.tree,
+    get tree() {
+      return (tree ??= buildTree(minor));
+    },
     get schema() {
-      return (schema ??= schemaOf(m.tree));
+      return (schema ??= schemaOf(this.tree));
     },
   };
 });

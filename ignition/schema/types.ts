@@ -1,7 +1,7 @@
 /**
  * The shape of an Ignition config, described as the Go types Ignition decodes it into.
  *
- * Each spec version has one tree (v3_X.ts). From the tree come the JSON schema compiled by ajv (schemaOf), the
+ * Each spec version has one tree (build.ts, made on first use by index.ts). From the tree come the JSON schema compiled by ajv (schemaOf), the
  * wording of type errors (Go's "cannot unmarshal … of type …"), the list of known keys (unused-key warnings),
  * and the struct order in which Ignition walks the config.
  */
