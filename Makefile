@@ -16,8 +16,11 @@ node_modules/.installed: package.json package-lock.json
 
 node-deps: node_modules/.installed
 
+# tsc, then what is generated from the compiled code (scripts/build-dist.mjs): the ajv validators as standalone code
+# and oclif.manifest.json, so that a start loads only the invoked command.
 build: node-deps
 	npx tsc -p tsconfig.json
+	node scripts/build-dist.mjs
 
 # Type-check everything, tests and benches included (vitest itself does not), with unused names refused.
 typecheck: node-deps
@@ -55,4 +58,4 @@ bench-boot: deps build
 	bash bench/boot
 
 clean:
-	rm -rf dist tmp
+	rm -rf dist tmp oclif.manifest.json

@@ -1,16 +1,21 @@
 /**
- * Base class of every fcos command: a --json flag, one error renderer, signal handling.
+ * Base class of every fcos command: --json (oclif's enableJsonFlag), one error renderer, signal handling.
  * Commands stay thin: they parse flags, call a library service, and hand the typed result to output().
  */
-import { Command, Flags, Errors } from '@oclif/core';
+import { Command, Flags, Errors } from './oclif.js';
 import { FcosError, UserError, toFcosError } from '../lib/errors.js';
 import { installSignalHandlers } from '../lib/signals.js';
 import { setQuiet, setVerbose } from '../lib/log.js';
 
 export abstract class BaseCommand extends Command {
+  /**
+   * oclif's --json flag (and FCOS_CONTENT_TYPE=json): the result, or an error document, as one JSON document on
+   * stdout. Commands print through output(), not by returning the result, so that the text form stays theirs.
+   */
+  static override enableJsonFlag = true;
   static override baseFlags = {
-    json: Flags.boolean({ description: 'print one JSON document on stdout', default: false }),
-    verbose: Flags.boolean({ char: 'v', description: 'log every external command', default: false }),
+    json: Flags.boolean({ description: 'print one JSON document on stdout (errors too)', helpGroup: 'GLOBAL' }),
+    verbose: Flags.boolean({ char: 'v', description: 'log every external command', default: false, helpGroup: 'GLOBAL' }),
   };
 
   /**
@@ -19,12 +24,15 @@ export abstract class BaseCommand extends Command {
    */
   static pure = false;
 
-  protected jsonMode = false;
+  /** --json given (oclif's jsonEnabled: the flag before any `--`, or FCOS_CONTENT_TYPE=json). */
+  protected get jsonMode(): boolean {
+    return this.jsonEnabled();
+  }
 
   override async init(): Promise<void> {
     await super.init();
     if (!(this.constructor as typeof BaseCommand).pure) installSignalHandlers();
-    this.jsonMode = this.argv.includes('--json');
+    // Before parsing (parse errors are rendered by catch): the flags as they appear.
     if (this.argv.includes('--verbose') || this.argv.includes('-v')) setVerbose(true);
     if (this.jsonMode) setQuiet(false);
   }

@@ -7,7 +7,7 @@
  * kept (or stood in for by an empty value of the same JSON type), so that ajv reports them without walking them.
  */
 import { findExactMember, findMember, type JsonNode, type ObjectNode } from './parse.js';
-import type { GoType, ObjT } from './schema/types.js';
+import { memoOnType, type GoType, type ObjT } from './schema/types.js';
 
 export type Path = (string | number)[];
 
@@ -63,12 +63,26 @@ function standIn(node: JsonNode): unknown {
   return (node as { value: unknown }).value;
 }
 
+/** A struct's field names, exact and lower-cased (the first field of each lower-cased name), kept on the type. */
+interface FieldIndex {
+  exact: Set<string>;
+  lower: Map<string, string>;
+}
+const FIELDS = Symbol('field index');
+function fieldIndex(t: ObjT): FieldIndex {
+  return memoOnType(t, FIELDS, () => {
+    const names = Object.keys(t.fields);
+    const lower = new Map<string, string>();
+    for (const f of names) if (!lower.has(f.toLowerCase())) lower.set(f.toLowerCase(), f);
+    return { exact: new Set(names), lower };
+  });
+}
+
 /** The struct field a JSON key lands in, as Go's encoding/json picks it: an exact match, else a case-insensitive one. */
 function fieldFor(t: ObjT, key: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(t.fields, key)) return key;
-  const lower = key.toLowerCase();
-  for (const f of Object.keys(t.fields)) if (f.toLowerCase() === lower) return f;
-  return undefined;
+  const index = fieldIndex(t);
+  if (index.exact.has(key)) return key;
+  return index.lower.get(key.toLowerCase());
 }
 
 function kindMatches(node: JsonNode, t: GoType): boolean {
@@ -86,6 +100,27 @@ function kindMatches(node: JsonNode, t: GoType): boolean {
   }
 }
 
+/** A path as a chain of links to the parent, made into an array only for a finding (decoding allocates little). */
+interface PathLink {
+  up: PathLink | undefined;
+  seg: string | number;
+}
+function toPath(link: PathLink | undefined, ...more: (string | number)[]): Path {
+  const out: Path = [];
+  for (let l = link; l; l = l.up) out.push(l.seg);
+  out.reverse();
+  for (const m of more) out.push(m);
+  return out;
+}
+
+/** A plain integer literal that fits in int64 (Go's int); up to 15 digits it does without BigInt. */
+function isInt64(raw: string): boolean {
+  if (!/^-?\d+$/.test(raw)) return false;
+  if (raw.length <= 15) return true;
+  const b = BigInt(raw);
+  return b <= INT64_MAX && b >= INT64_MIN;
+}
+
 export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
   const unused: UnusedKey[] = [];
   const intErrors: IntError[] = [];
@@ -95,9 +130,9 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
 
   // Members are applied in document order, like Go: a repeated key decodes again into the same field, so objects
   // merge and everything else is replaced; null leaves a field alone (a pointer or a list becomes unset).
-  const decode = (node: JsonNode, t: GoType, path: Path, into?: unknown, reportUnused = true): unknown => {
+  const decode = (node: JsonNode, t: GoType, path: PathLink | undefined, into?: unknown, reportUnused = true): unknown => {
     if (!kindMatches(node, t)) {
-      kindErrors.push({ path, node });
+      kindErrors.push({ path: toPath(path), node });
       return standIn(node);
     }
     switch (t.k) {
@@ -106,26 +141,33 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
         const out: Record<string, unknown> = into && typeof into === 'object' && !Array.isArray(into) ? (into as Record<string, unknown>) : {};
         // Unused keys of this object, sorted by key (Ignition reports them before walking into the fields). Ignition
         // looks for them only under exactly spelled keys, not under a key matched case-insensitively.
-        const here = new Map<string, UnusedKey>();
-        for (const m of obj.members) {
-          if (reportUnused && !Object.prototype.hasOwnProperty.call(t.fields, m.key) && !here.has(m.key)) here.set(m.key, { path: [...path, m.key], key: m.key, keyStart: m.keyStart });
-        }
-        for (const k of [...here.keys()].sort()) {
-          const u = here.get(k)!;
-          const id = u.path.join('\u0000');
-          if (!seenUnused.has(id)) {
-            seenUnused.add(id);
-            unused.push(u);
+        if (reportUnused) {
+          let here: Map<string, UnusedKey> | undefined;
+          const exact = fieldIndex(t).exact;
+          for (const m of obj.members) {
+            if (exact.has(m.key) || here?.has(m.key)) continue;
+            here ??= new Map();
+            here.set(m.key, { path: toPath(path, m.key), key: m.key, keyStart: m.keyStart });
+          }
+          if (here) {
+            for (const k of [...here.keys()].sort()) {
+              const u = here.get(k)!;
+              const id = u.path.join('\u0000');
+              if (!seenUnused.has(id)) {
+                seenUnused.add(id);
+                unused.push(u);
+              }
+            }
           }
         }
         for (const m of obj.members) {
           const name = fieldFor(t, m.key);
           if (name === undefined) continue;
           const ft = t.fields[name]!;
-          const p = [...path, name];
+          const p: PathLink = { up: path, seg: name };
           if (m.value.kind === 'null') {
             const nonNull = ft.k === 'object' || ft.k === 'array' || t.nonNull?.includes(name);
-            if (nonNull) nulls.push(p);
+            if (nonNull) nulls.push(toPath(p));
             if (ft.k === 'array' || !nonNull) delete out[name];
             continue;
           }
@@ -134,21 +176,22 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
         return out;
       }
       case 'array': {
-        return (node as { items: JsonNode[] }).items.map((item, i) => {
-          if (item.kind !== 'null') return decode(item, t.item, [...path, i], undefined, reportUnused);
-          if (!t.nullItems) nulls.push([...path, i]);
-          return zeroOf(t.item);
-        });
+        const items = (node as { items: JsonNode[] }).items;
+        const out: unknown[] = new Array(items.length);
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]!;
+          if (item.kind !== 'null') out[i] = decode(item, t.item, { up: path, seg: i }, undefined, reportUnused);
+          else {
+            if (!t.nullItems) nulls.push(toPath(path, i));
+            out[i] = zeroOf(t.item);
+          }
+        }
+        return out;
       }
       case 'int': {
         const raw = (node as { raw?: string }).raw ?? String((node as { value: unknown }).value);
-        let ok = /^-?\d+$/.test(raw);
-        if (ok) {
-          const b = BigInt(raw);
-          ok = b <= INT64_MAX && b >= INT64_MIN;
-        }
-        if (!ok) {
-          intErrors.push({ path, node, raw });
+        if (!isInt64(raw)) {
+          intErrors.push({ path: toPath(path), node, raw });
           return 0;
         }
         return (node as { value: unknown }).value;
@@ -158,7 +201,7 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
     }
   };
 
-  const value = decode(root, tree, []) as Record<string, unknown>;
+  const value = decode(root, tree, undefined) as Record<string, unknown>;
   return { value, unused, intErrors, nulls, kindErrors };
 }
 

@@ -79,14 +79,30 @@ export function parseJson(text: string): JsonNode {
     throw new JsonSyntaxError(msg, at);
   };
   const eof = (): never => err('unexpected end of JSON input', n);
+  // Native scans for the common cases (runs of white space, strings without escapes): the character loops below
+  // run cold in the interpreter at every start.
+  const WS = /[ \t\n\r]*/y;
   const skipWs = () => {
-    while (i < n && isWs(text.charCodeAt(i))) i++;
+    if (i < n && isWs(text.charCodeAt(i))) {
+      WS.lastIndex = i;
+      WS.test(text);
+      i = WS.lastIndex;
+    }
   };
+  const PLAIN = /[\\\x00-\x1f]/;
 
   const parseString = (): string => {
     // text[i] === '"'
     const start = i;
     i++;
+    const close = text.indexOf('"', i);
+    if (close >= 0) {
+      const plain = text.slice(i, close);
+      if (!PLAIN.test(plain)) {
+        i = close + 1;
+        return plain;
+      }
+    }
     let out = '';
     let chunk = i;
     for (;;) {

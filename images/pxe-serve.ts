@@ -327,7 +327,7 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
       res.end(body);
     });
   });
-  const bound = await listenOn(server, o.port ?? 0, o.listen ?? DEFAULT_BIND, { host: '--listen', port: '--http-port' });
+  const bound = await listenOn(server, o.port ?? 0, o.listen ?? DEFAULT_BIND, { host: '--host', port: '--port' });
   const close = () => new Promise<void>((ok) => server.close(() => ok()));
   const port = bound.port;
   const loopback = isLoopback(bound.address);

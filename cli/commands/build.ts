@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildImage, type BuildImageResult, type ComposeFn } from '../../images/build.js';
 import { compose as composeTree } from '../../ostree/compose.js';
@@ -8,11 +8,13 @@ import { latestCompose } from '../../ostree/builds.js';
 import { join } from 'node:path';
 
 export default class Build extends BaseCommand {
+  static override summary = 'build a bootable disk image that applies an Ignition config at first boot';
   static override description =
-    'build a bootable disk image (GPT, BIOS+UEFI GRUB, ostree deployment) that applies an Ignition config at first boot';
+    'Composes the manifest when its inputs changed, then writes the images (GPT, BIOS+UEFI GRUB, an ostree deployment) with the Ignition or Butane config embedded; Ignition applies it at first boot.';
   static override flags = {
     ignition: Flags.string({ char: 'i', description: 'Ignition config (.ign) or Butane config (.bu) to embed', required: true }),
-    manifest: Flags.string({ char: 'm', description: 'compose manifest (default: ostree/manifests/default.yaml)' }),
+    // -m is --memory elsewhere (run, cluster up, as in cosa run); kept here for one release, with a warning.
+    manifest: Flags.string({ charAliases: ['m'], deprecateAliases: true, description: 'compose manifest (default: ostree/manifests/default.yaml)' }),
     builds: Flags.string({ description: 'builds directory (default: ./builds)' }),
     format: Flags.string({ char: 'f', description: 'output format', options: [...Object.keys(FORMATS), 'all'], multiple: true, default: ['qcow2'] }),
     firmware: Flags.string({ description: 'boot firmware to install GRUB for', options: ['bios', 'uefi', 'both'], default: 'both' }),

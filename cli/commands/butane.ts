@@ -1,22 +1,23 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { translateButaneFile } from '../../ignition/butane/index.js';
 import { formatFinding, type Finding } from '../../ignition/report.js';
 
 export default class Butane extends BaseCommand {
-  static override description = 'translate a Butane config (fcos 1.0.0–1.7.0, flatcar, r4e, fiot, openshift) into Ignition JSON (a MachineConfig for openshift)';
+  static override summary = 'translate a Butane config into an Ignition config';
+  static override description = 'Variants fcos 1.0.0–1.7.0, flatcar, r4e, fiot and openshift (a MachineConfig); flags as in Butane. Warnings go to stderr, the config to stdout or --output.';
   static override args = { file: Args.string({ description: 'Butane YAML file (stdin when omitted or -)', required: false, ignoreStdin: true }) };
   static override pure = true;
   static override flags = {
     'files-dir': Flags.string({ char: 'd', description: 'directory that local file references are confined to' }),
-    strict: Flags.boolean({ description: 'fail on any warning', default: false }),
+    strict: Flags.boolean({ char: 's', description: 'fail on any warning', default: false }),
     output: Flags.string({ char: 'o', description: 'write the Ignition config to this file instead of stdout' }),
     pretty: Flags.boolean({ char: 'p', description: 'indent the output', default: false }),
     raw: Flags.boolean({ char: 'r', description: 'openshift: write the Ignition config, not a MachineConfig', default: false }),
   };
   static override examples = [
     '<%= config.bin %> butane config.bu',
-    '<%= config.bin %> butane --strict -d files/ -o config.ign config.bu',
+    '<%= config.bin %> butane -s -d files/ -o config.ign config.bu',
     'cat config.bu | <%= config.bin %> butane --pretty',
   ];
 

@@ -1,10 +1,11 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { compose, type ComposeResult } from '../../ostree/compose.js';
 import { buildsDir } from '../../lib/paths.js';
 
 export default class Compose extends BaseCommand {
-  static override description = 'compose a manifest into a reproducible ostree commit (builds/repo, builds/<version>/meta.json)';
+  static override summary = 'compose a manifest into an ostree commit';
+  static override description = 'A reproducible ostree commit in builds/repo and its record in builds/<version>/meta.json; nothing is done when the inputs did not change.';
   static override flags = {
     manifest: Flags.string({ description: 'manifest YAML (default: ostree/manifests/default.yaml)' }),
     builds: Flags.string({ description: 'builds directory (default: ./builds or $FCOS_BUILDS_DIR)' }),

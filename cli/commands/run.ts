@@ -1,10 +1,11 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildsDir } from '../../lib/paths.js';
 import { runVm, type RunVmResult } from '../../qemu/run.js';
 
 export default class Run extends BaseCommand {
-  static override description = 'boot an image under QEMU (the latest build by default) and print how to log in';
+  static override summary = 'boot an image under QEMU';
+  static override description = 'The latest build by default, through a throw-away overlay; prints the ssh line, the console log and the QMP socket. Ctrl-C powers the VM off.';
   static override args = { image: Args.string({ description: 'disk image (qcow2 or raw); default: builds/latest images.qemu' }) };
   static override flags = {
     ignition: Flags.string({ char: 'i', description: 'Ignition config for the first boot (an SSH key for core is added)' }),
@@ -12,7 +13,8 @@ export default class Run extends BaseCommand {
     memory: Flags.integer({ char: 'm', description: 'memory in MiB (default 2048; 3072 with --pxe)' }),
     cpus: Flags.integer({ description: 'virtual CPUs (default 2)' }),
     'ssh-port': Flags.integer({ description: 'host port forwarded to the guest SSH (default: a free one)' }),
-    detach: Flags.boolean({ char: 'd', description: 'leave the VM running and exit once SSH answers', default: false, exclusive: ['console'] }),
+    // -d is --files-dir elsewhere (butane, as in Butane); kept here for one release, with a warning.
+    detach: Flags.boolean({ charAliases: ['d'], deprecateAliases: true, description: 'leave the VM running and exit once SSH answers', default: false, exclusive: ['console'] }),
     console: Flags.boolean({ char: 'c', description: 'the serial console on this terminal too (Ctrl-A X quits)', default: false }),
     persist: Flags.boolean({ description: 'write to the image itself instead of a throw-away overlay', default: false }),
     baseline: Flags.boolean({ description: 'boot the plain Debian baseline image instead (bench/boot, harness self-tests)', default: false }),

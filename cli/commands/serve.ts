@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildsDir } from '../../lib/paths.js';
 import { abortSignal } from '../../lib/signals.js';
@@ -6,10 +6,12 @@ import { startUpdateServer } from '../../ostree/serve.js';
 import { info } from '../../lib/log.js';
 
 export default class Serve extends BaseCommand {
-  static override description = 'serve the builds directory\'s ostree repo and build index over HTTP (hosts upgrade from it)';
+  static override summary = 'serve the builds directory over HTTP for host upgrades';
+  static override description = 'The ostree repo (signed commits, static deltas) and the build index (/index.json); hosts upgrade from it with fcos-update.';
   static override flags = {
     builds: Flags.string({ description: 'builds directory (default ./builds or $FCOS_BUILDS_DIR)' }),
-    port: Flags.integer({ char: 'p', description: 'TCP port (0: a free one)', default: 8080, min: 0, max: 65535 }),
+    // -p is --pretty elsewhere (butane, as in Butane); kept here for one release, with a warning.
+    port: Flags.integer({ charAliases: ['p'], deprecateAliases: true, description: 'TCP port (0: a free one)', default: 8080, min: 0, max: 65535 }),
     host: Flags.string({ description: 'address to listen on (0.0.0.0: every interface; QEMU guests reach 127.0.0.1 as 10.0.2.2)', default: '127.0.0.1' }),
   };
   static override examples = [

@@ -1,11 +1,12 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildsDir } from '../../lib/paths.js';
 import { runScenarios, type TestReport } from '../../qemu/harness.js';
 import { SCENARIOS, selectScenarios } from '../../qemu/scenarios/index.js';
 
 export default class Test extends BaseCommand {
-  static override description = 'boot images under QEMU and run kola-style test scenarios (logs in tmp/fcos-test/<scenario>/)';
+  static override summary = 'run kola-style test scenarios in QEMU VMs';
+  static override description = 'Boots the images each scenario needs and runs its checks; logs in tmp/fcos-test/<scenario>/. Exit 1 when a check fails.';
   static override strict = false;
   static override args = { scenario: Args.string({ description: `scenario name(s): ${SCENARIOS.map((s) => s.name).join(', ')}` }) };
   static override flags = {

@@ -2,7 +2,7 @@
  * The semantic rules of Ignition (config/v3_X/types/*.go Validate methods), walked in Ignition's order: each
  * struct's own checks first, then its fields in Go struct order. Messages come from errors.ts.
  */
-import type { GoType, ObjT } from '../schema/types.js';
+import { memoOnType, type GoType } from '../schema/types.js';
 import { E, noInstallSection, noInstallSectionForTemplate } from './errors.js';
 import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
 import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
@@ -13,7 +13,7 @@ import { goParseUrl, validateUrl, validateUrlNilOk } from './url.js';
 type V = any;
 type Rule = (v: V, c: Path, ctx: Ctx) => void;
 
-const at = (c: Path, ...more: (string | number)[]): Path => [...c, ...more];
+const at = (c: Path, ...more: (string | number)[]): Path => c.concat(more);
 
 function validateMode(m: number | undefined): string | undefined {
   if (m !== undefined && (m < 0 || m > 0o7777)) return E.FileIllegalMode;
@@ -424,19 +424,53 @@ const STRING_RULES: Record<string, Rule> = {
   },
 };
 
+/** Per type, what the walk does, worked out once and kept on the type (a symbol key: JSON and Object.entries skip it). */
+interface RulePlan {
+  own: Rule | undefined;
+  /** The fields whose values the walk visits: the ones with a rule at or below them. */
+  down: { name: string; t: GoType }[];
+}
+const PLAN = Symbol('rule plan');
+
+/** The plan of a type (kept on it), or null when no rule applies at or below it (the walk skips the value). */
+function planOf(t: GoType): RulePlan | null {
+  return memoOnType(t, PLAN, () => makePlan(t), null);
+}
+
+function makePlan(t: GoType): RulePlan | null {
+  let plan: RulePlan | null = null;
+  if (t.k === 'object') {
+    const down = Object.entries(t.fields)
+      .filter(([, ft]) => planOf(ft))
+      .map(([name, ft]) => ({ name, t: ft }));
+    const own: Rule | undefined = STRUCT_RULES[t.struct];
+    plan = own !== undefined || down.length ? { own, down } : null;
+  } else if (t.k === 'array') plan = planOf(t.item) ? { own: undefined, down: [] } : null;
+  else if (t.k === 'string' && STRING_RULES[t.go]) plan = { own: STRING_RULES[t.go], down: [] };
+  return plan;
+}
+
 /** Walk a decoded value like vcontext's validate.Validate: the struct's rules, then each field in order. */
 export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
+  const plan = planOf(t);
+  if (!plan) return;
   if (t.k === 'object') {
     const obj = v ?? {};
-    STRUCT_RULES[t.struct]?.(obj, c, ctx);
+    plan.own?.(obj, c, ctx);
     // Absent (zero-valued) structs are skipped: none of Ignition's rules reports anything on a zero value.
-    for (const [name, ft] of Object.entries((t as ObjT).fields)) {
+    for (const { name, t: ft } of plan.down) {
       const fv = obj[name];
-      if (fv !== undefined) walkRules(fv, ft, at(c, name), ctx);
+      if (fv === undefined) continue;
+      const p = c.slice();
+      p.push(name);
+      walkRules(fv, ft, p, ctx);
     }
   } else if (t.k === 'array') {
-    (v as V[]).forEach((item, i) => walkRules(item, t.item, at(c, i), ctx));
-  } else if (t.k === 'string') {
-    STRING_RULES[t.go]?.(v, c, ctx);
-  }
+    const items = v as V[];
+    for (let i = 0; i < items.length; i++) {
+      const p = c.slice();
+      p.push(i);
+      walkRules(items[i], t.item, p, ctx);
+    }
+  } else plan.own?.(v, c, ctx);
 }

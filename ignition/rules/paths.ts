@@ -27,6 +27,8 @@ export function goJoin(...elems: string[]): string {
 export function validatePath(p: string | undefined): string | undefined {
   if (p === undefined || p === '') return E.NoPath;
   if (!p.startsWith('/')) return E.PathRelative;
+  // Clean already when no segment is empty, "." or ".." (no "//", no "/." at all) and no "/" ends it.
+  if (!p.includes('//') && !p.includes('/.') && (p.length === 1 || !p.endsWith('/'))) return undefined;
   if (goClean(p) !== p) return E.DirtyPath;
   return undefined;
 }

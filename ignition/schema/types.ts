@@ -1,7 +1,7 @@
 /**
  * The shape of an Ignition config, described as the Go types Ignition decodes it into.
  *
- * Each spec version has one tree (v3_X.ts). From the tree come the JSON schema compiled by ajv (schemaOf), the
+ * Each spec version has one tree (build.ts, made on first use by index.ts). From the tree come the JSON schema compiled by ajv (schemaOf), the
  * wording of type errors (Go's "cannot unmarshal … of type …"), the list of known keys (unused-key warnings),
  * and the struct order in which Ignition walks the config.
  */
@@ -49,23 +49,74 @@ export function withRules(o: ObjT, nonNull: string[], required: string[] = []): 
   return { ...o, nonNull, required };
 }
 
-/** The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Nulls are removed before validation, as Go ignores them. */
+/**
+ * The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Nulls are removed before validation, as Go ignores
+ * them. A struct schema used more than once (Resource, Verification, HTTPHeader, …) is written once under
+ * `definitions` and referred to, so that ajv generates one function for it rather than a copy at every use (the
+ * generated validators are loaded at each start: a third of the size).
+ */
 export function schemaOf(t: GoType): Record<string, unknown> {
-  switch (t.k) {
-    case 'string':
-      return { type: 'string' };
-    case 'int':
-      return { type: 'integer' };
-    case 'bool':
-      return { type: 'boolean' };
-    case 'array':
-      return { type: 'array', items: schemaOf(t.item) };
-    case 'object': {
-      const properties: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(t.fields)) properties[k] = schemaOf(v);
-      return t.required?.length ? { type: 'object', properties, required: t.required } : { type: 'object', properties };
+  const inline = (x: GoType): Record<string, unknown> => {
+    switch (x.k) {
+      // Scalars are not typed here: decode.ts checks every scalar's JSON type (and Go's int64 rules, stricter than
+      // "integer") as it decodes, and a value of the wrong type reaches ajv as itself, so ajv's type error would only
+      // repeat decode's. Leaving them out halves the generated code, which runs cold at every start.
+      case 'string':
+      case 'int':
+      case 'bool':
+        return {};
+      case 'array':
+        return { type: 'array', items: inline(x.item) };
+      case 'object': {
+        const properties: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(x.fields)) properties[k] = inline(v);
+        return x.required?.length ? { type: 'object', properties, required: x.required } : { type: 'object', properties };
+      }
     }
-  }
+  };
+  // Count each struct schema's uses, by content (one struct can differ by version or by required keys).
+  const uses = new Map<string, number>();
+  const count = (x: GoType): void => {
+    if (x.k === 'array') count(x.item);
+    if (x.k !== 'object') return;
+    const key = JSON.stringify(inline(x));
+    uses.set(key, (uses.get(key) ?? 0) + 1);
+    for (const f of Object.values(x.fields)) count(f);
+  };
+  count(t);
+  const definitions: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  const build = (x: GoType, top = false): Record<string, unknown> => {
+    if (x.k === 'array') return { type: 'array', items: build(x.item) };
+    if (x.k !== 'object') return inline(x);
+    const properties: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x.fields)) properties[k] = build(v);
+    const own = x.required?.length ? { type: 'object', properties, required: x.required } : { type: 'object', properties };
+    const key = JSON.stringify(inline(x));
+    if (top || (uses.get(key) ?? 0) < 2) return own;
+    let name = names.get(key);
+    if (!name) {
+      name = x.struct in definitions ? `${x.struct}_${names.size}` : x.struct;
+      names.set(key, name);
+      definitions[name] = own;
+    }
+    return { $ref: `#/definitions/${name}` };
+  };
+  const root = build(t, true);
+  return Object.keys(definitions).length ? { ...root, definitions } : root;
+}
+
+/**
+ * A value worked out once per type (a walk's plan, a field index) and kept on the type under a symbol key, which
+ * JSON.stringify and Object.entries skip. While it is being made, a use of the same type (a recursive type) sees
+ * `pending`.
+ */
+export function memoOnType<T>(t: GoType, key: symbol, make: () => T, pending?: T): T {
+  const holder = t as GoType & Record<symbol, T | undefined>;
+  const known = holder[key];
+  if (known !== undefined) return known;
+  holder[key] = pending;
+  return (holder[key] = make());
 }
 
 /** The Go type at a JSON path of the tree, with the struct that holds the field and the field path Go prints. */

@@ -289,7 +289,7 @@ describe('PXE (TCG)', () => {
     writeFileSync(join(cfg, `${hyp(MAC.badsha)}.kargs`), `fcos.live.rootfs_sha256=${'0'.repeat(64)}\n`);
 
     port = await freePort();
-    serve = execa(FCOS, ['pxe', 'serve', '--builds', B, '--ignition-dir', cfg, '--http-port', String(port), '--listen', '127.0.0.1'], { reject: false, all: true, buffer: true });
+    serve = execa(FCOS, ['pxe', 'serve', '--builds', B, '--ignition-dir', cfg, '--port', String(port), '--host', '127.0.0.1'], { reject: false, all: true, buffer: true });
     await waitHttp(`http://127.0.0.1:${port}/boot.ipxe`, serve, 'fcos pxe serve');
 
     prepareUpgradeDir();

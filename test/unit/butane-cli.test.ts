@@ -1,5 +1,5 @@
 /**
- * `fcos butane` through the built CLI (run `npx tsc -p tsconfig.json` first): bad input exits 1 with a
+ * `fcos butane` through the built CLI (run `make build` first): bad input exits 1 with a
  * one-line message and writes nothing. (The successful paths need the Ignition validator and are in
  * butane-validate.test.ts.)
  */
@@ -14,7 +14,7 @@ const fcos = join(root, 'bin', 'fcos');
 const files = join(root, 'test', 'fixtures', 'butane', 'files');
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'dist', 'cli', 'commands', 'butane.js'))) throw new Error('the CLI is not built: run `npx tsc -p tsconfig.json` first');
+  if (!existsSync(join(root, 'dist', 'cli', 'commands', 'butane.js'))) throw new Error('the CLI is not built: run `make build` first');
 });
 
 const butane = (args: string[], input?: string) => run(fcos, ['butane', ...args], { allowFailure: true, ...(input !== undefined ? { input } : {}) });

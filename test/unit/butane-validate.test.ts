@@ -1,7 +1,7 @@
 /**
  * Outputs of fcos butane pass validateConfig (ignition/validate.ts) with no error, and the CLI's successful
  * paths (stdin, -o, --pretty, --json) — all of which validate before writing. Needs the validator
- * implementation, and the built CLI (`npx tsc -p tsconfig.json`).
+ * implementation, and the built CLI (`make build`).
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

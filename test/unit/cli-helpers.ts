@@ -7,9 +7,14 @@ import { run } from '../../lib/run.js';
 export const REPO = join(__dirname, '..', '..');
 export const FCOS = join(REPO, 'bin', 'fcos');
 
-/** dist/ is what bin/fcos runs: build it when it is not there (a stale one is the caller's business: `npx tsc -p tsconfig.json`). */
-export async function buildCli(): Promise<void> {
-  if (!existsSync(join(REPO, 'dist', 'cli', 'index.js'))) await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 280_000, purpose: 'build the CLI' });
+/**
+ * dist/ is what bin/fcos runs: build it as `make build` does (tsc, then scripts/build-dist.mjs: the ajv validators and
+ * oclif.manifest.json) when it is not there, or always with force (a stale one is otherwise the caller's business).
+ */
+export async function buildCli(o: { force?: boolean } = {}): Promise<void> {
+  if (!o.force && existsSync(join(REPO, 'dist', 'cli', 'commands', 'validate.js'))) return;
+  await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 280_000, purpose: 'build the CLI' });
+  await run('node', ['scripts/build-dist.mjs'], { cwd: REPO, timeoutMs: 120_000, purpose: 'build the CLI (generated files)' });
 }
 
 export interface CliResult {

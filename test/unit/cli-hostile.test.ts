@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../lib/run.js';
 import { REPO } from './ignition-helpers.js';
+import { buildCli } from './cli-helpers.js';
 import { laughs } from './hostile-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fcos-hostile-cli-'));
@@ -52,7 +52,7 @@ function manyFindings(n: number): string {
 }
 
 beforeAll(async () => {
-  await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 240_000, purpose: 'build the CLI' });
+  await buildCli({ force: true });
 }, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -284,7 +284,7 @@ describe(`fuzz (seed ${SEED})`, () => {
   }, 120_000);
 
   it('25 cases through bin/fcos: exit status 0 or 1, no stack trace', async () => {
-    if (!existsSync(join(REPO, 'dist', 'cli', 'commands', 'validate.js'))) throw new Error('the CLI is not built: run `npx tsc -p tsconfig.json` first');
+    if (!existsSync(join(REPO, 'dist', 'cli', 'commands', 'validate.js'))) throw new Error('the CLI is not built: run `make build` first');
     const r = prng(SEED + 2);
     const fcos = join(REPO, 'bin', 'fcos');
     const ign = Array.from({ length: 15 }, (_, i) => {

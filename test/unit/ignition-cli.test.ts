@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { REPO } from './ignition-helpers.js';
+import { buildCli } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fcos-validate-cli-'));
 const fcos = join(REPO, 'bin', 'fcos');
@@ -16,7 +17,7 @@ const put = (name: string, data: string | Buffer) => {
 const validate = (...args: string[]) => run(fcos, ['validate', ...args], { allowFailure: true, timeoutMs: 120_000 });
 
 beforeAll(async () => {
-  await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 240_000, purpose: 'build the CLI' });
+  await buildCli({ force: true });
 }, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

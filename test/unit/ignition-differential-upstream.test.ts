@@ -18,11 +18,12 @@
  * Every disagreement must be listed in KNOWN_DISAGREEMENTS with its reason.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
+import { buildCli } from './cli-helpers.js';
 import { validateConfig } from '../../ignition/validate.js';
 import { REPO, docExamples, firstError, pool } from './ignition-helpers.js';
 import { upstreamTool } from './upstream-tools.js';
@@ -228,7 +229,7 @@ function differential(s: Suite): void {
 
     if (s.cli) it('bin/fcos validate --json gives the same verdicts as the library', async () => {
       if (buildError) throw buildError;
-      if (!existsSync(join(REPO, 'dist', 'cli', 'index.js'))) await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 240_000, purpose: 'build the CLI' });
+      await buildCli();
       // Into a file, not a pipe: fcos exits through oclif's process.exit, which cuts piped output beyond the pipe
       // buffer (about 200 KB here).
       const out = join(dir, 'cli.json');

@@ -10,11 +10,12 @@
  * Compared: the valid/invalid verdict and, when both say invalid, the path of the first error (not the message:
  * fcos words version errors differently on purpose). Every disagreement must be listed in KNOWN_DISAGREEMENTS.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
+import { buildCli } from './cli-helpers.js';
 import { validateConfig } from '../../ignition/validate.js';
 import { REPO, docExamples, firstError, pool, requireTool } from './ignition-helpers.js';
 import { baseSeeds, docSeeds, generateCases, type Case } from '../differential/generate.js';
@@ -134,7 +135,7 @@ describe('differential: fcos validate vs ignition-validate (spec 3.0–3.3)', ()
 
   it('bin/fcos validate --json gives the same verdicts as the library', async () => {
     // The test may assume dist/ is built (as ignition-cli.test.ts does with its own build step).
-    if (!existsSync(join(REPO, 'dist', 'cli', 'index.js'))) await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, timeoutMs: 240_000, purpose: 'build the CLI' });
+    await buildCli();
     const r = await run(join(REPO, 'bin', 'fcos'), ['validate', '--json', ...outcomes.map((o) => o.file)], { allowFailure: true, timeoutMs: 120_000 });
     const results = JSON.parse(r.stdout) as { file: string; valid: boolean }[];
     expect(results.map((x) => [x.file, x.valid])).toEqual(outcomes.map((o) => [o.file, o.fcosValid]));

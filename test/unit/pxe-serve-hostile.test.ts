@@ -269,32 +269,39 @@ describe('fcos pxe serve (CLI): user mistakes are user errors (exit 1, one line,
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
   };
 
-  it('--http-port -1 and 70000', async () => {
-    userError(await pxe(['--http-port=-1']), /^fcos: --http-port must be a TCP port, 0 to 65535 \(got -1\)$/);
-    userError(await pxe(['--http-port', '70000']), /^fcos: --http-port must be a TCP port, 0 to 65535 \(got 70000\)$/);
+  it('--port -1 and 70000', async () => {
+    userError(await pxe(['--port=-1']), /^fcos: --port must be a TCP port, 0 to 65535 \(got -1\)$/);
+    userError(await pxe(['--port', '70000']), /^fcos: --port must be a TCP port, 0 to 65535 \(got 70000\)$/);
   });
-  it('--listen 999.1.1.1', async () => {
-    userError(await pxe(['--http-port', '0', '--listen', '999.1.1.1']), /^fcos: 999\.1\.1\.1 is not a valid IPv4 address$/);
+  it('--host 999.1.1.1', async () => {
+    userError(await pxe(['--port', '0', '--host', '999.1.1.1']), /^fcos: 999\.1\.1\.1 is not a valid IPv4 address$/);
+  });
+  it('the old names --http-port and --listen still work, with a deprecation warning', async () => {
+    const r = await pxe(['--http-port', '70000', '--listen', '127.0.0.1']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('The "--http-port" flag has been deprecated. Use "--port" instead.');
+    expect(r.stderr).toContain('The "--listen" flag has been deprecated. Use "--host" instead.');
+    expect(r.stderr).toMatch(/^fcos: --port must be a TCP port, 0 to 65535 \(got 70000\)$/m);
   });
   it('--tftp FILE', async () => {
     const file = join(f.dir, 'a-file');
     writeFileSync(file, 'x');
-    userError(await pxe(['--http-port', '0', '--tftp', file]), /^fcos: --tftp .*a-file is not a directory$/);
+    userError(await pxe(['--port', '0', '--tftp', file]), /^fcos: --tftp .*a-file is not a directory$/);
   });
   it('--ignition-dir FILE', async () => {
-    userError(await fcosCli(['pxe', 'serve', '--builds', f.builds, '--ignition-dir', join(f.cfg, `${MAC1}.ign`), '--http-port', '0']), /^fcos: --ignition-dir .* is not a directory$/);
+    userError(await fcosCli(['pxe', 'serve', '--builds', f.builds, '--ignition-dir', join(f.cfg, `${MAC1}.ign`), '--port', '0']), /^fcos: --ignition-dir .* is not a directory$/);
   });
   it('a meta.json that is not JSON (exit 70 before)', async () => {
     const g = fixture();
     try {
       writeFileSync(join(g.builds, '1.0', 'meta.json'), '{');
-      userError(await fcosCli(['pxe', 'serve', '--builds', g.builds, '--ignition-dir', g.cfg, '--http-port', '0']), /^fcos: \/.*\/latest\/meta\.json is not valid JSON$/);
+      userError(await fcosCli(['pxe', 'serve', '--builds', g.builds, '--ignition-dir', g.cfg, '--port', '0']), /^fcos: \/.*\/latest\/meta\.json is not valid JSON$/);
     } finally {
       rmSync(g.dir, { recursive: true, force: true });
     }
   });
   it('prints the address it bound', async () => {
-    const r = await fcosCli(['pxe', 'serve', '--builds', f.builds, '--ignition-dir', f.cfg, '--http-port', '0', '--json'], { untilStdout: /"listening"/ });
+    const r = await fcosCli(['pxe', 'serve', '--builds', f.builds, '--ignition-dir', f.cfg, '--port', '0', '--json'], { untilStdout: /"listening"/ });
     const j = JSON.parse(r.stdout) as { address: string; listening: string; requireToken: boolean };
     expect(j.address).toBe('127.0.0.1');
     expect(j.requireToken).toBe(false);

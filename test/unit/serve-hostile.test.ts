@@ -116,7 +116,7 @@ describe('fcos serve: symlinks out of the served tree', () => {
 });
 
 describe('fcos serve (CLI): bind mistakes are user errors', () => {
-  beforeAll(buildCli, 300_000);
+  beforeAll(() => buildCli(), 300_000);
 
   it('--host nonexistent.invalid: exit 1, one line and a hint, no stack trace', async () => {
     const b = buildsDir();

@@ -1,9 +1,10 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { downCluster, type DownResult } from '../../../qemu/cluster.js';
 
 export default class ClusterDown extends BaseCommand {
-  static override description = 'stop the cluster VMs and drop their disk overlays (the keys and configs stay)';
+  static override summary = 'stop the cluster VMs';
+  static override description = 'Drops the disk overlays; the keys and configs stay.';
   static override args = { dir: Args.string({ description: 'cluster directory', required: true }) };
 
   async run(): Promise<void> {

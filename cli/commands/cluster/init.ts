@@ -1,14 +1,16 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { initCluster, DEFAULT_NAME, DEFAULT_SUBNET, type InitResult } from '../../../qemu/cluster.js';
 
 export default class ClusterInit extends BaseCommand {
-  static override description = 'make a TLS etcd cluster: a CA, per-node certificates, one Butane + Ignition config per node, an etcdctl env file';
+  static override summary = 'make the CA, keys and configs of a TLS etcd cluster';
+  static override description = 'A CA, per-node certificates, one Butane and Ignition config per node and an etcdctl env file, in the cluster directory.';
   static override flags = {
     nodes: Flags.integer({ char: 'n', description: 'number of nodes (3 or 5 for etcd)', required: true }),
     name: Flags.string({ description: `cluster name; nodes are NAME-1, NAME-2, ... (default ${DEFAULT_NAME})` }),
     subnet: Flags.string({ description: `private network of the nodes, IPv4 CIDR; node i gets .(10+i) (default ${DEFAULT_SUBNET})` }),
-    out: Flags.string({ char: 'o', description: 'cluster directory (default ./NAME)' }),
+    // -o is --output elsewhere (butane, as in Butane); kept here for one release, with a warning.
+    out: Flags.string({ charAliases: ['o'], deprecateAliases: true, description: 'cluster directory (default ./NAME)' }),
     'ssh-key': Flags.string({ description: 'SSH public key for user core (one line)', exclusive: ['ssh-key-file'] }),
     'ssh-key-file': Flags.string({ description: 'file with SSH public keys for user core', exclusive: ['ssh-key'] }),
     force: Flags.boolean({ description: 'new CA, keys and configs; the old ones are moved aside to DIR/old-<time>/', default: false }),

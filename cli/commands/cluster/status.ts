@@ -1,9 +1,10 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { statusCluster, type StatusResult } from '../../../qemu/cluster.js';
 
 export default class ClusterStatus extends BaseCommand {
-  static override description = 'the members of the cluster and the health of each node (etcdctl over TLS); exit 1 when not all healthy';
+  static override summary = 'show the members and the health of the cluster';
+  static override description = 'etcdctl over TLS on each node. Exit 1 when not all are healthy.';
   static override args = { dir: Args.string({ description: 'cluster directory', required: true }) };
 
   async run(): Promise<void> {

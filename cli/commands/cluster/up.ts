@@ -1,10 +1,11 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { buildsDir } from '../../../lib/paths.js';
 import { upCluster, type UpResult } from '../../../qemu/cluster.js';
 
 export default class ClusterUp extends BaseCommand {
-  static override description = 'boot the cluster nodes that are not running (detached QEMU VMs) and wait until every etcd member is healthy';
+  static override summary = 'boot the cluster nodes and wait until etcd is healthy';
+  static override description = 'Boots the nodes that are not running as detached QEMU VMs, then waits until every etcd member is healthy.';
   static override args = { dir: Args.string({ description: 'cluster directory (from fcos cluster init)', required: true }) };
   static override flags = {
     image: Flags.string({ description: 'disk image (default: the latest build images.qemu)' }),

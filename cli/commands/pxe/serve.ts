@@ -1,19 +1,26 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { buildsDir } from '../../../lib/paths.js';
 import { startPxeServer } from '../../../images/pxe-serve.js';
 import { abortSignal } from '../../../lib/signals.js';
 
 export default class PxeServe extends BaseCommand {
+  static override summary = 'serve a build over HTTP for network boot (PXE)';
   static override description =
-    'serve a build over HTTP for PXE: artifacts, per-machine iPXE scripts and validated Ignition configs (by MAC, with a default); see docs/pxe.md';
+    'The PXE artifacts, per-machine iPXE scripts and validated Ignition configs (by MAC, with a default); see docs/pxe.md.';
   static override flags = {
     builds: Flags.string({ description: 'builds directory (default ./builds)' }),
     build: Flags.string({ description: 'build id (default: latest)' }),
     ignition: Flags.string({ char: 'i', description: 'Ignition (.ign) or Butane (.bu) config for every machine' }),
     'ignition-dir': Flags.string({ description: 'per-machine configs: <mac>.ign|.bu and <mac>.kargs (mac as 52-54-00-12-34-56), default.ign|.bu|.kargs' }),
-    'http-port': Flags.integer({ description: 'HTTP port (0: a free one)', default: 8080 }),
-    listen: Flags.string({ description: 'address to listen on (QEMU guests reach 127.0.0.1 as 10.0.2.2; 0.0.0.0: every interface)', default: '127.0.0.1' }),
+    // The names of fcos serve; --http-port and --listen are kept for one release, with a warning.
+    port: Flags.integer({ aliases: ['http-port'], deprecateAliases: true, description: 'TCP port (0: a free one)', default: 8080 }),
+    host: Flags.string({
+      aliases: ['listen'],
+      deprecateAliases: true,
+      description: 'address to listen on (QEMU guests reach 127.0.0.1 as 10.0.2.2; 0.0.0.0: every interface)',
+      default: '127.0.0.1',
+    }),
     allow: Flags.string({ description: 'answer only clients in this network (CIDR or address; repeatable), e.g. the provisioning subnet', multiple: true }),
     'require-token': Flags.boolean({
       description: "configs need the machine's token from its iPXE script (default: on when listening on a non-loopback address)",
@@ -27,7 +34,7 @@ export default class PxeServe extends BaseCommand {
   };
   static override examples = [
     '<%= config.bin %> pxe serve --ignition examples/config.ign',
-    '<%= config.bin %> pxe serve --ignition-dir machines/ --install-dev /dev/sda --listen 192.0.2.10 --allow 192.0.2.0/24 --advertise-url http://192.0.2.10:8080 --tftp /srv/tftp',
+    '<%= config.bin %> pxe serve --ignition-dir machines/ --install-dev /dev/sda --host 192.0.2.10 --allow 192.0.2.0/24 --advertise-url http://192.0.2.10:8080 --tftp /srv/tftp',
   ];
 
   async run(): Promise<void> {
@@ -37,8 +44,8 @@ export default class PxeServe extends BaseCommand {
       build: flags.build,
       ignition: flags.ignition,
       ignitionDir: flags['ignition-dir'],
-      port: flags['http-port'],
-      listen: flags.listen,
+      port: flags.port,
+      listen: flags.host,
       allow: flags.allow,
       requireToken: flags['require-token'],
       tokenSecretFile: flags['token-secret'],

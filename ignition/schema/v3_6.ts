@@ -1,7 +1,0 @@
-/** Spec 3.6.0: the Go types Ignition decodes a 3.6.0 config into, and the JSON schema ajv compiles from them. */
-import { buildTree } from './build.js';
-import { schemaOf } from './types.js';
-
-export const version = '3.6.0';
-export const tree = buildTree(6);
-export const schema = schemaOf(tree);
