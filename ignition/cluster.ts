@@ -11,6 +11,7 @@
 import yaml from 'js-yaml';
 import { translateAndValidate } from './butane/index.js';
 import { formatFinding, hasErrors } from './report.js';
+import { BugError } from '../lib/errors.js';
 
 export interface ClusterNode {
   /** Member name and hostname, e.g. fcos-etcd-1. */
@@ -188,7 +189,7 @@ export function nodeConfig(plan: ClusterPlan, node: ClusterNode, pki: NodePki): 
   const butane = nodeButane(plan, node, pki);
   const r = translateAndValidate(butane, { pretty: true });
   if (!r.json || hasErrors(r.findings)) {
-    throw new Error(`the generated config of ${node.name} is invalid:\n${r.findings.map((f) => formatFinding(f)).join('\n')}`);
+    throw new BugError(`the generated config of ${node.name} is invalid:\n${r.findings.map((f) => formatFinding(f)).join('\n')}`);
   }
   return { butane, ignition: r.json.endsWith('\n') ? r.json : r.json + '\n' };
 }

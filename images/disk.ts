@@ -16,7 +16,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
-import { BugError, UserError } from '../lib/errors.js';
+import { BugError, ExternalError, UserError } from '../lib/errors.js';
 import { checkInterrupted, type Cleanup } from '../lib/signals.js';
 import { debug } from '../lib/log.js';
 import { computeLayout, sgdiskArgs, type DiskLayout } from './layout.js';
@@ -69,15 +69,21 @@ class Mounts {
   }
   async unmountAll(): Promise<void> {
     const failures: string[] = [];
+    let last: { target: string; exitCode: number | undefined; stderr: string } | undefined;
     while (this.stack.length) {
       const t = this.stack.pop()!;
       const r = await run('umount', [t], { allowFailure: true, cleanup: true });
       if (r.exitCode !== 0) {
         const l = await run('umount', ['--lazy', t], { allowFailure: true, cleanup: true });
-        if (l.exitCode !== 0) failures.push(`${t}: ${r.stderr.trim()}`);
+        if (l.exitCode !== 0) {
+          failures.push(`${t}: ${r.stderr.trim()}`);
+          last = { target: t, exitCode: l.exitCode, stderr: l.stderr };
+        }
       }
     }
-    if (failures.length) throw new Error(`could not unmount ${failures.join('; ')}`);
+    if (last) {
+      throw new ExternalError(`could not unmount ${failures.join('; ')}`, `umount --lazy ${last.target}`, last.exitCode, last.stderr, 'see what holds it with `fuser -vm` and unmount it by hand');
+    }
   }
 }
 
@@ -90,7 +96,7 @@ async function attachLoop(file: string, cleanup: Cleanup): Promise<string> {
   cleanup.push(`detach ${dev}`, async () => {
     await run('partx', ['-d', dev], { allowFailure: true, cleanup: true });
     const d = await run('losetup', ['-d', dev], { allowFailure: true, cleanup: true });
-    if (d.exitCode !== 0) throw new Error(`losetup -d ${dev}: ${d.stderr.trim()}`);
+    if (d.exitCode !== 0) throw new ExternalError(`could not detach ${dev}`, `losetup -d ${dev}`, d.exitCode, d.stderr);
   });
   await run('partx', ['-a', dev], { purpose: 'create partition devices', allowFailure: true });
   return dev;

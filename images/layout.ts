@@ -6,7 +6,7 @@
  *   p3 boot        384 MiB  ext4 /boot (ostree's loader/, BLS entries, kernels, grub.cfg, the first-boot stamp)
  *   p4 root        rest     ext4 physical root (/ostree), grown to the disk on first boot
  */
-import { UserError } from '../lib/errors.js';
+import { BugError, UserError } from '../lib/errors.js';
 
 export const SECTOR = 512;
 export const MiB = 1024 * 1024;
@@ -110,6 +110,6 @@ export function sgdiskArgs(layout: DiskLayout, disk: string): string[] {
 
 export function partitionByName(layout: DiskLayout, name: string): Partition {
   const p = layout.partitions.find((x) => x.name === name);
-  if (!p) throw new Error(`no partition ${name}`);
+  if (!p) throw new BugError(`no partition ${name}`);
   return p;
 }

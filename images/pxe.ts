@@ -177,7 +177,7 @@ async function buildLive(o: PxeBuildOptions, moduleSrc: string, partial: (k: Pxe
   cleanup.push('remove the PXE work tree', () => {
     // Never recurse into something still mounted (the chroot binds /dev).
     if (readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1]?.startsWith(work))) {
-      throw new Error(`${work} still has mounts; not removing it`);
+      throw new UserError(`${work} still has mounts; not removing it`, `unmount what is below it (findmnt -R ${work}), then remove it`);
     }
     rmSync(work, { recursive: true, force: true });
   });

@@ -21,6 +21,7 @@
  */
 import { closeSync, openSync, readSync, statSync, writeSync, fstatSync } from 'node:fs';
 import { run, shellQuote } from '../lib/run.js';
+import { BugError } from '../lib/errors.js';
 
 export const SPARSE_MAGIC = 0x184d2a5e;
 export const SPARSE_TAG = 'fcos-sparse-1';
@@ -40,7 +41,7 @@ export interface Region {
 /** The skippable frame announcing the next frame (or the end). */
 export function markerFrame(kind: RegionKind | 'end', offset: number, length: number, csize: number): Buffer {
   const text = `${SPARSE_TAG} ${kind} ${offset} ${length} ${csize}`;
-  if (text.length > MARKER_BYTES - 8 - 1) throw new Error(`marker too long: ${text}`);
+  if (text.length > MARKER_BYTES - 8 - 1) throw new BugError(`marker too long: ${text}`);
   const b = Buffer.alloc(MARKER_BYTES, 0x20);
   b.writeUInt32LE(SPARSE_MAGIC, 0);
   b.writeUInt32LE(MARKER_BYTES - 8, 4);
@@ -85,7 +86,7 @@ export function zeroFrame(n: number): Buffer {
 export function scanRegions(path: string, o: { block?: number; minGap?: number } = {}): Region[] {
   const block = o.block ?? MiB;
   const minGap = o.minGap ?? 8 * MiB;
-  if (block <= 0 || HEAD_BYTES % block !== 0) throw new Error(`block size ${block} must divide ${HEAD_BYTES}`);
+  if (block <= 0 || HEAD_BYTES % block !== 0) throw new BugError(`block size ${block} must divide ${HEAD_BYTES}`);
   const size = statSync(path).size;
   const raw: Region[] = [{ kind: 'head', offset: 0, length: Math.min(HEAD_BYTES, size) }];
   const fd = openSync(path, 'r');

@@ -3,7 +3,11 @@
  *
  * - UserError: the user can fix it (bad input, missing tool, full disk…). Exit 1.
  * - ExternalError: an external tool failed. Carries the exact command and the tail of its stderr. Exit 1.
- * - BugError: a bug in fcos. Exit 70 (EX_SOFTWARE).
+ * - CheckError: a check of the system under test failed (a VM scenario's or a bench's assertion on the guest).
+ *   Neither fcos's bug nor a failed host tool: the OS it built misbehaves. Exit 1.
+ * - BugError: a bug in fcos (an invariant broken). Exit 70 (EX_SOFTWARE).
+ *
+ * Product code throws only these: a bare `new Error(` is refused by test/unit/errors.test.ts.
  *
  * The CLI renders all of them as one clear message, never a stack trace (unless FCOS_DEBUG=1).
  */
@@ -46,6 +50,10 @@ export class ExternalError extends FcosError {
     if (this.hint) s += `\n  hint: ${this.hint}`;
     return s;
   }
+}
+
+export class CheckError extends FcosError {
+  readonly kind = 'external' as const;
 }
 
 export class BugError extends FcosError {

@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from './run.js';
+import { UserError } from './errors.js';
 
 export interface LeafSpec {
   /** Subject CN. */
@@ -72,7 +73,7 @@ export async function issueLeaf(ca: { key: string; cert: string }, keyPath: stri
 
 function installKey(from: string, to: string): void {
   chmodSync(from, 0o600);
-  if (existsSync(to)) throw new Error(`refusing to replace the existing key ${to}`);
+  if (existsSync(to)) throw new UserError(`refusing to replace the existing key ${to}`, 'another run made it at the same time; move it aside and run again');
   renameSync(from, to);
 }
 

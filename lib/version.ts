@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { run } from './run.js';
+import { UserError } from './errors.js';
 
 /** The project root (works from both the source tree and dist/). */
 export function projectRoot(): string {
@@ -15,7 +16,7 @@ export function projectRoot(): string {
     }
     d = dirname(d);
   }
-  throw new Error('cannot find the fcos project root');
+  throw new UserError('cannot find the fcos project root (no package.json named fcos above the code)', 'run fcos from its source tree or its dist/ build; reinstall it if files are missing');
 }
 
 export function fcosVersion(): string {

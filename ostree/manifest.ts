@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeF
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
-import { UserError } from '../lib/errors.js';
+import { BugError, UserError } from '../lib/errors.js';
 import { projectRoot } from '../lib/version.js';
 import { PositionedYaml, YamlError } from './yamlpos.js';
 
@@ -587,21 +587,21 @@ export function derivedManifest(dir: string, changes: DerivedManifestChanges = {
   let text = readFileSync(src, 'utf8');
   const overlayLine = /^overlay:\s*(\S+)\s*$/m;
   const m = overlayLine.exec(text);
-  if (!m) throw new Error(`${src} has no overlay: line`);
+  if (!m) throw new UserError(`${src} has no overlay: line`, 'the default manifest must name its overlay directory (overlay: <dir>)');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(join(dirname(src), m[1]!), join(dir, 'overlay'), { recursive: true });
   text = text.replace(overlayLine, 'overlay: overlay');
   for (const [p, f] of Object.entries(changes.files ?? {})) {
     const problem = confinedPathProblem(p);
-    if (problem) throw new Error(`derivedManifest: ${p}: ${problem}`);
+    if (problem) throw new BugError(`derivedManifest: ${p}: ${problem}`);
     const dest = join(dir, 'overlay', p);
     mkdirSync(dirname(dest), { recursive: true });
     const { text: body, mode } = typeof f === 'string' ? { text: f, mode: 0o644 } : f;
     writeFileSync(dest, body, { mode });
   }
   if (changes.packages?.length) {
-    if (!/^packages:\s*$/m.test(text)) throw new Error(`${src} has no packages: block`);
+    if (!/^packages:\s*$/m.test(text)) throw new UserError(`${src} has no packages: block`, 'the default manifest must list its packages in a block (packages:)');
     text = text.replace(/^packages:\s*$/m, `packages:\n${changes.packages.map((p) => `  - ${p}\n`).join('').trimEnd()}`);
   }
   const manifest = join(dir, 'manifest.yaml');

@@ -1,4 +1,5 @@
-/**
+
+import { BugError } from '../lib/errors.js';/**
  * buildQemuArgs(config): the pure QEMU command-line builder (linuxkit's buildQemuCmdline, kola's qemu.go flags).
  * No I/O: it only turns a typed config into argv. The runner (vm.ts) creates overlays, OVMF vars copies, ports and
  * sockets first, and passes their paths in.
@@ -138,7 +139,7 @@ export function nicDevice(index: number, nic: NicSpec, bootindex?: number): stri
       netdev = `socket,id=${id},mcast=${nic.group}${nic.localaddr ? `,localaddr=${nic.localaddr}` : ''}`;
       break;
     case 'socket':
-      if (!nic.listen === !nic.connect) throw new Error('a socket NIC needs exactly one of listen or connect');
+      if (!nic.listen === !nic.connect) throw new BugError('a socket NIC needs exactly one of listen or connect');
       netdev = `socket,id=${id},${nic.listen ? `listen=${nic.listen}` : `connect=${nic.connect}`}`;
       break;
   }
@@ -160,7 +161,7 @@ export function buildQemuArgs(c: QemuConfig): string[] {
   a.push('-m', String(c.memoryMiB ?? DEFAULT_MEMORY_MIB));
 
   if (firmware === 'uefi') {
-    if (!c.ovmf?.vars) throw new Error('UEFI firmware needs a per-VM copy of OVMF_VARS (ovmf.vars)');
+    if (!c.ovmf?.vars) throw new BugError('UEFI firmware needs a per-VM copy of OVMF_VARS (ovmf.vars)');
     a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuEscape(c.ovmf.code ?? OVMF_CODE)}`);
     a.push('-drive', `if=pflash,format=raw,unit=1,file=${qemuEscape(c.ovmf.vars)}`);
   }

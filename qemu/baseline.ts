@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../lib/paths.js';
 import { requireTools, run } from '../lib/run.js';
 import { step, info } from '../lib/log.js';
+import { UserError } from '../lib/errors.js';
 
 export interface BaselineImage {
   dir: string;
@@ -135,7 +136,7 @@ export async function ensureBaseline(opts: BaselineOptions = {}): Promise<Baseli
   const boot = readdirSync(join(rootfs, 'boot'));
   const vmlinuz = boot.find((f) => f.startsWith('vmlinuz-'));
   const initrd = boot.find((f) => f.startsWith('initrd.img-'));
-  if (!vmlinuz || !initrd) throw new Error(`baseline rootfs has no kernel/initrd in /boot (found: ${boot.join(', ')})`);
+  if (!vmlinuz || !initrd) throw new UserError(`baseline rootfs has no kernel/initrd in /boot (found: ${boot.join(', ')})`, 'the suite and mirror must provide linux-image-amd64 and initramfs-tools');
   await run('cp', [join(rootfs, 'boot', vmlinuz), img.kernel]);
   await run('cp', [join(rootfs, 'boot', initrd), img.initrd]);
   const tmpDisk = img.disk + '.tmp';

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { info } from '../lib/log.js';
 import { withCleanup, installSignalHandlers } from '../lib/signals.js';
-import { toFcosError } from '../lib/errors.js';
+import { CheckError, toFcosError } from '../lib/errors.js';
 import { buildsDir } from '../lib/paths.js';
 import { ensureBaseline } from './baseline.js';
 import { injectSshKey, latestBuildImage } from './harness.js';
@@ -44,7 +44,7 @@ export function parseSystemdTime(s: string): number {
     const v = Number(m[1]);
     total += m[2] === 'h' ? v * 3600 : m[2] === 'min' ? v * 60 : m[2] === 'ms' ? v / 1000 : m[2] === 'us' || m[2] === 'µs' ? v / 1e6 : v;
   }
-  if (!matched) throw new Error(`not a systemd time span: ${s}`);
+  if (!matched) throw new CheckError(`not a systemd time span: ${s}`);
   return Math.round(total * 1000) / 1000;
 }
 

@@ -14,7 +14,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
-import { ExternalError, UserError } from '../lib/errors.js';
+import { BugError, ExternalError, UserError } from '../lib/errors.js';
 import { info } from '../lib/log.js';
 import { issueLeaf, makeCa } from '../lib/pki.js';
 import { run } from '../lib/run.js';
@@ -144,7 +144,7 @@ async function resolveSshKeys(o: InitOptions, p: ReturnType<typeof clusterPaths>
     return { keys: [readFileSync(key + '.pub', 'utf8').trim()], identity: key };
   }
   mkdirSync(p.ssh, { recursive: true, mode: 0o700 });
-  if (existsSync(key)) throw new Error('unreachable: --force moves ssh/ aside first');
+  if (existsSync(key)) throw new BugError('unreachable: --force moves ssh/ aside first');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `fcos-cluster`, '-f', key], { purpose: 'make the cluster SSH key' });
   return { keys: [readFileSync(key + '.pub', 'utf8').trim()], identity: key };
 }

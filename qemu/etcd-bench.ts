@@ -18,6 +18,7 @@ import { buildsDir } from '../lib/paths.js';
 import { spawnProcess } from '../lib/run.js';
 import { clusterPaths, downCluster, etcdctl, initCluster, loadCluster, readState, upCluster } from './cluster.js';
 import { freePort } from './net.js';
+import { CheckError, UserError } from '../lib/errors.js';
 
 interface Tls {
   ca: Buffer;
@@ -32,9 +33,9 @@ function put(agent: Agent, endpoint: string, key: string, value: string): Promis
     const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolveP() : reject(new Error(`put ${key}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolveP() : reject(new CheckError(`put ${key}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`))));
     });
-    req.setTimeout(60_000, () => req.destroy(new Error(`put ${key}: timed out`)));
+    req.setTimeout(60_000, () => req.destroy(new CheckError(`put ${key}: timed out`)));
     req.on('error', reject);
     req.end(body);
   });
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   const p = clusterPaths(dir);
   const c = loadCluster(dir);
   const st = readState(dir);
-  if (!st) throw new Error(`the cluster in ${dir} is not up (fcos cluster up ${dir})`);
+  if (!st) throw new UserError(`the cluster in ${dir} is not up`, `fcos cluster up ${dir}`);
   const endpoints = c.nodes.map((n) => `https://127.0.0.1:${st.nodes[n.name]!.clientPort}`);
   const tls: Tls = { ca: readFileSync(join(p.pki, 'ca.crt')), cert: readFileSync(join(p.pki, 'client.crt')), key: readFileSync(join(p.pki, 'client.key')) };
 

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve, dirname, isAbsolute } from 'node:path';
-import { UserError } from '../lib/errors.js';
+import { BugError, CheckError, UserError } from '../lib/errors.js';
 import { run } from '../lib/run.js';
 import { info } from '../lib/log.js';
 import { checkInterrupted, withCleanup, type Cleanup } from '../lib/signals.js';
@@ -77,9 +77,9 @@ export interface ScenarioNeeds {
 /** The VM network a scenario's needs ask for, given a host port for each of needs.forwardPorts (pure). */
 export function scenarioNetwork(needs: ScenarioNeeds, hostPorts: readonly number[]): Pick<VmSpec, 'forwards' | 'restrict'> {
   const guest = needs.forwardPorts ?? [];
-  if (hostPorts.length !== guest.length) throw new Error(`${guest.length} forwarded port(s) but ${hostPorts.length} host port(s)`);
-  if (new Set(guest).size !== guest.length) throw new Error(`forwardPorts lists a port twice: ${guest.join(', ')}`);
-  if (guest.includes(22)) throw new Error('guest port 22 is always forwarded (SSH)');
+  if (hostPorts.length !== guest.length) throw new BugError(`${guest.length} forwarded port(s) but ${hostPorts.length} host port(s)`);
+  if (new Set(guest).size !== guest.length) throw new BugError(`forwardPorts lists a port twice: ${guest.join(', ')}`);
+  if (guest.includes(22)) throw new BugError('guest port 22 is always forwarded (SSH)');
   return {
     ...(guest.length ? { forwards: guest.map((g, i) => ({ hostPort: hostPorts[i]!, guestPort: g })) } : {}),
     ...(needs.restrictNetwork ? { restrict: true } : {}),
@@ -89,7 +89,7 @@ export function scenarioNetwork(needs: ScenarioNeeds, hostPorts: readonly number
 /** The host port forwarded to a guest TCP port of a VM. */
 export function forwardedHostPort(spec: Pick<VmSpec, 'forwards'>, guestPort: number): number {
   const f = spec.forwards?.find((x) => x.guestPort === guestPort && (x.proto ?? 'tcp') === 'tcp');
-  if (!f) throw new Error(`guest port ${guestPort} is not forwarded (forwarded: ${(spec.forwards ?? []).map((x) => x.guestPort).join(', ') || 'none'})`);
+  if (!f) throw new BugError(`guest port ${guestPort} is not forwarded (forwarded: ${(spec.forwards ?? []).map((x) => x.guestPort).join(', ') || 'none'})`);
   return f.hostPort;
 }
 
@@ -352,7 +352,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
           // SSH came up after all: name the failed units in full (the console shortens them).
           await record('system is running (no failed units)', async () => {
             const units = (await vm.ssh('systemctl --failed --no-legend --plain --no-pager')).stdout.trim();
-            if (units) throw new Error(`failed units:\n${units}`);
+            if (units) throw new CheckError(`failed units:\n${units}`);
           });
         }
         return;
@@ -390,7 +390,7 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
         Promise.race([
           s.run(ctx).then(() => undefined),
           new Promise<never>((_, rej) => {
-            timer = setTimeout(() => rej(new Error(`scenario ${s.name} timed out after ${s.timeoutMin ?? 10} min`)), timeoutMs);
+            timer = setTimeout(() => rej(new CheckError(`scenario ${s.name} timed out after ${s.timeoutMin ?? 10} min`)), timeoutMs);
           }),
         ]).finally(() => clearTimeout(timer)),
       );
@@ -402,8 +402,8 @@ async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, h
           const state = st.stdout.trim();
           const failed = await vm.ssh('systemctl --failed --no-legend --plain --no-pager');
           const units = failed.stdout.trim();
-          if (units) throw new Error(`failed units:\n${units}`);
-          if (state !== 'running') throw new Error(`systemctl is-system-running: ${state || st.stderr.trim()}`);
+          if (units) throw new CheckError(`failed units:\n${units}`);
+          if (state !== 'running') throw new CheckError(`systemctl is-system-running: ${state || st.stderr.trim()}`);
           return state;
         });
         await collectJournal(vm, outDir, result, 30_000);

@@ -1,5 +1,6 @@
 /** Local ports: pick a free one by binding port 0 and letting the kernel choose. */
 import { createServer } from 'node:net';
+import { UserError } from '../lib/errors.js';
 
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -9,7 +10,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     s.listen(0, host, () => {
       const a = s.address();
       const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => (port ? resolve(port) : reject(new Error('could not pick a free port'))));
+      s.close(() => (port ? resolve(port) : reject(new UserError(`could not pick a free port on ${host}`))));
     });
   });
 }

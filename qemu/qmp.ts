@@ -1,5 +1,6 @@
 /** A minimal QMP client: connect to the unix socket, negotiate capabilities, execute one command. */
 import { createConnection } from 'node:net';
+import { ExternalError } from '../lib/errors.js';
 
 export interface QmpReply {
   return?: unknown;
@@ -13,7 +14,7 @@ export async function qmpExecute(socket: string, command: string, args?: Record<
     let stage = 0; // 0: greeting, 1: capabilities sent, 2: command sent
     const timer = setTimeout(() => {
       conn.destroy();
-      reject(new Error(`QMP ${command}: no answer within ${timeoutMs} ms`));
+      reject(new ExternalError(`QEMU did not answer the QMP command ${command} within ${timeoutMs} ms`, `QMP ${command} on ${socket}`, undefined, ''));
     }, timeoutMs);
     const done = (fn: () => void) => {
       clearTimeout(timer);

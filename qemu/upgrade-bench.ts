@@ -25,6 +25,7 @@ import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild } from '.
 import { startUpdateServer, type UpdateServer } from '../ostree/serve.js';
 import { runScenarios, type IgnitionConfig, type Scenario } from './harness.js';
 import { parseStatus } from './scenarios/upgrade.js';
+import { CheckError, UserError } from '../lib/errors.js';
 
 interface Result {
   package: string;
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   const B = resolve(values.builds ?? join(root, 'tmp', 'fcos-bench-upgrade', 'builds'));
   const out = join(B, '..', 'out');
   const pkg = values.package!;
-  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) throw new Error(`not a Debian package name: ${pkg}`);
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) throw new UserError(`not a Debian package name: ${pkg}`);
   const say = (s: string) => process.stderr.write(`bench/upgrade: ${s}\n`);
   mkdirSync(B, { recursive: true });
 
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
   if (values.reuse && latest?.meta['ostree-parent'] && latest.meta.packages?.[pkg] && latest.meta['fcos.delta']) {
     // --reuse: the newest build is a previous run's v2 (it has the package and a delta from its parent, v1).
     const parentId = readBuildsJson(B).builds.map((b) => b.id).find((id) => readMeta(join(B, id))['ostree-commit'] === latest.meta['ostree-parent']);
-    if (!parentId) throw new Error(`--reuse: no build for ${latest.meta['ostree-parent']}`);
+    if (!parentId) throw new UserError(`--reuse: no build for ${latest.meta['ostree-parent']}`);
     v1 = { ...latest, id: parentId, meta: readMeta(join(B, parentId)) } as typeof latest;
     const delta = latest.meta['fcos.delta'] as { size: number };
     v2 = { version: latest.meta['ostree-version'], commit: latest.meta['ostree-commit'], parent: latest.meta['ostree-parent'], seconds: 0, deltaSize: delta.size };
@@ -103,15 +104,15 @@ async function main(): Promise<void> {
     say(`v1: fcos build in ${B}`);
     await run(join(root, 'bin', 'fcos'), ['build', '--ignition', join(root, 'examples', 'config.ign'), '--builds', B], { purpose: 'build v1 (fcos build)', timeoutMs: 60 * 60_000 });
     const b1 = readLatestBuild(B);
-    if (!b1) throw new Error(`no build in ${B}`);
+    if (!b1) throw new UserError(`no build in ${B}`, 'run fcos compose and fcos build first');
     v1 = b1;
     // 2. v2 = v1 + one package: a full compose.
     say(`v2: full compose with one more package (${pkg}); minutes`);
     process.env.FCOS_APT_MAX_AGE ??= String(7 * 24 * 3600);
     v2 = await compose({ manifest: derivedManifest(join(out, 'manifest-v2'), { packages: [pkg] }), buildsDir: B, sourceDateEpoch: v1.meta['source-date-epoch'] });
   }
-  if (v2.parent !== v1.meta['ostree-commit']) throw new Error(`v2's parent is ${v2.parent}, not v1 ${v1.meta['ostree-commit']}`);
-  if (!v2.deltaSize) throw new Error('v2 has no static delta');
+  if (v2.parent !== v1.meta['ostree-commit']) throw new CheckError(`v2's parent is ${v2.parent}, not v1 ${v1.meta['ostree-commit']}`);
+  if (!v2.deltaSize) throw new CheckError('v2 has no static delta');
   const full = await commitObjectBytes(join(B, 'repo'), v2.commit);
   say(`delta ${v2.deltaSize} bytes, full commit ${full} bytes of archive objects (v2 composed in ${Math.round(v2.seconds)} s)`);
   if (values['compose-only']) return;
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
         await ctx.check('v1 booted', async () => {
           await settled();
           const st = await status();
-          if (st.Booted !== v1.meta['ostree-version']) throw new Error(`booted ${st.Booted}, want ${v1.meta['ostree-version']}`);
+          if (st.Booted !== v1.meta['ostree-version']) throw new CheckError(`booted ${st.Booted}, want ${v1.meta['ostree-version']}`);
           return `booted ${st.Booted}`;
         });
         await ctx.check('baseline: a plain cold reboot until SSH answers', async () => {
@@ -163,12 +164,12 @@ async function main(): Promise<void> {
           server!.resetStats();
           const t0 = Date.now();
           const chk = await vm.sshOk('sudo fcos-update check');
-          if (!chk.includes(`update available: ${v2.version}`)) throw new Error(chk);
+          if (!chk.includes(`update available: ${v2.version}`)) throw new CheckError(chk);
           await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 30 * 60_000 });
           await vm.reboot(15 * 60_000, { cold: true });
           const st = await status();
           times.upgrade = (Date.now() - t0) / 1000;
-          if (st.Booted !== v2.version) throw new Error(`booted ${st.Booted}, want ${v2.version}`);
+          if (st.Booted !== v2.version) throw new CheckError(`booted ${st.Booted}, want ${v2.version}`);
           times.bytes = server!.stats.bytes;
           times.deltaBytes = server!.stats.deltaBytes;
           return `${times.upgrade.toFixed(1)} s; downloaded ${times.bytes} bytes (${times.deltaBytes} in delta files)`;
@@ -180,7 +181,7 @@ async function main(): Promise<void> {
   };
   // v1's disk image (latest is v2 now, which has none).
   const rel = v1.meta.images?.qemu?.path;
-  if (!rel) throw new Error(`v1 (${v1.meta['ostree-version']}) has no qemu image; run fcos build`);
+  if (!rel) throw new UserError(`v1 (${v1.meta['ostree-version']}) has no qemu image`, 'run fcos build');
   const v1Image = isAbsolute(rel) ? rel : join(B, v1.meta.buildid ?? v1.meta['ostree-version'], rel);
   const report = await runScenarios({
     scenarios: [scenario],
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   const s = report.scenarios[0]!;
   if (!report.ok) {
     for (const c of s.checks) if (!c.ok) say(`FAIL ${c.name}: ${c.error}`);
-    throw new Error(`the VM part failed (logs in ${s.dir})`);
+    throw new CheckError(`the VM part failed (logs in ${s.dir})`);
   }
   const r: Result = {
     package: pkg,

@@ -8,7 +8,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, openSync, closeSyn
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { ExternalError, InterruptedError, UserError } from '../lib/errors.js';
+import { CheckError, ExternalError, InterruptedError, UserError, toFcosError } from '../lib/errors.js';
 import { abortSignal, interrupted } from '../lib/signals.js';
 import { run, spawnProcess, tail, type ProcessHandle } from '../lib/run.js';
 import { debug, info } from '../lib/log.js';
@@ -106,8 +106,8 @@ export function recordLaunch(vm: string, pid: number, file = process.env.FCOS_BO
 /** The rule behind Vm.sshFails, pure: exit 0 is "it succeeded", 255 is ssh's own failure, `want` pins the status. */
 export function expectGuestFailure(vm: string, command: string, r: SshResult, want?: number): SshResult {
   if (r.exitCode === 255) throw new ExternalError(`ssh to VM ${vm} failed (exit 255): the command did not run`, command, 255, tail(r.stderr));
-  if (r.exitCode === 0) throw new Error(`${command}: succeeded in VM ${vm}, but it must fail${r.stdout.trim() ? `:\n${tail(r.stdout)}` : ''}`);
-  if (want !== undefined && r.exitCode !== want) throw new Error(`${command}: exit ${r.exitCode} in VM ${vm}, want ${want}:\n${tail(r.stderr || r.stdout)}`);
+  if (r.exitCode === 0) throw new CheckError(`${command}: succeeded in VM ${vm}, but it must fail${r.stdout.trim() ? `:\n${tail(r.stdout)}` : ''}`);
+  if (want !== undefined && r.exitCode !== want) throw new CheckError(`${command}: exit ${r.exitCode} in VM ${vm}, want ${want}:\n${tail(r.stderr || r.stdout)}`);
   return r;
 }
 
@@ -534,7 +534,7 @@ export class Vm {
       await this.launch();
       this.retriedLaunch = true;
     } catch (e) {
-      this.fail(e instanceof Error ? e : new Error(String(e)));
+      this.fail(e instanceof Error ? e : toFcosError(e));
     } finally {
       this.restarting = false;
     }

@@ -7,6 +7,7 @@
  */
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { posix, join, relative, resolve, sep } from 'node:path';
+import { UserError } from '../../lib/errors.js';
 
 export const ERR_NO_FILES_DIR = 'local file paths are relative to a files directory that must be specified with -d/--files-dir';
 export const ERR_FILES_DIR_ESCAPE = 'local file path traverses outside the files directory';
@@ -76,14 +77,14 @@ export function nodeFilesDir(dir: string): FilesDir {
       try {
         real = realpathSync(p);
       } catch (e) {
-        throw new Error(describe(e, p));
+        throw new UserError(describe(e, p));
       }
-      if (!inside(real)) throw new Error(ERR_FILES_DIR_ESCAPE);
+      if (!inside(real)) throw new UserError(ERR_FILES_DIR_ESCAPE);
       try {
-        if (statSync(real).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        if (statSync(real).isDirectory()) throw Object.assign(new UserError('is a directory'), { code: 'EISDIR' });
         return readFileSync(real);
       } catch (e) {
-        throw new Error(describe(e, p));
+        throw new UserError(describe(e, p));
       }
     },
     kind(rel) {
@@ -101,9 +102,9 @@ export function nodeFilesDir(dir: string): FilesDir {
       try {
         realRoot = realpathSync(abs(rel));
       } catch (e) {
-        throw new Error(describe(e, abs(rel)));
+        throw new UserError(describe(e, abs(rel)));
       }
-      if (!inside(realRoot)) throw new Error(ERR_FILES_DIR_ESCAPE);
+      if (!inside(realRoot)) throw new UserError(ERR_FILES_DIR_ESCAPE);
       const out: TreeEntry[] = [];
       const visit = (r: string) => {
         const p = abs(r);
@@ -149,8 +150,8 @@ export function memoryFilesDir(files: Record<string, string | Uint8Array | { sym
   return {
     read(rel) {
       const e = entries.get(rel);
-      if (!e) throw new Error(`open ${rel}: no such file or directory`);
-      if (e.kind !== 'file') throw new Error(`read ${rel}: is a directory`);
+      if (!e) throw new UserError(`open ${rel}: no such file or directory`);
+      if (e.kind !== 'file') throw new UserError(`read ${rel}: is a directory`);
       return e.data!;
     },
     kind(rel) {

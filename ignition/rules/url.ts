@@ -227,22 +227,18 @@ export function decodeDataUrl(s: string): string | undefined {
   }
   if (!DATA_CHARS.test(data)) return 'invalid data character';
   if (!data.includes('%')) return undefined;
-  try {
-    unescapeData(data);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return undefined;
+  return unescapeDataError(data);
 }
 
-/** Checks the percent-escapes of the data (the decoded bytes are not needed). */
-function unescapeData(s: string): void {
+/** Checks the percent-escapes of the data (the decoded bytes are not needed): Go's error, or undefined. */
+function unescapeDataError(s: string): string | undefined {
   for (let i = s.indexOf('%'); i >= 0; i = s.indexOf('%', i + 3)) {
     for (let k = 1; k <= 2; k++) {
-      if (i + k >= s.length) throw new Error('rfc2396: unexpected end of unescape sequence');
-      if (!/[0-9a-fA-F]/.test(s[i + k]!)) throw new Error('rfc2396: invalid char 0x25 in unescape sequence');
+      if (i + k >= s.length) return 'rfc2396: unexpected end of unescape sequence';
+      if (!/[0-9a-fA-F]/.test(s[i + k]!)) return 'rfc2396: invalid char 0x25 in unescape sequence';
     }
   }
+  return undefined;
 }
 
 const B64 = /[A-Za-z0-9+/]/;

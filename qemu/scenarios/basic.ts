@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IgnitionConfig, Scenario, SetupContext } from '../harness.js';
 import { VmError } from '../vm.js';
 import { bootedDeployments } from './ostree-status.js';
+import { CheckError } from '../../lib/errors.js';
 
 const HOSTNAME = 'fcos-basic';
 const HELLO = 'hello from fcos basic\n';
@@ -92,7 +93,7 @@ export const basic: Scenario = {
     const st = state!;
     const eq = async (cmd: string, want: string) => {
       const got = (await vm.sshOk(cmd)).trim();
-      if (got !== want) throw new Error(`${cmd}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+      if (got !== want) throw new CheckError(`${cmd}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
       return got;
     };
     // ---- boot 1
@@ -105,7 +106,7 @@ export const basic: Scenario = {
       await vm.sshOk('getent passwd core');
       // authorized_keys (Debian) or authorized_keys.d/ignition (FCOS): whichever exists.
       const keys = await vm.sshOk(`cat ~/.ssh/authorized_keys ~/.ssh/authorized_keys.d/* 2>/dev/null; true`);
-      if (!keys.includes(ctx.sshPubKey.split(' ')[1]!)) throw new Error('the key is not in authorized_keys(.d)');
+      if (!keys.includes(ctx.sshPubKey.split(' ')[1]!)) throw new CheckError('the key is not in authorized_keys(.d)');
       return 'logged in with the per-run key';
     });
     await ctx.check('file fetched from the host over HTTP, sha512 verified', () => eq(`sha512sum ${FETCHED} | cut -d' ' -f1`, st.sha512));
@@ -115,14 +116,14 @@ export const basic: Scenario = {
     });
     await ctx.check('/usr is read-only', async () => {
       const r = await vm.sshFails('sudo touch /usr/.fcos-rw-test');
-      if (!/read-only/i.test(r.stderr)) throw new Error(`touch /usr failed, but not read-only: ${r.stderr.trim()}`);
+      if (!/read-only/i.test(r.stderr)) throw new CheckError(`touch /usr failed, but not read-only: ${r.stderr.trim()}`);
       return r.stderr.trim();
     });
     await ctx.check('ostree admin status shows one booted deployment', async () => {
       const out = await vm.sshOk('sudo ostree admin status');
       // Every deployment, not only the `* ` line (there is always exactly one of those on an ostree system).
       const d = bootedDeployments(out);
-      if (d.all.length !== 1 || !d.booted) throw new Error(`expected exactly one deployment, and it booted:\n${out}`);
+      if (d.all.length !== 1 || !d.booted) throw new CheckError(`expected exactly one deployment, and it booted:\n${out}`);
       return `${d.booted.stateroot} ${d.booted.checksum.slice(0, 12)}.${d.booted.serial}`;
     });
     await ctx.check('etcdctl put/get', async () => {
@@ -140,15 +141,15 @@ export const basic: Scenario = {
     const rebooted = await ctx.check('reboot', async () => {
       // A clean power cycle (see Vm.reboot: a warm reset under TCG boots ~2x slower).
       const id = await vm.reboot(8 * 60_000, { cold: true });
-      if (id === firstBoot) throw new Error('boot_id unchanged');
+      if (id === firstBoot) throw new CheckError('boot_id unchanged');
       return `boot_id ${firstBoot.slice(0, 8)} -> ${id.slice(0, 8)}`;
     });
     if (rebooted) {
       await ctx.check('Ignition did not run on the second boot', async () => {
         const cmdline = await vm.sshOk('cat /proc/cmdline');
-        if (/\bignition\.firstboot\b/.test(cmdline)) throw new Error(`ignition.firstboot on the kernel command line: ${cmdline.trim()}`);
+        if (/\bignition\.firstboot\b/.test(cmdline)) throw new CheckError(`ignition.firstboot on the kernel command line: ${cmdline.trim()}`);
         const j = await vm.sshOk('sudo journalctl -b -t ignition --no-pager -q -o cat');
-        if (j.trim()) throw new Error(`Ignition logged on this boot:\n${j.split('\n').slice(0, 5).join('\n')}`);
+        if (j.trim()) throw new CheckError(`Ignition logged on this boot:\n${j.split('\n').slice(0, 5).join('\n')}`);
         await eq('wc -l < /var/lib/fcos-test/firstboot.log', '1');
       });
       await ctx.check('/etc and /var changes persisted', async () => {
@@ -170,12 +171,12 @@ export const basic: Scenario = {
         const why = await bad
           .waitForConsole(HASH_ERROR(wrong), 60_000, { consoleFailures: false })
           .catch(() => undefined);
-        if (!why) throw new Error(`the boot failed, but not on Ignition's hash check: ${e.consoleFailure.name}: ${e.consoleFailure.line}`);
+        if (!why) throw new CheckError(`the boot failed, but not on Ignition's hash check: ${e.consoleFailure.name}: ${e.consoleFailure.line}`);
         return why.trim();
       } finally {
         await bad.kill();
       }
-      throw new Error('the VM came up on SSH although the fetched file has the wrong hash');
+      throw new CheckError('the VM came up on SSH although the fetched file has the wrong hash');
     });
   },
 };

@@ -15,6 +15,7 @@
  */
 import { request } from 'node:http';
 import type { IgnitionConfig, Scenario, TestContext } from '../harness.js';
+import { CheckError } from '../../lib/errors.js';
 
 export const HELLO_IMAGE = 'localhost/fcos/hello:1';
 export const POD_NAME = 'fcos-hello';
@@ -92,7 +93,7 @@ async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | un
       if (e instanceof PollAbort) throw e;
       last = e instanceof Error ? e.message : String(e);
     }
-    if (Date.now() > end) throw new Error(`${what}: not after ${Math.round(timeoutMs / 1000)} s${last ? ` (last: ${last.split('\n').slice(0, 6).join('\n')})` : ''}`);
+    if (Date.now() > end) throw new CheckError(`${what}: not after ${Math.round(timeoutMs / 1000)} s${last ? ` (last: ${last.split('\n').slice(0, 6).join('\n')})` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -107,7 +108,7 @@ function hostGet(port: number, timeoutMs = 15_000): Promise<{ status: number; bo
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port} in ${timeoutMs / 1000} s`)));
+    req.on('timeout', () => req.destroy(new CheckError(`no answer from 127.0.0.1:${port} in ${timeoutMs / 1000} s`)));
     req.on('error', reject);
     req.end();
   });
@@ -119,9 +120,9 @@ async function hostReaches(ctx: TestContext, guestPort: number, message: string)
   const r = await poll(`GET http://127.0.0.1:${port}/ (guest ${guestPort})`, 120_000, async () => {
     const res = await hostGet(port);
     if (res.status === 200) return res;
-    throw new Error(`HTTP ${res.status}`);
+    throw new CheckError(`HTTP ${res.status}`);
   });
-  if (!r.body.startsWith(`${message} `)) throw new Error(`body ${JSON.stringify(r.body)}, want "${message} <hostname>"`);
+  if (!r.body.startsWith(`${message} `)) throw new CheckError(`body ${JSON.stringify(r.body)}, want "${message} <hostname>"`);
   return `host 127.0.0.1:${port} -> guest ${guestPort}: ${r.body.trim()}`;
 }
 
@@ -129,7 +130,7 @@ export async function kubeletChecks(ctx: TestContext): Promise<void> {
   const vm = ctx.vm;
   const pods = async (): Promise<PodList> => {
     const r = await vm.ssh(PODS_CURL, { timeoutMs: 40_000 });
-    if (r.exitCode !== 0) throw new Error(`curl /pods: exit ${r.exitCode}: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0) throw new CheckError(`curl /pods: exit ${r.exitCode}: ${r.stderr.trim()}`);
     return JSON.parse(r.stdout) as PodList;
   };
 
@@ -139,7 +140,7 @@ export async function kubeletChecks(ctx: TestContext): Promise<void> {
       const r = await vm.ssh('systemctl is-active kubelet containerd');
       const states = r.stdout.trim().split('\n');
       if (r.exitCode === 0 && states.length === 2 && states.every((x) => x === 'active')) return states.join(' ');
-      throw new Error(states.join(' '));
+      throw new CheckError(states.join(' '));
     });
   });
 
@@ -147,7 +148,7 @@ export async function kubeletChecks(ctx: TestContext): Promise<void> {
     const p = await poll('the pod Running and ready', 300_000, async () => {
       const pod = findPod(await pods());
       if (podReady(pod)) return pod;
-      throw new Error(`pod: ${JSON.stringify(pod?.status ?? 'not listed').slice(0, 600)}`);
+      throw new CheckError(`pod: ${JSON.stringify(pod?.status ?? 'not listed').slice(0, 600)}`);
     });
     return `${p!.metadata?.namespace}/${p!.metadata?.name} ${p!.status?.phase}`;
   });
@@ -157,22 +158,22 @@ export async function kubeletChecks(ctx: TestContext): Promise<void> {
     // (kubelet reported the pod through 10250 already, so it listens: no waiting here.)
     const ss = await vm.sshOk('sudo ss -Htln');
     const l10250 = ss.split('\n').filter((l) => /:10250\s/.test(l));
-    if (l10250.length === 0) throw new Error(`nothing listens on 10250:\n${ss}`);
+    if (l10250.length === 0) throw new CheckError(`nothing listens on 10250:\n${ss}`);
     const wild = l10250.filter((l) => !/\s127\.0\.0\.1:10250\s/.test(l));
-    if (wild.length) throw new Error(`10250 listens beyond loopback:\n${wild.join('\n')}`);
-    if (/:10255\s/.test(ss)) throw new Error('the read-only port 10255 is open');
+    if (wild.length) throw new CheckError(`10250 listens beyond loopback:\n${wild.join('\n')}`);
+    if (/:10255\s/.test(ss)) throw new CheckError('the read-only port 10255 is open');
     const anon = (await vm.sshOk('curl -sk -o /dev/null -w "%{http_code}" https://127.0.0.1:10250/pods; true')).trim();
-    if (anon !== '401') throw new Error(`an anonymous GET /pods got HTTP ${anon}, want 401`);
+    if (anon !== '401') throw new CheckError(`an anonymous GET /pods got HTTP ${anon}, want 401`);
     return 'loopback only, anonymous 401, no read-only port';
   });
 
   await ctx.check('the pod answers HTTP on its host port inside the VM', async () => {
     const body = await poll(`curl 127.0.0.1:${POD_HOST_PORT}`, 120_000, async () => {
       const r = await vm.ssh(`curl -sS --max-time 10 http://127.0.0.1:${POD_HOST_PORT}/`);
-      if (r.exitCode !== 0) throw new Error(r.stderr.trim());
+      if (r.exitCode !== 0) throw new CheckError(r.stderr.trim());
       return r.stdout;
     });
-    if (!body.startsWith(`${POD_MESSAGE} `)) throw new Error(`body ${JSON.stringify(body)}, want "${POD_MESSAGE} <pod hostname>"`);
+    if (!body.startsWith(`${POD_MESSAGE} `)) throw new CheckError(`body ${JSON.stringify(body)}, want "${POD_MESSAGE} <pod hostname>"`);
     return body.trim();
   });
 
@@ -185,7 +186,7 @@ export async function kubeletChecks(ctx: TestContext): Promise<void> {
     await poll('the pod gone from /pods', 180_000, async () => {
       const pod = findPod(await pods());
       if (!pod) return true;
-      throw new Error(`still listed: ${pod.metadata?.name} ${pod.status?.phase}`);
+      throw new CheckError(`still listed: ${pod.metadata?.name} ${pod.status?.phase}`);
     });
     await poll(`port ${POD_HOST_PORT} closed`, 120_000, async () => {
       // curl's 7 (connection refused) only: ssh's own failure (255) or a time-out is not "closed".
@@ -204,10 +205,10 @@ export async function podmanChecks(ctx: TestContext): Promise<void> {
       const st = (await vm.ssh('systemctl is-active fcos-preload-images.service')).stdout.trim();
       if (st === 'active') return true;
       if (st === 'failed') throw new PollAbort('fcos-preload-images.service failed');
-      throw new Error(st);
+      throw new CheckError(st);
     });
     const names = await vm.sshOk("sudo podman images --format '{{.Repository}}:{{.Tag}}'");
-    if (!names.split('\n').includes(HELLO_IMAGE)) throw new Error(`${HELLO_IMAGE} not in podman images:\n${names}`);
+    if (!names.split('\n').includes(HELLO_IMAGE)) throw new CheckError(`${HELLO_IMAGE} not in podman images:\n${names}`);
     return HELLO_IMAGE;
   });
 
@@ -217,7 +218,7 @@ export async function podmanChecks(ctx: TestContext): Promise<void> {
   });
 
   await ctx.check('the host reaches the podman container through the QEMU port forward', async () => {
-    if (!started) throw new Error('podman run failed (see above)');
+    if (!started) throw new CheckError('podman run failed (see above)');
     return hostReaches(ctx, PODMAN_PORT, PODMAN_MESSAGE);
   });
 
@@ -228,8 +229,8 @@ export async function podmanChecks(ctx: TestContext): Promise<void> {
     const srv = await ctx.serve({ 'probe.txt': 'reachable\n' }, () => void hits++);
     const r = await vm.ssh(`curl -sS --max-time 10 ${srv.url('probe.txt')} 2>&1; echo "exit=$?"`);
     const exit = /exit=(\d+)/.exec(r.stdout)?.[1];
-    if (exit === '0' || hits > 0) throw new Error(`the guest reached the host's ${srv.url('probe.txt')}: ${r.stdout.trim()}`);
-    if (exit !== '7' && exit !== '28') throw new Error(`curl failed for another reason: ${r.stdout.trim()}`);
+    if (exit === '0' || hits > 0) throw new CheckError(`the guest reached the host's ${srv.url('probe.txt')}: ${r.stdout.trim()}`);
+    if (exit !== '7' && exit !== '28') throw new CheckError(`curl failed for another reason: ${r.stdout.trim()}`);
     return `${srv.url('probe.txt')}: ${r.stdout.trim().split('\n')[0]}`;
   });
 }

@@ -3,6 +3,7 @@
  * controls that must be reported as failures (a failing unit, a kernel panic, a QEMU that dies after the last check).
  */
 import type { Scenario } from '../harness.js';
+import { CheckError } from '../../lib/errors.js';
 
 export const baselineSmoke: Scenario = {
   name: 'baseline-smoke',
@@ -13,12 +14,12 @@ export const baselineSmoke: Scenario = {
   async run(ctx) {
     await ctx.check('runs a command over SSH', async () => {
       const r = await ctx.vm.ssh('uname -r; hostname');
-      if (r.exitCode !== 0 || !/cloud-amd64/.test(r.stdout)) throw new Error(`unexpected: ${r.stdout}${r.stderr}`);
+      if (r.exitCode !== 0 || !/cloud-amd64/.test(r.stdout)) throw new CheckError(`unexpected: ${r.stdout}${r.stderr}`);
       return r.stdout.trim().replace(/\n/g, ', ');
     });
     await ctx.check('reports a failing command with its exit code', async () => {
       const r = await ctx.vm.ssh('echo to-stderr >&2; exit 7');
-      if (r.exitCode !== 7 || r.stderr.trim() !== 'to-stderr') throw new Error(`exit ${r.exitCode}, stderr ${r.stderr}`);
+      if (r.exitCode !== 7 || r.stderr.trim() !== 'to-stderr') throw new CheckError(`exit ${r.exitCode}, stderr ${r.stderr}`);
     });
     await ctx.check('the guest reaches a host HTTP server at 10.0.2.2', async () => {
       const srv = await ctx.serve({ 'hello.txt': 'hello from the host\n' });
@@ -26,16 +27,16 @@ export const baselineSmoke: Scenario = {
       const r = await ctx.vm.sshOk(
         `exec 3<>/dev/tcp/10.0.2.2/${srv.port}; printf 'GET /hello.txt HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3`,
       );
-      if (!r.includes('hello from the host')) throw new Error(`unexpected answer:\n${r}`);
+      if (!r.includes('hello from the host')) throw new CheckError(`unexpected answer:\n${r}`);
       return `port ${srv.port}`;
     });
     await ctx.check('/etc change persists across a power cycle (new boot_id)', async () => {
       await ctx.vm.sshOk('echo kept | sudo tee /etc/fcos-selftest >/dev/null');
       const before = await ctx.vm.bootId();
       const after = await ctx.vm.reboot(6 * 60_000, { cold: true });
-      if (after === before) throw new Error('boot_id did not change');
+      if (after === before) throw new CheckError('boot_id did not change');
       const v = (await ctx.vm.sshOk('cat /etc/fcos-selftest')).trim();
-      if (v !== 'kept') throw new Error(`/etc/fcos-selftest: ${v}`);
+      if (v !== 'kept') throw new CheckError(`/etc/fcos-selftest: ${v}`);
     });
   },
 };

@@ -7,6 +7,7 @@
 import type { IgnitionConfig, Scenario } from '../harness.js';
 import { kubeletChecks, kubeletConfig, podmanChecks, POD_HOST_PORT, PODMAN_PORT } from './kubelet.js';
 import { bootedDeployments } from './ostree-status.js';
+import { CheckError } from '../../lib/errors.js';
 
 const HOSTNAME = 'fcos-uefi';
 
@@ -33,11 +34,11 @@ export const uefi: Scenario = {
     });
     await ctx.check('hostname from the fw_cfg config (not the embedded one)', async () => {
       const h = (await vm.sshOk('hostname')).trim();
-      if (h !== HOSTNAME) throw new Error(`hostname is ${JSON.stringify(h)}, want ${HOSTNAME}`);
+      if (h !== HOSTNAME) throw new CheckError(`hostname is ${JSON.stringify(h)}, want ${HOSTNAME}`);
     });
     await ctx.check('ostree admin status shows the booted deployment', async () => {
       const d = bootedDeployments(await vm.sshOk('sudo ostree admin status'));
-      if (d.all.length !== 1 || !d.booted) throw new Error(`want one deployment, booted: ${JSON.stringify(d.all)}`);
+      if (d.all.length !== 1 || !d.booted) throw new CheckError(`want one deployment, booted: ${JSON.stringify(d.all)}`);
       return `${d.booted.stateroot} ${d.booted.checksum.slice(0, 12)}.${d.booted.serial}`;
     });
     await kubeletChecks(ctx);

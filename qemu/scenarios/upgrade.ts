@@ -35,6 +35,7 @@ import { commitSignatures, generateKey, signCommit } from '../../ostree/sign.js'
 import { updateSummary } from '../../ostree/repo.js';
 import { run } from '../../lib/run.js';
 import { bootedDeployments } from './ostree-status.js';
+import { CheckError, UserError } from '../../lib/errors.js';
 
 const BROKEN_CHECK = '/usr/lib/fcos/health.d/50-fcos-test-broken';
 /** v3's broken check waits (up to 50 s) for the test to record the trial boot over SSH, then fails. */
@@ -84,11 +85,11 @@ async function waitHealth(vm: Vm, timeoutMs = 6 * 60_000): Promise<void> {
     if (last === 'active') return;
     if (last === 'failed') {
       const j = await vm.ssh('sudo journalctl -b -u fcos-update-health.service --no-pager -o cat | tail -n 20');
-      throw new Error(`fcos-update-health.service failed:\n${j.stdout}`);
+      throw new CheckError(`fcos-update-health.service failed:\n${j.stdout}`);
     }
     await new Promise((r) => setTimeout(r, 3000));
   }
-  throw new Error(`fcos-update-health.service did not finish (state ${last})`);
+  throw new CheckError(`fcos-update-health.service did not finish (state ${last})`);
 }
 
 async function composeVersion(ctx: TestContext, name: string, files: Record<string, { text: string; mode: number }>, sde: number): Promise<ComposeResult> {
@@ -101,7 +102,7 @@ async function composeVersion(ctx: TestContext, name: string, files: Record<stri
 }
 
 function eqOrThrow(what: string, got: string | undefined, want: string): void {
-  if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  if (got !== want) throw new CheckError(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 }
 
 export const upgrade: Scenario = {
@@ -125,7 +126,7 @@ export const upgrade: Scenario = {
   async run(ctx) {
     const vm = ctx.vm;
     const v1 = readLatestBuild(ctx.buildsDir);
-    if (!v1) throw new Error(`no build in ${ctx.buildsDir}`);
+    if (!v1) throw new UserError(`no build in ${ctx.buildsDir}`, 'run fcos compose and fcos build first');
     const sde = v1.meta['source-date-epoch'];
     server = await startUpdateServer({
       buildsDir: ctx.buildsDir,
@@ -156,24 +157,24 @@ export const upgrade: Scenario = {
       const v2files = { 'usr/share/fcos-test/v2.txt': { text: 'v2\n', mode: 0o644 } };
       const composed2 = await ctx.check('compose v2 (one more file): layered, signed, with a static delta', async () => {
         v2 = await composeVersion(ctx, 'v2', v2files, sde);
-        if (v2.kind !== 'layered') throw new Error(`expected a layered compose, got ${v2.kind}`);
+        if (v2.kind !== 'layered') throw new CheckError(`expected a layered compose, got ${v2.kind}`);
         eqOrThrow('parent', v2.parent, v1.meta['ostree-commit']);
-        if (!v2.deltaSize) throw new Error('no static delta');
+        if (!v2.deltaSize) throw new CheckError('no static delta');
         return `${v2.version}: delta ${v2.deltaSize} bytes`;
       });
       if (!composed2 || !v2) return;
       await ctx.check('fcos-update check sees v2', async () => {
         await vm.sshOk('echo kept-across-upgrades | sudo tee /etc/fcos-upgrade-test >/dev/null');
         const out = await vm.sshOk('sudo fcos-update check');
-        if (!out.includes(`update available: ${v2!.version}`)) throw new Error(out);
+        if (!out.includes(`update available: ${v2!.version}`)) throw new CheckError(out);
         return out.trim();
       });
       srv.resetStats();
       const staged2 = await ctx.check('fcos-update upgrade stages v2 from the static delta', async () => {
         const out = await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
-        if (!out.includes(`staged ${v2!.version}`)) throw new Error(out);
+        if (!out.includes(`staged ${v2!.version}`)) throw new CheckError(out);
         const s = { ...srv.stats };
-        if (s.deltaRequests === 0 || s.deltaBytes === 0) throw new Error(`no delta fetched: ${JSON.stringify(s)}`);
+        if (s.deltaRequests === 0 || s.deltaBytes === 0) throw new CheckError(`no delta fetched: ${JSON.stringify(s)}`);
         const st = await status(vm);
         eqOrThrow('Staged', st.Staged, v2!.version);
         return `downloaded ${s.bytes} bytes: ${s.deltaBytes} in ${s.deltaRequests} delta files, ${s.objectBytes} in ${s.objectRequests} objects (the commit is ${v1.meta.artifacts?.tree?.size ?? '?'} bytes)`;
@@ -194,7 +195,7 @@ export const upgrade: Scenario = {
       // ---- 2. manual rollback and back
       const rolled = await ctx.check('fcos-update rollback + reboot brings back v1', async () => {
         const out = await vm.sshOk('sudo fcos-update rollback');
-        if (!out.includes(v1.meta['ostree-version'])) throw new Error(out);
+        if (!out.includes(v1.meta['ostree-version'])) throw new CheckError(out);
         await reboot();
         const st = await status(vm);
         eqOrThrow('Booted', st.Booted, v1.meta['ostree-version']);
@@ -206,7 +207,7 @@ export const upgrade: Scenario = {
       // No reboot into it: v3 is staged over it next (staging replaces a staged deployment), which saves a boot.
       const again = await ctx.check('after the rollback, fcos-update upgrade stages v2 again', async () => {
         const out = await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
-        if (!out.includes(`staged ${v2!.version}`)) throw new Error(out);
+        if (!out.includes(`staged ${v2!.version}`)) throw new CheckError(out);
         const st = await status(vm);
         eqOrThrow('Booted', st.Booted, v1.meta['ostree-version']);
         eqOrThrow('Staged', st.Staged, v2!.version);
@@ -235,7 +236,7 @@ export const upgrade: Scenario = {
         const seen: { boot: number; bootId: string; booted: string }[] = [];
         for (;;) {
           boots++;
-          if (boots > 6) throw new Error('no fallback after 6 boots');
+          if (boots > 6) throw new CheckError('no fallback after 6 boots');
           await vm.powerOn(`power on (v3 trial, boot ${boots})`);
           vm.expectExit();
           let outcome: 'exit' | 'fallback' | undefined;
@@ -256,7 +257,7 @@ export const upgrade: Scenario = {
               if (r?.exitCode === 0 && r.stdout.trim() === 'active') outcome = 'fallback';
             }
           }
-          if (!outcome) throw new Error(`boot ${boots}: neither a reboot nor a fallback within 10 min`);
+          if (!outcome) throw new CheckError(`boot ${boots}: neither a reboot nor a fallback within 10 min`);
           ctx.log(`v3 trial: boot ${boots} ended with ${outcome}`);
           if (outcome === 'fallback') break;
         }
@@ -265,12 +266,12 @@ export const upgrade: Scenario = {
         for (let b = 1; b <= boots; b++) {
           const x = seen.find((y) => y.boot === b);
           const want = b <= TRIES ? v3!.commit : home.commit;
-          if (!x) throw new Error(`boot ${b} was never seen over SSH (want ${short(want)} booted)`);
-          if (x.booted !== want) throw new Error(`boot ${b} booted ${short(x.booted)}, want ${short(want)} (${b <= TRIES ? 'v3 on trial' : 'v1 after the fallback'})`);
+          if (!x) throw new CheckError(`boot ${b} was never seen over SSH (want ${short(want)} booted)`);
+          if (x.booted !== want) throw new CheckError(`boot ${b} booted ${short(x.booted)}, want ${short(want)} (${b <= TRIES ? 'v3 on trial' : 'v1 after the fallback'})`);
         }
-        if (new Set(seen.map((x) => x.bootId)).size !== seen.length) throw new Error(`a boot id repeats: ${JSON.stringify(seen)}`);
+        if (new Set(seen.map((x) => x.bootId)).size !== seen.length) throw new CheckError(`a boot id repeats: ${JSON.stringify(seen)}`);
         vm.expectExit(false);
-        if (boots !== TRIES + 1) throw new Error(`fell back after ${boots} boots, want ${TRIES + 1} (${TRIES} tries of v3, then v1)`);
+        if (boots !== TRIES + 1) throw new CheckError(`fell back after ${boots} boots, want ${TRIES + 1} (${TRIES} tries of v3, then v1)`);
         return `${boots - 1} boots of v3, then v1: ${seen.map((x) => `boot ${x.boot} ${x.bootId.slice(0, 8)} ${short(x.booted)}`).join(', ')}`;
       });
       if (fellBack) {
@@ -281,10 +282,10 @@ export const upgrade: Scenario = {
           eqOrThrow('Boot counter', st['Boot counter'], 'none');
           const fb = st['Last fallback'] ?? '';
           if (!fb.includes(`fell back from ${v3!.version}`) || !fb.includes('50-fcos-test-broken') || !fb.includes('broken on purpose')) {
-            throw new Error(`Last fallback: ${JSON.stringify(fb)}`);
+            throw new CheckError(`Last fallback: ${JSON.stringify(fb)}`);
           }
           const j = await vm.sshOk('sudo journalctl -b -t fcos-update --no-pager -o cat');
-          if (!j.includes('automatic rollback')) throw new Error(`no "automatic rollback" in the journal:\n${j.slice(-2000)}`);
+          if (!j.includes('automatic rollback')) throw new CheckError(`no "automatic rollback" in the journal:\n${j.slice(-2000)}`);
           return fb;
         });
       }
@@ -301,10 +302,10 @@ export const upgrade: Scenario = {
         const st = await status(vm);
         eqOrThrow('Booted', st.Booted, home.version);
         eqOrThrow('Default', st.Default, home.version);
-        if (st.Staged) throw new Error(`something was staged: ${st.Staged}`);
+        if (st.Staged) throw new CheckError(`something was staged: ${st.Staged}`);
         const err = st['Last error'] ?? '';
         // ostree's own words (libostree 2025.x), not any message that mentions a signature.
-        if (!errRe.test(err)) throw new Error(`Last error is not ostree's message ${errRe}: ${JSON.stringify(err)}\n${r.stderr.slice(-1000)}`);
+        if (!errRe.test(err)) throw new CheckError(`Last error is not ostree's message ${errRe}: ${JSON.stringify(err)}\n${r.stderr.slice(-1000)}`);
         // The refused commit never became usable in the VM's repo: not there at all (a refused signature), or at
         // most a partial pull (a corrupt object: the commit was fetched, the tree was not).
         const obj = `/ostree/repo/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`;
@@ -319,7 +320,7 @@ export const upgrade: Scenario = {
         rmSync(join(repo, 'objects', v4.commit.slice(0, 2), `${v4.commit.slice(2)}.commitmeta`), { force: true });
         rmSync(deltaDir(repo, v4.parent!, v4.commit), { recursive: true, force: true });
         await updateSummary(repo);
-        if (await commitSignatures(repo, v4.commit)) throw new Error('v4 still carries a signature');
+        if (await commitSignatures(repo, v4.commit)) throw new CheckError('v4 still carries a signature');
         return refused('the unsigned v4', OSTREE_ERR.unsigned, v4.commit, 'absent');
       });
       const wrongKey = unsigned && (await ctx.check('a v4 signed only with another key is refused; the VM stays on v1', async () => {
@@ -330,7 +331,7 @@ export const upgrade: Scenario = {
         await signCommit(repo, v4!.commit, wrong);
         const shown = (await run('ostree', ['show', `--repo=${repo}`, v4!.commit])).stdout;
         const ids = [...shown.matchAll(/key ID ([0-9A-F]{16})/g)].map((m) => m[1]);
-        if (ids.length !== 1 || ids[0] !== wrong.keyId.slice(-16)) throw new Error(`v4's signatures are ${JSON.stringify(ids)}, want only ${wrong.keyId.slice(-16)}`);
+        if (ids.length !== 1 || ids[0] !== wrong.keyId.slice(-16)) throw new CheckError(`v4's signatures are ${JSON.stringify(ids)}, want only ${wrong.keyId.slice(-16)}`);
         await updateSummary(repo);
         return refused('the wrongly signed v4', OSTREE_ERR.wrongKey, v4!.commit, 'absent');
       }));
@@ -348,7 +349,7 @@ export const upgrade: Scenario = {
         v5 = await composeVersion(ctx, 'v5', v5files, sde);
         const ls = (await run('ostree', ['ls', `--repo=${repo}`, '-d', '-C', v5.commit, '/'])).stdout;
         const tree = /\b([0-9a-f]{64}) [0-9a-f]{64} \/\s*$/m.exec(ls)?.[1];
-        if (!tree) throw new Error(`no root dirtree in: ${ls}`);
+        if (!tree) throw new CheckError(`no root dirtree in: ${ls}`);
         const obj = join(repo, 'objects', tree.slice(0, 2), `${tree.slice(2)}.dirtree`);
         const good = readFileSync(obj);
         const bad = Buffer.from(good);
@@ -367,16 +368,16 @@ export const upgrade: Scenario = {
       // ---- 4. power cuts (SIGKILL of QEMU) during the pull, the staging and the finalization of v1 → v5.
       const afterCut = async (want: string[]): Promise<string> => {
         const st = await status(vm);
-        if (!st.Booted || !want.includes(st.Booted)) throw new Error(`Booted ${JSON.stringify(st.Booted)}, want one of ${want.join(', ')}`);
+        if (!st.Booted || !want.includes(st.Booted)) throw new CheckError(`Booted ${JSON.stringify(st.Booted)}, want one of ${want.join(', ')}`);
         // The booted version passed its health checks on this boot, and no boot counter is left armed.
         eqOrThrow('Boot counter', st['Boot counter'], 'none');
         if (!new RegExp(`^\\S+ healthy: ${st.Booted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`).test(st['Last health check'] ?? '')) {
-          throw new Error(`Last health check: ${JSON.stringify(st['Last health check'])}, want "healthy: ${st.Booted} (…)"`);
+          throw new CheckError(`Last health check: ${JSON.stringify(st['Last health check'])}, want "healthy: ${st.Booted} (…)"`);
         }
         const fresh = (await vm.sshOk("sudo sh -c 'echo $(stat -c %Y /var/lib/fcos-update/last-health) $(date +%s) $(cut -d. -f1 /proc/uptime)'")).trim().split(' ').map(Number);
-        if (!(fresh[0]! >= fresh[1]! - fresh[2]! - 5)) throw new Error(`the health record is older than this boot (${fresh.join(' ')})`);
+        if (!(fresh[0]! >= fresh[1]! - fresh[2]! - 5)) throw new CheckError(`the health record is older than this boot (${fresh.join(' ')})`);
         const adm = await vm.sshOk('sudo ostree admin status');
-        if (!/^\* /m.test(adm)) throw new Error(`ostree admin status shows no booted deployment:\n${adm}`);
+        if (!/^\* /m.test(adm)) throw new CheckError(`ostree admin status shows no booted deployment:\n${adm}`);
         return `booted ${st.Booted}, staged ${st.Staged ?? 'none'}, rollback ${st.Rollback}`;
       };
       const cutAndBoot = async (note: string) => {
@@ -392,7 +393,7 @@ export const upgrade: Scenario = {
           await vm.sshOk('sudo systemd-run --unit=fcos-test-upgrade-pull --collect /usr/bin/fcos-update upgrade --no-reboot');
           const end = Date.now() + 10 * 60_000;
           while (objectFiles < 2) {
-            if (Date.now() > end) throw new Error('the pull fetched no file objects within 10 min');
+            if (Date.now() > end) throw new CheckError('the pull fetched no file objects within 10 min');
             await new Promise((r) => setTimeout(r, 200));
           }
           // The pull must still be running at the cut: the unit active, its commit marked partial in the VM's repo.
@@ -400,12 +401,12 @@ export const upgrade: Scenario = {
             `systemctl is-active fcos-test-upgrade-pull.service; sudo sh -c 'ls /ostree/repo/state/ 2>/dev/null | grep -c "^${v5!.commit}\\.commitpartial$"'; true`,
           );
           const [unit, partial] = running.trim().split('\n');
-          if (unit !== 'active' || partial !== '1') throw new Error(`the pull was not running at the cut (unit ${unit}, commitpartial ${partial})`);
+          if (unit !== 'active' || partial !== '1') throw new CheckError(`the pull was not running at the cut (unit ${unit}, commitpartial ${partial})`);
           const seen = objectFiles;
           await cutAndBoot('(during the pull)');
           srv.objectDelayMs = 0;
           const st = await status(vm);
-          if (st.Staged) throw new Error(`staged after a cut during the pull: ${st.Staged}`);
+          if (st.Staged) throw new CheckError(`staged after a cut during the pull: ${st.Staged}`);
           return `cut after ${seen} of ${PULL_FILES}+ file objects; ${await afterCut([home.version])}`;
         } finally {
           srv.objectDelayMs = 0;
@@ -422,12 +423,12 @@ export const upgrade: Scenario = {
         );
         await cutAndBoot('(during the staging)');
         const st = await status(vm);
-        if (st.Staged) throw new Error(`staged after a cut during staging: ${st.Staged}`);
+        if (st.Staged) throw new CheckError(`staged after a cut during staging: ${st.Staged}`);
         return `${frozen.trim()}; ${await afterCut([home.version])}`;
       }));
       if (cutStage) await ctx.check('power cut during the finalization of v5 at shutdown: v1 or v5 boots, healthy', async () => {
         const out = await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 15 * 60_000 });
-        if (!out.includes(`staged ${v5!.version}`)) throw new Error(out);
+        if (!out.includes(`staged ${v5!.version}`)) throw new CheckError(out);
         // Only in this test: ostree-finalize-staged.service's ExecStop freezes `ostree admin finalize-staged` 0.3 s
         // into its work and says so on the console; the power goes on that line.
         const dropIn = '/etc/systemd/system/ostree-finalize-staged.service.d/50-fcos-test-freeze.conf';
@@ -443,14 +444,14 @@ export const upgrade: Scenario = {
         const end = Date.now() + 5 * 60_000;
         while (!marker) {
           marker = /fcos-test: finalize (frozen|done)/.exec(vm.consoleText().slice(from))?.[1] ?? '';
-          if (!marker && Date.now() > end) throw new Error('no finalize marker on the console within 5 min');
+          if (!marker && Date.now() > end) throw new CheckError('no finalize marker on the console within 5 min');
           if (!marker) await new Promise((r) => setTimeout(r, 100));
         }
         await cutAndBoot(`(finalization ${marker})`);
         vm.expectExit(false);
         // "done": finalize-staged ended within 0.3 s, so the cut came after it, not during it. Not seen under TCG
         // (finalization takes seconds there), but the check must not pass without the cut it is named after.
-        if (marker !== 'frozen') throw new Error('finalize-staged finished before the freeze: the power cut did not hit the finalization');
+        if (marker !== 'frozen') throw new CheckError('finalize-staged finished before the freeze: the power cut did not hit the finalization');
         // Frozen: the deployment swap may or may not have happened (v1 or v5).
         const want = [home.version, v5!.version];
         const res = await afterCut(want);
@@ -463,7 +464,7 @@ export const upgrade: Scenario = {
       if (cutPull) await ctx.check('ostree fsck is clean after the power cuts', async () => {
         const t0 = Date.now();
         const fsck = await vm.ssh('sudo ostree fsck', { timeoutMs: 20 * 60_000 });
-        if (fsck.exitCode !== 0) throw new Error(`ostree fsck failed (exit ${fsck.exitCode}):\n${(fsck.stdout + fsck.stderr).slice(-2000)}`);
+        if (fsck.exitCode !== 0) throw new CheckError(`ostree fsck failed (exit ${fsck.exitCode}):\n${(fsck.stdout + fsck.stderr).slice(-2000)}`);
         return `clean in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${fsck.stdout.trim().split('\n').slice(-2).join(' ')}`;
       });
     } finally {
