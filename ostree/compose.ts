@@ -187,7 +187,7 @@ async function cleanStaleWork(tmpRoot: string): Promise<void> {
  * Finish or undo what an interrupted compose left between its last steps: the ref moved but builds.json/latest
  * not yet (register the build), or a ref pointing at a commit without a complete build (reset the ref).
  */
-async function reconcile(buildsDir: string, repo: string, ref: string): Promise<void> {
+export async function reconcile(buildsDir: string, repo: string, ref: string): Promise<void> {
   if (!existsSync(join(repo, 'config'))) return;
   const refCommit = await revParse(repo, ref);
   if (!refCommit) return;
@@ -534,7 +534,6 @@ async function treeSize(root: string): Promise<number> {
   return Number.isFinite(n) ? n : 0;
 }
 
-export const _test = { resolveSde, cleanStaleWork, reconcile };
 export type { Cleanup };
 
 /** The update agent's defaults and the public signing key, in /usr/lib/fcos (read by fcos-update in the image). */

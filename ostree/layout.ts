@@ -31,7 +31,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.js';
 
 /** Resolve a path inside `root` as a chroot would (symlinks are followed relative to root). */
@@ -480,14 +480,3 @@ export function ostreeLayout(root: string): { kver: string } {
   return { kver };
 }
 
-/** Paths at the top of a tree, for tests and checks. */
-export function topLevel(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(root).sort()) {
-    const p = join(root, n);
-    out[n] = isSymlink(p) ? `-> ${readlinkSync(p)}` : lstatSync(p).isDirectory() ? 'dir' : 'file';
-  }
-  return out;
-}
-
-export const _internal = { posix };

@@ -655,14 +655,6 @@ export function loadManifest(path?: string): LoadedManifest {
   return { manifest, path: p, dir, overlayDir, images, text };
 }
 
-/** Image size in bytes ("8G" → 8 GiB). */
-export function imageSizeBytes(m: Pick<Manifest, 'image-size'>): number {
-  const r = /^(\d+)(M|G|MiB|GiB)$/.exec(m['image-size']);
-  if (!r) throw new UserError(`bad image-size '${m['image-size']}'`);
-  const n = Number(r[1]);
-  return r[2]!.startsWith('G') ? n * 1024 ** 3 : n * 1024 ** 2;
-}
-
 /** The apt sources of a manifest, one-line style, in a fixed order. */
 export function aptSources(m: Manifest): string[] {
   const comps = m.components.join(' ');

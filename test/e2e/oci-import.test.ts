@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { run } from '../../lib/run.js';
 import { buildPreloadImages, PAUSE_IMAGE, HELLO_IMAGE, type BuiltImage } from '../../ostree/containers/images.js';
-import { verifyOciArchive } from '../../ostree/containers/oci.js';
+import { verifyOciArchive } from '../unit/oci-helpers.js';
 import { overlayK8sDir } from '../../ostree/containers/k8s-payload.js';
 
 let dir: string;

@@ -2,7 +2,18 @@ import { describe, expect, it, beforeEach } from 'vitest';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyOverlay, configureTree, factoryVar, lockRootShadow, ostreeLayout, parseGroup, parsePasswd, resolveInRoot, sysusersConf, topLevel } from '../../ostree/layout.js';
+import { applyOverlay, configureTree, factoryVar, lockRootShadow, ostreeLayout, parseGroup, parsePasswd, resolveInRoot, sysusersConf } from '../../ostree/layout.js';
+
+/** Paths at the top of a tree: a directory, a file, or a symlink's target. */
+function topLevel(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(root).sort()) {
+    const p = join(root, n);
+    const st = lstatSync(p);
+    out[n] = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : st.isDirectory() ? 'dir' : 'file';
+  }
+  return out;
+}
 
 const KVER = '6.12.0-test-amd64';
 

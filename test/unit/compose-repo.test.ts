@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commitTree, ensureRepo, parentOf, revParse, setRef } from '../../ostree/repo.js';
 import { addBuild, readBuildsJson, resetToImagedBuild, setLatest, writeMeta, type BuildMeta } from '../../ostree/builds.js';
-import { _test } from '../../ostree/compose.js';
+import { reconcile } from '../../ostree/compose.js';
 
 const REF = 'fcos/test/x86_64/stable';
 
@@ -52,13 +52,13 @@ describe('repo and the final steps of compose', () => {
     mkdirSync(join(b, 'v2'));
     writeMeta(join(b, 'v2'), meta('v2', c2));
     await setRef(repo, REF, c2);
-    await _test.reconcile(b, repo, REF);
+    await reconcile(b, repo, REF);
     expect(readlinkSync(join(b, 'latest'))).toBe('v2');
     expect(readBuildsJson(b).builds.map((x) => x.id)).toEqual(['v2', 'v1']);
     // A ref pointing at a commit that has no build is reset to latest.
     const c3 = await tinyCommit(repo, 'three', c2);
     await setRef(repo, REF, c3);
-    await _test.reconcile(b, repo, REF);
+    await reconcile(b, repo, REF);
     expect(await revParse(repo, REF)).toBe(c2);
     expect(existsSync(join(b, 'repo', 'summary'))).toBe(true);
   });

@@ -17,7 +17,7 @@ import {
 import { K8S_REQUIRED_PACKAGES, installK8sPayload, type InstallK8sPayloadOptions } from '../../ostree/containers/k8s-payload.js';
 import { DEFAULT_KUBELET_VERSION, type KubeletBinary } from '../../ostree/kubelet.js';
 import { layoutTree } from '../../ostree/compose.js';
-import { readOciArchive } from '../../ostree/containers/oci.js';
+import { readOciArchive } from './oci-helpers.js';
 import { UserError } from '../../lib/errors.js';
 import { useTempCacheDir } from './cache-helpers.js';
 

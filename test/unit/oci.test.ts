@@ -8,9 +8,6 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import {
   buildOciImage,
-  readOciArchive,
-  verifyOciArchive,
-  listLayer,
   MT_MANIFEST,
   MT_CONFIG,
   MT_LAYER_GZIP,
@@ -18,6 +15,7 @@ import {
   ANN_REF_NAME,
   ANN_CONTAINERD_NAME,
 } from '../../ostree/containers/oci.js';
+import { listLayer, readOciArchive, verifyOciArchive } from './oci-helpers.js';
 import { UserError } from '../../lib/errors.js';
 
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
