@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requireTools } from '../lib/run.js';
+import { requireTools } from '../lib/tools.js';
 import { freeBytes } from '../lib/paths.js';
 import { projectRoot } from '../lib/version.js';
 import { InterruptedError, UserError } from '../lib/errors.js';
@@ -212,7 +212,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
   if (!existsSync(opts.ignition)) throw new UserError(`no such config file: ${opts.ignition}`);
   // 1. The config, before any other work.
   const cfg = await step('check the Ignition config', () => prepareConfig(opts.ignition));
-  await requireTools(IMAGE_TOOLS);
+  requireTools(IMAGE_TOOLS);
   if (process.getuid?.() !== 0) throw new UserError('building a disk image needs root (loop devices, mounts)', 'run fcos build as root');
 
   // 2. Compose, or reuse the latest compose when the inputs are unchanged.

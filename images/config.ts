@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UserError } from '../lib/errors.js';
-import { run, haveTool } from '../lib/run.js';
+import { run } from '../lib/run.js';
+import { haveTool } from '../lib/tools.js';
 import { validateConfig } from '../ignition/validate.js';
 import { translateButaneFile } from '../ignition/butane/index.js';
 import { downlevelConfig } from '../ignition/downlevel.js';
@@ -61,7 +62,7 @@ export async function prepareConfig(file: string): Promise<PreparedConfig> {
   warnings.push(...d.findings.filter((f) => f.severity === 'warning'));
   const out = d.fromVersion === d.toVersion && d.config === parsed ? text : JSON.stringify(d.config);
   // The image's Ignition is Debian's 2.14; so is the host's ignition-validate (Debian bookworm and trixie ship 2.14).
-  if (await haveTool('ignition-validate')) {
+  if (haveTool('ignition-validate')) {
     const r = await run('ignition-validate', ['-'], { input: out, allowFailure: true });
     if (r.exitCode !== 0) {
       const findings: Finding[] = (r.stdout + r.stderr)

@@ -12,35 +12,7 @@ import { ExternalError, InterruptedError, UserError } from './errors.js';
 import { abortSignal, interrupted } from './signals.js';
 import { debug, isVerbose } from './log.js';
 import { startProgress, type ProgressOptions } from './progress.js';
-
-/** Which Debian package provides each host tool fcos calls. */
-export const TOOL_PACKAGES: Record<string, string> = {
-  'ignition-validate': 'ignition',
-  mmdebstrap: 'mmdebstrap',
-  ostree: 'ostree',
-  'qemu-system-x86_64': 'qemu-system-x86',
-  'qemu-img': 'qemu-utils',
-  sgdisk: 'gdisk',
-  'mkfs.ext4': 'e2fsprogs',
-  'mkfs.vfat': 'dosfstools',
-  mmd: 'mtools',
-  mcopy: 'mtools',
-  mdir: 'mtools',
-  chroot: 'coreutils',
-  truncate: 'coreutils',
-  mksquashfs: 'squashfs-tools',
-  losetup: 'mount',
-  partx: 'util-linux',
-  mount: 'mount',
-  cpio: 'cpio',
-  zstd: 'zstd',
-  ssh: 'openssh-client',
-  'ssh-keygen': 'openssh-client',
-  go: 'golang-go',
-  openssl: 'openssl',
-  etcdctl: 'etcd-client',
-  curl: 'curl',
-};
+import { missingToolError } from './tools.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -93,14 +65,6 @@ export function tail(text: string, lines = 20): string {
   return ls.slice(-lines).join('\n');
 }
 
-export function missingToolError(tool: string): UserError {
-  const pkg = TOOL_PACKAGES[tool];
-  return new UserError(
-    `required tool '${tool}' was not found`,
-    pkg ? `install it with: apt-get install ${pkg}` : `install '${tool}' and make sure it is on PATH`,
-  );
-}
-
 export async function run(file: string, args: readonly string[] = [], opts: RunOptions = {}): Promise<RunResult> {
   const command = formatCommand(file, args);
   if (isVerbose()) debug(`run: ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
@@ -150,21 +114,6 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
     throw new ExternalError(`${what}${sig}`, command, r.exitCode, tail(stderr || stdout), opts.hint);
   }
   return { command, exitCode, stdout, stderr, stdoutBuffer };
-}
-
-/** Is a tool on PATH? */
-export async function haveTool(tool: string): Promise<boolean> {
-  const r = await execa('sh', ['-c', `command -v ${shellQuote(tool)}`], { reject: false });
-  return r.exitCode === 0;
-}
-
-/** Fail early, with the Debian package names, when any of these tools is missing. */
-export async function requireTools(tools: readonly string[]): Promise<void> {
-  const missing: string[] = [];
-  for (const t of tools) if (!(await haveTool(t))) missing.push(t);
-  if (missing.length === 0) return;
-  const pkgs = [...new Set(missing.map((t) => TOOL_PACKAGES[t] ?? t))];
-  throw new UserError(`required tool${missing.length > 1 ? 's' : ''} not found: ${missing.join(', ')}`, `install with: apt-get install ${pkgs.join(' ')}`);
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */

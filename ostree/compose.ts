@@ -12,9 +12,10 @@
  * All work happens in builds/.tmp/compose-<pid>; the build directory is renamed into place and the ref moved
  * only at the end, so an interrupted compose leaves the repo, its refs and builds/latest as they were.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { missingToolError, run, TOOL_PACKAGES } from '../lib/run.js';
+import { run } from '../lib/run.js';
+import { requireTools } from '../lib/tools.js';
 import { freeBytes } from '../lib/paths.js';
 import { UserError } from '../lib/errors.js';
 import { sha256File } from '../lib/hash.js';
@@ -41,17 +42,6 @@ import { updateConfText } from './manifest.js';
 import { copyFileSync, writeFileSync } from 'node:fs';
 
 export { readLatestBuild, updateMeta, readMeta, type BuildMeta, type LatestBuild } from './builds.js';
-
-Object.assign(TOOL_PACKAGES, {
-  'apt-get': 'apt',
-  'apt-cache': 'apt',
-  'dpkg-query': 'dpkg',
-  chroot: 'coreutils',
-  umount: 'mount',
-  rm: 'coreutils',
-  du: 'coreutils',
-  sync: 'coreutils',
-});
 
 export interface ComposeOptions {
   /** Manifest file; default ostree/manifests/default.yaml. */
@@ -96,24 +86,6 @@ export interface ComposeResult {
 export function builtinOverlayDir(): string | undefined {
   const d = join(projectRoot(), 'ostree', 'overlay');
   return existsSync(d) ? d : undefined;
-}
-
-/** requireTools without a subprocess per tool (a no-change compose must stay within seconds). */
-function requireToolsFast(tools: string[]): void {
-  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
-  const missing = tools.filter((t) => !dirs.some((d) => {
-    try {
-      accessSync(join(d, t), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  }));
-  if (missing.length === 1) throw missingToolError(missing[0]!);
-  if (missing.length > 1) {
-    const pkgs = [...new Set(missing.map((t) => TOOL_PACKAGES[t] ?? t))];
-    throw new UserError(`required tools not found: ${missing.join(', ')}`, `install with: apt-get install ${pkgs.join(' ')}`);
-  }
 }
 
 const MIN_FREE_BYTES = 6 * 1024 ** 3;
@@ -325,7 +297,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
   // What bootstrap and the package checks see: K8S_REQUIRED_PACKAGES added with kubelet. Hashed: the manifest itself.
   const mEff = effectiveManifest(m);
   const buildsDir = resolve(opts.buildsDir);
-  requireToolsFast(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'rm', 'du', 'sync']);
+  requireTools(['mmdebstrap', 'ostree', 'apt-get', 'apt-cache', 'dpkg-query', 'chroot', 'mount', 'umount', 'rm', 'du', 'sync']);
   mkdirSync(buildsDir, { recursive: true });
   const release = acquireLock(buildsDir);
   try {

@@ -17,9 +17,6 @@ import { join } from 'node:path';
 import { run } from '../lib/run.js';
 import { ExternalError, UserError } from '../lib/errors.js';
 import { info } from '../lib/log.js';
-import { TOOL_PACKAGES } from '../lib/run.js';
-
-Object.assign(TOOL_PACKAGES, { gpg: 'gpg', gpgconf: 'gpgconf' });
 
 export interface SigningKey {
   dir: string;

@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../lib/paths.js';
-import { requireTools, run } from '../lib/run.js';
+import { run } from '../lib/run.js';
+import { requireTools } from '../lib/tools.js';
 import { step, info } from '../lib/log.js';
 import { UserError } from '../lib/errors.js';
 
@@ -109,7 +110,7 @@ export async function ensureBaseline(opts: BaselineOptions = {}): Promise<Baseli
     append: BASELINE_APPEND,
   };
   if (!opts.force && existsSync(join(dir, 'done'))) return img;
-  await requireTools(['mmdebstrap', 'mkfs.ext4', 'ssh-keygen']);
+  requireTools(['mmdebstrap', 'mkfs.ext4', 'ssh-keygen']);
   info(`building the baseline Debian ${suite} image in ${dir} (a few minutes, once)`);
   rmSync(join(dir, 'done'), { force: true });
   for (const f of ['id_ed25519', 'id_ed25519.pub']) rmSync(join(dir, f), { force: true });

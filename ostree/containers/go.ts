@@ -7,6 +7,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../../lib/paths.js';
 import { run } from '../../lib/run.js';
+import { findTool } from '../../lib/tools.js';
 import { UserError } from '../../lib/errors.js';
 
 export const DEFAULT_GO = '/usr/local/go/bin/go';
@@ -19,22 +20,12 @@ export function resolveGoBin(goBin?: string): string {
   return 'go';
 }
 
-/** Find `go` on PATH without a subprocess. */
-function onPath(name: string): string | undefined {
-  for (const d of (process.env.PATH ?? '').split(':')) {
-    if (!d) continue;
-    const p = join(d, name);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
-
 /**
  * The toolchain version ("go1.26.8"). Reads $GOROOT/VERSION next to the binary (the official tarball and
  * Debian's golang-1.xx both ship it); falls back to `go env GOVERSION`.
  */
 export async function goVersion(goBin: string): Promise<string> {
-  const abs = goBin.includes('/') ? goBin : onPath(goBin);
+  const abs = findTool(goBin);
   if (abs) {
     try {
       const root = dirname(dirname(realpathSync(abs)));

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv04 from 'ajv-draft-04';
 import type { Finding } from '../../ignition/report.js';
-import { haveTool } from '../../lib/run.js';
+import { haveTool } from '../../lib/tools.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -36,7 +36,7 @@ export function referencePath(parts: string[], dir: string = REFERENCE_DIR, env:
  * fail without it, with this message, instead of being skipped.
  */
 export async function requireTool(tool = 'ignition-validate', pkg = 'ignition'): Promise<void> {
-  if (await haveTool(tool)) return;
+  if (haveTool(tool)) return;
   throw new Error(`${tool} is not installed (not on PATH): these tests compare fcos with it. Install it with: apt-get install ${pkg} (make deps / make test do it through scripts/deps.sh)`);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run, formatCommand, requireTools, shellQuote } from '../../lib/run.js';
+import { run, formatCommand, shellQuote } from '../../lib/run.js';
 import { ExternalError, UserError, toFcosError, BugError } from '../../lib/errors.js';
 
 describe('run()', () => {
@@ -25,13 +25,6 @@ describe('run()', () => {
     const err = await run('mmdebstrap-not-here', []).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toContain("'mmdebstrap-not-here' was not found");
-  });
-
-  it('requireTools lists every missing tool and the packages', async () => {
-    const err = await requireTools(['sh', 'no-such-tool-1', 'no-such-tool-2']).catch((e) => e);
-    expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toBe('required tools not found: no-such-tool-1, no-such-tool-2');
-    expect(err.hint).toBe('install with: apt-get install no-such-tool-1 no-such-tool-2');
   });
 
   it('allowFailure returns the exit code instead of throwing', async () => {
