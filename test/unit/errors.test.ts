@@ -28,7 +28,7 @@ function bareErrors(files: readonly string[]): string[] {
       .forEach((line, i) => {
         const code = line.replace(/\/\/.*$/, '');
         if (/^\s*\*/.test(code)) return; // a doc comment
-        if (/(^|[^\w.])new Error\(/.test(code)) out.push(`${relative(REPO, f)}:${i + 1}: ${line.trim()}`);
+        if (/(^|[^\w.])new (Error|TypeError|RangeError|SyntaxError)\(/.test(code)) out.push(`${relative(REPO, f)}:${i + 1}: ${line.trim()}`);
       });
   }
   return out;
@@ -44,9 +44,9 @@ describe('typed errors in product code', () => {
   it('the scan sees a bare throw and passes the typed ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fcos-errors-'));
     const probe = join(dir, 'probe.ts');
-    writeFileSync(probe, "throw new Error('x');\nthrow new UserError('y');\nthrow new BugError('z');\n// throw new Error('in a comment')\nreject(new Error('r'));\n");
+    writeFileSync(probe, "throw new Error('x');\nthrow new UserError('y');\nthrow new BugError('z');\n// throw new Error('in a comment')\nreject(new Error('r'));\nthrow new TypeError('t');\n");
     try {
-      expect(bareErrors([probe]).map((l) => l.replace(/^.*:(\d+):.*$/, '$1'))).toEqual(['1', '5']);
+      expect(bareErrors([probe]).map((l) => l.replace(/^.*:(\d+):.*$/, '$1'))).toEqual(['1', '5', '6']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
