@@ -97,7 +97,12 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
   }
   const errCode = (r as unknown as { code?: string }).code;
   if (r.failed && errCode === 'ENOENT' && r.exitCode === undefined) throw missingToolError(file);
-  if (!opts.cleanup && (r.isCanceled || (signal.aborted && r.failed))) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'} while running: ${command}`);
+  // A child killed by SIGINT: Ctrl-C went to the whole process group, and the child may die of it before our own
+  // handler has run (signal.aborted still false): an interruption, not a failure of the tool.
+  const groupInterrupt = r.signal === 'SIGINT' && !r.timedOut;
+  if (!opts.cleanup && (r.isCanceled || (signal.aborted && r.failed) || groupInterrupt)) {
+    throw new InterruptedError(`interrupted by ${interrupted() ?? r.signal ?? 'signal'} while running: ${command}`);
+  }
   const stdoutBuffer = opts.binary ? Buffer.from(r.stdout as unknown as Uint8Array) : undefined;
   const stdout = opts.binary ? '' : String(r.stdout ?? '');
   const stderr = r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : String(r.stderr ?? '');

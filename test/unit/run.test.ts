@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { run, formatCommand, shellQuote } from '../../lib/run.js';
-import { ExternalError, UserError, toFcosError, BugError } from '../../lib/errors.js';
+import { ExternalError, InterruptedError, UserError, toFcosError, BugError } from '../../lib/errors.js';
 
 describe('run()', () => {
   it('returns stdout of a successful command', async () => {
@@ -25,6 +25,17 @@ describe('run()', () => {
     const err = await run('mmdebstrap-not-here', []).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toContain("'mmdebstrap-not-here' was not found");
+  });
+
+  it('a child killed by SIGINT (Ctrl-C to the process group, before our own handler ran) is an interruption, exit 130', async () => {
+    const e = await run('sh', ['-c', 'kill -INT $$; sleep 5']).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InterruptedError);
+    expect((e as InterruptedError).exitCode).toBe(130);
+    expect((e as Error).message).toContain('while running: sh -c');
+    // Another signal is still the tool's failure, with the signal named.
+    const t = await run('sh', ['-c', 'kill -TERM $$; sleep 5']).catch((x: unknown) => x);
+    expect(t).toBeInstanceOf(ExternalError);
+    expect((t as Error).message).toContain('killed by SIGTERM');
   });
 
   it('allowFailure returns the exit code instead of throwing', async () => {
