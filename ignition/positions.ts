@@ -5,6 +5,8 @@
  * non-ASCII text the column from a table of UTF-8 byte offsets taken every STEP UTF-16 units (so that many findings
  * on one long line do not each count the bytes from the start of the line).
  */
+import { lineIndex } from '../lib/lines.js';
+
 const STEP = 64;
 
 export class Positions {
@@ -48,16 +50,4 @@ export class Positions {
     const from = this.cpIndex![k]!;
     return this.cpByte![k]! + (offset > from ? Buffer.byteLength(this.text.slice(from, offset), 'utf8') : 0);
   }
-}
-
-/** Index of the line holding offset, given the sorted offsets where lines start (binary search). */
-export function lineIndex(lineStarts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = lineStarts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (lineStarts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
 import { BugError, UserError } from '../lib/errors.js';
 import { projectRoot } from '../lib/version.js';
-import { PositionedYaml, YamlError } from './yamlpos.js';
+import { PositionedYaml, YamlSyntaxError as YamlError } from '../lib/yaml.js';
 
 const require = createRequire(import.meta.url);
 // ajv is CommonJS; load it the way that works under NodeNext ESM.
