@@ -16,7 +16,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
-import { BugError, ExternalError, UserError } from '../lib/errors.js';
+import { BugError, UserError } from '../lib/errors.js';
+import { MountStack } from '../lib/mounts.js';
 import { checkInterrupted, type Cleanup } from '../lib/signals.js';
 import { debug } from '../lib/log.js';
 import { computeLayout, sgdiskArgs, type DiskLayout } from './layout.js';
@@ -54,54 +55,6 @@ export interface DiskResult {
   bootEntries: string[];
 }
 
-/** Mounts made by the image build, undone in reverse order (also by the cleanup stack). */
-class Mounts {
-  private stack: string[] = [];
-  constructor(cleanup: Cleanup) {
-    cleanup.push('unmount image filesystems', () => this.unmountAll());
-  }
-  async mount(args: string[], target: string, purpose: string): Promise<void> {
-    mkdirSync(target, { recursive: true });
-    // Not killed half-way by Ctrl-C, so that a mount that happened is always on the stack; the next step stops.
-    await run('mount', [...args, target], { purpose, cleanup: true });
-    this.stack.push(target);
-    checkInterrupted();
-  }
-  async unmountAll(): Promise<void> {
-    const failures: string[] = [];
-    let last: { target: string; exitCode: number | undefined; stderr: string } | undefined;
-    while (this.stack.length) {
-      const t = this.stack.pop()!;
-      const r = await run('umount', [t], { allowFailure: true, cleanup: true });
-      if (r.exitCode !== 0) {
-        const l = await run('umount', ['--lazy', t], { allowFailure: true, cleanup: true });
-        if (l.exitCode !== 0) {
-          failures.push(`${t}: ${r.stderr.trim()}`);
-          last = { target: t, exitCode: l.exitCode, stderr: l.stderr };
-        }
-      }
-    }
-    if (last) {
-      throw new ExternalError(`could not unmount ${failures.join('; ')}`, `umount --lazy ${last.target}`, last.exitCode, last.stderr, 'see what holds it with `fuser -vm` and unmount it by hand');
-    }
-  }
-}
-
-/** Attach a file as a loop device with partition devices (partx -a: losetup -P makes no nodes without udev). */
-async function attachLoop(file: string, cleanup: Cleanup): Promise<string> {
-  // Not killed by Ctrl-C: an attach that completes is always seen, so its detach is always registered.
-  const r = await run('losetup', ['--find', '--show', file], { purpose: 'attach the image to a loop device', cleanup: true });
-  const dev = r.stdout.trim();
-  if (!/^\/dev\/loop\d+$/.test(dev)) throw new BugError(`losetup printed '${dev}'`);
-  cleanup.push(`detach ${dev}`, async () => {
-    await run('partx', ['-d', dev], { allowFailure: true, cleanup: true });
-    const d = await run('losetup', ['-d', dev], { allowFailure: true, cleanup: true });
-    if (d.exitCode !== 0) throw new ExternalError(`could not detach ${dev}`, `losetup -d ${dev}`, d.exitCode, d.stderr);
-  });
-  await run('partx', ['-a', dev], { purpose: 'create partition devices', allowFailure: true });
-  return dev;
-}
-
 async function waitForNode(path: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
     if (existsSync(path)) return;
@@ -118,8 +71,9 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   await run('sgdisk', sgdiskArgs(layout, opts.path), { purpose: 'partition the image' });
   checkInterrupted();
 
-  // 2. Loop device and filesystems.
-  const loop = await attachLoop(opts.path, cleanup);
+  // 2. Loop device and filesystems. One stack for the loop device, the mount point and the mounts.
+  const stack = new MountStack(cleanup, 'unmount image filesystems and detach the loop device');
+  const loop = await stack.attachLoop(opts.path);
   const part = (n: number) => `${loop}p${n}`;
   for (const p of layout.partitions) await waitForNode(part(p.number));
   for (const p of layout.partitions) {
@@ -136,13 +90,13 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   // The mount point: removed (never recursively: something may still be mounted) after everything is unmounted.
   const work = mkdtempSync('/tmp/fcos-image-');
   const sysroot = join(work, 'sysroot');
-  cleanup.push('remove the mount point', () => {
+  stack.defer('remove the mount point', () => {
     if (existsSync(sysroot)) rmdirSync(sysroot);
     rmdirSync(work);
   });
-  const mounts = new Mounts(cleanup);
-  await mounts.mount([part(4)], sysroot, 'mount the root filesystem');
-  await mounts.mount([part(3)], join(sysroot, 'boot'), 'mount /boot');
+  const mounted = stack.size;
+  await stack.mount([part(4)], sysroot, 'mount the root filesystem');
+  await stack.mount([part(3)], join(sysroot, 'boot'), 'mount /boot');
 
   // 3. ostree: init, stateroot, pull, deploy. bootloader=none: ostree writes BLS entries only.
   const sys = `--sysroot=${sysroot}`;
@@ -164,14 +118,14 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   checkInterrupted();
 
   // 4. GRUB, from the deployment itself (trixie's grub-install 2.12 works on loop devices; the host's may not).
-  const chrootMounts = new Mounts(cleanup);
-  await chrootMounts.mount(['--bind', '/dev'], join(dep, 'dev'), 'bind /dev into the deployment');
-  await chrootMounts.mount(['-t', 'proc', 'proc'], join(dep, 'proc'), 'mount /proc into the deployment');
-  await chrootMounts.mount(['-t', 'sysfs', 'sysfs'], join(dep, 'sys'), 'mount /sys into the deployment');
-  await chrootMounts.mount(['--bind', sysroot], join(dep, 'sysroot'), 'bind the physical root into the deployment');
-  await chrootMounts.mount(['--bind', join(sysroot, 'boot')], join(dep, 'boot'), 'bind /boot into the deployment');
-  await chrootMounts.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'run'), 'mount /run into the deployment');
-  await chrootMounts.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'tmp'), 'mount /tmp into the deployment');
+  const chrootMounted = stack.size;
+  await stack.mount(['--bind', '/dev'], join(dep, 'dev'), 'bind /dev into the deployment');
+  await stack.mount(['-t', 'proc', 'proc'], join(dep, 'proc'), 'mount /proc into the deployment');
+  await stack.mount(['-t', 'sysfs', 'sysfs'], join(dep, 'sys'), 'mount /sys into the deployment');
+  await stack.mount(['--bind', sysroot], join(dep, 'sysroot'), 'bind the physical root into the deployment');
+  await stack.mount(['--bind', join(sysroot, 'boot')], join(dep, 'boot'), 'bind /boot into the deployment');
+  await stack.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'run'), 'mount /run into the deployment');
+  await stack.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'tmp'), 'mount /tmp into the deployment');
   const inChroot = (args: string[], purpose: string) => run('chroot', [dep, ...args], { purpose, env: { LC_ALL: 'C.UTF-8', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
   if (opts.firmware === 'bios' || opts.firmware === 'both') {
     await inChroot(['grub-install', '--target=i386-pc', '--boot-directory=/boot', '--modules=part_gpt ext2', loop], 'install GRUB for BIOS');
@@ -198,7 +152,7 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   const grubLink = join(sysroot, 'boot', 'grub', 'grub.cfg');
   rmSync(grubLink, { force: true });
   symlinkSync('../loader/grub.cfg', grubLink);
-  await chrootMounts.unmountAll();
+  await stack.unwind(chrootMounted);
   const grubCfg = readFileSync(join(sysroot, 'boot', 'loader', 'grub.cfg'), 'utf8');
   if (!/menuentry /.test(grubCfg)) throw new BugError('grub-mkconfig produced no menu entry (is ostree-boot in the tree?)');
   // From now on, libostree on the host regenerates the menu on every deploy, upgrade and rollback.
@@ -217,7 +171,8 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   // Write everything back now and fail on a write error (a full disk under the image file shows up here as EIO):
   // an image whose data did not reach its file must not be renamed into place.
   for (const fs of [join(sysroot, 'boot'), sysroot]) await run('sync', ['-f', fs], { purpose: `write back ${fs} to the image file` });
-  await mounts.unmountAll();
+  // The loop device and the mount point are left to the caller's cleanup, which runs after the image is written.
+  await stack.unwind(mounted);
   return { layout, deployment, kargs, grubCfg, bootEntries };
 }
 

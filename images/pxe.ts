@@ -23,7 +23,7 @@ import { projectRoot } from '../lib/version.js';
 import { cacheDir } from '../lib/paths.js';
 import { info } from '../lib/log.js';
 import { createHash } from 'node:crypto';
-import { mountChroot } from '../ostree/initramfs.js';
+import { MountStack } from '../lib/mounts.js';
 import { writeSparseZst } from './sparse-zst.js';
 
 export const PXE_TOOLS = ['ostree', 'mksquashfs', 'zstd', 'chroot', 'mount', 'umount'];
@@ -201,14 +201,16 @@ async function buildLive(o: PxeBuildOptions, moduleSrc: string, partial: (k: Pxe
   const modDst = join(root, 'usr', 'lib', 'dracut', 'modules.d', '36fcos-live');
   rmSync(modDst, { recursive: true, force: true });
   cpSync(moduleSrc, modDst, { recursive: true });
-  const undo = await mountChroot(root, cleanup);
   const inChrootOut = `/tmp/fcos-live-initramfs.img`;
-  await run('chroot', [root, 'dracut', ...pxeDracutArgs(kver, inChrootOut)], {
-    purpose: 'build the PXE initramfs (dracut in the tree)',
-    env: { LC_ALL: 'C.UTF-8', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  const chroot = new MountStack(cleanup, 'unmount chroot filesystems');
+  await chroot.scope(async () => {
+    await chroot.mountChroot(root);
+    await run('chroot', [root, 'dracut', ...pxeDracutArgs(kver, inChrootOut)], {
+      purpose: 'build the PXE initramfs (dracut in the tree)',
+      env: { LC_ALL: 'C.UTF-8', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    await run('cp', [join(root, 'tmp', 'fcos-live-initramfs.img'), partial('live-initramfs')], { purpose: 'copy the PXE initramfs' });
   });
-  await run('cp', [join(root, 'tmp', 'fcos-live-initramfs.img'), partial('live-initramfs')], { purpose: 'copy the PXE initramfs' });
-  await undo();
   rmSync(modDst, { recursive: true, force: true });
   await run('cp', [join(kdir, kver, 'vmlinuz'), partial('live-kernel')], { purpose: 'copy the kernel' });
   checkInterrupted();

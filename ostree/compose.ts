@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from '../lib/run.js';
+import { umount } from '../lib/mounts.js';
 import { requireTools } from '../lib/tools.js';
 import { freeBytes } from '../lib/paths.js';
 import { UserError } from '../lib/errors.js';
@@ -121,10 +122,7 @@ export function mountsUnder(dir: string): string[] {
 /** Remove a work directory safely: unmount anything below it first, never cross into other filesystems. */
 export async function removeWorkDir(dir: string): Promise<void> {
   if (!existsSync(dir)) return;
-  for (const m of mountsUnder(dir)) {
-    const r = await run('umount', [m], { allowFailure: true, cleanup: true });
-    if (r.exitCode !== 0) await run('umount', ['--lazy', m], { allowFailure: true, cleanup: true });
-  }
+  for (const m of mountsUnder(dir)) await umount(m);
   const left = mountsUnder(dir);
   if (left.length) throw new UserError(`cannot remove ${dir}: still mounted: ${left.join(', ')}`);
   await run('rm', ['-rf', '--one-file-system', dir], { purpose: `remove the work directory ${dir}`, cleanup: true });

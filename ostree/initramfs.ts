@@ -3,12 +3,14 @@
  *   dracut --no-hostonly --add "ostree ignition …" --kver $kver --reproducible … /usr/lib/modules/$kver/initramfs.img
  *
  * The tree already has the ostree layout (/etc is /usr/etc), so /etc is a temporary symlink during the chroot.
- * /proc, /sys, /dev are mounted and /tmp is a tmpfs; all of it is undone by the Cleanup stack (Ctrl-C too).
+ * /proc, /sys, /dev are mounted and /tmp is a tmpfs; all of it is undone by the one mount stack (lib/mounts.ts),
+ * on success, failure and Ctrl-C.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/run.js';
 import { UserError } from '../lib/errors.js';
+import { MountStack } from '../lib/mounts.js';
 import type { Cleanup } from '../lib/signals.js';
 import type { InitramfsConfig } from './manifest.js';
 
@@ -24,33 +26,14 @@ export function dracutArgs(cfg: InitramfsConfig, kver: string): string[] {
   return args;
 }
 
-async function umount(path: string): Promise<void> {
-  const r = await run('umount', [path], { allowFailure: true, cleanup: true });
-  if (r.exitCode !== 0) await run('umount', ['--lazy', path], { allowFailure: true, cleanup: true });
-}
-
-/** Mount /proc, /sys, /dev and a tmpfs /tmp into a tree; unmounted by the cleanup stack (or earlier by the caller). */
-export async function mountChroot(root: string, cleanup: Cleanup): Promise<() => Promise<void>> {
-  const mounts: string[] = [];
-  const undo = async () => {
-    while (mounts.length) {
-      const m = mounts.pop()!;
-      await umount(m);
-    }
-  };
-  cleanup.push('unmount chroot filesystems', undo);
-  const spec: [string, string[]][] = [
-    ['proc', ['-t', 'proc', 'proc']],
-    ['sys', ['-t', 'sysfs', 'sysfs']],
-    ['dev', ['--bind', '/dev']],
-    ['tmp', ['-t', 'tmpfs', 'tmpfs']],
-  ];
-  for (const [d, args] of spec) {
-    const target = join(root, d);
-    await run('mount', [...args, target], { purpose: `mount /${d} into the tree` });
-    mounts.push(target);
+/** Is there anything at path (a dangling symlink counts)? */
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
-  return undo;
 }
 
 export interface InitramfsResult {
@@ -82,36 +65,20 @@ export async function buildInitramfs(root: string, kver: string, cfg: InitramfsC
   // initramfs (etc -> usr/etc), and every relative link in it breaks (etc/initrd-release -> ../usr/lib/…), so
   // systemd's initrd targets fail their AssertPathExists=/etc/initrd-release. Bind-mount usr/etc on an empty /etc.
   const etc = join(root, 'etc');
-  let madeEtc = false;
-  let boundEtc = false;
-  try {
-    lstatSync(etc);
-  } catch {
-    mkdirSync(etc);
-    madeEtc = true;
-    await run('mount', ['--bind', join(root, 'usr', 'etc'), etc], { purpose: 'bind /usr/etc on /etc for dracut' });
-    boundEtc = true;
-  }
-  const dropEtc = async () => {
-    if (boundEtc) await run('umount', [etc], { allowFailure: true, cleanup: true });
-    boundEtc = false;
-    if (madeEtc) rmdirSync(etc);
-    madeEtc = false;
-  };
-  cleanup.push('remove temporary /etc', dropEtc);
-  const unmount = await mountChroot(root, cleanup);
-  try {
+  const stack = new MountStack(cleanup, 'unmount chroot filesystems and remove the temporary /etc');
+  await stack.scope(async () => {
+    if (!pathExists(etc)) {
+      mkdirSync(etc);
+      stack.defer('remove the temporary /etc', () => rmdirSync(etc));
+      await stack.mount(['--bind', join(root, 'usr', 'etc')], etc, 'bind /usr/etc on /etc for dracut');
+    }
+    await stack.mountChroot(root);
     await run('chroot', [root, 'dracut', ...dracutArgs(cfg, kver)], {
       env: { SOURCE_DATE_EPOCH: String(sourceDateEpoch), LC_ALL: 'C.UTF-8', TMPDIR: '/tmp', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       purpose: 'build the initramfs with dracut',
       hint: 'the initramfs section of the manifest drives dracut (modules, omit, drivers, compress, args)',
     });
-  } finally {
-    await unmount();
-    cleanup.forget('unmount chroot filesystems');
-    await dropEtc();
-    cleanup.forget('remove temporary /etc');
-  }
+  });
   const path = join(root, 'usr', 'lib', 'modules', kver, 'initramfs.img');
   const st = statSync(path);
   if (st.size < 1024) throw new UserError(`dracut wrote an implausibly small initramfs (${st.size} bytes)`);
