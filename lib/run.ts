@@ -7,6 +7,8 @@
  * - kills the child when the user presses Ctrl-C (the shared abort signal), and reports an InterruptedError;
  * - logs every command in verbose mode (FCOS_VERBOSE=1).
  */
+import { closeSync, openSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Options } from 'execa';
 import { ExternalError, InterruptedError, UserError } from './errors.js';
 import { abortSignal, interrupted } from './signals.js';
@@ -138,6 +140,8 @@ export interface SpawnOptions {
   killOnAbort?: boolean;
   /** Own process group: a terminal Ctrl-C reaches fcos only, which then stops the child its own way. */
   ownProcessGroup?: boolean;
+  /** After SIGTERM (Ctrl-C or stop()), SIGKILL if still alive after this many ms (default 5000). */
+  killGraceMs?: number;
 }
 
 export interface ProcessExit {
@@ -154,7 +158,7 @@ export interface ProcessHandle {
   readonly exit: ProcessExit | undefined;
   /** The tail of what it wrote to stderr (and stdout), for error messages. */
   outputTail(lines?: number): string;
-  /** SIGTERM, then SIGKILL after graceMs if still alive. Resolves on exit. */
+  /** SIGTERM, then SIGKILL after graceMs (default: killGraceMs) if still alive. Resolves on exit. */
   stop(graceMs?: number): Promise<ProcessExit>;
   /** An ExternalError describing an unexpected exit. */
   exitError(what?: string): ExternalError;
@@ -162,27 +166,35 @@ export interface ProcessHandle {
 
 /**
  * Start a long-running process. Resolves once it has been spawned (a missing binary is a UserError, like run()).
- * The child is killed on Ctrl-C (the shared abort signal) unless detached.
+ * The child is killed on Ctrl-C (the shared abort signal, execa's cancelSignal) unless detached: SIGTERM, then SIGKILL
+ * after killGraceMs (execa's forceKillAfterDelay).
  */
 export async function spawnProcess(file: string, args: readonly string[] = [], opts: SpawnOptions = {}): Promise<ProcessHandle> {
-  const { spawn } = await import('node:child_process');
-  const { openSync, closeSync } = await import('node:fs');
   const command = formatCommand(file, args);
   if (isVerbose()) debug(`spawn: ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
   const signal = abortSignal();
   if (signal.aborted) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'}`);
-  let logFd: number | undefined;
-  let stdio: ('ignore' | 'pipe' | 'inherit' | number)[];
-  if (opts.detached) {
-    logFd = openSync(opts.detached.logFile, 'a');
-    stdio = ['ignore', logFd, logFd];
-  } else if (opts.inheritStdio) stdio = ['inherit', 'inherit', 'pipe'];
-  else stdio = ['ignore', 'pipe', 'pipe'];
-  const child = spawn(file, [...args], {
+  const graceMs = opts.killGraceMs ?? 5000;
+  const logFd = opts.detached ? openSync(opts.detached.logFile, 'a') : undefined;
+  const stdio =
+    logFd !== undefined
+      ? // execa hands a file descriptor to the child as it is (its types list only 3-9): the child writes the log itself.
+        { stdin: 'ignore' as const, stdout: logFd as 3, stderr: logFd as 3 }
+      : opts.inheritStdio
+        ? { stdin: 'inherit' as const, stdout: 'inherit' as const, stderr: 'pipe' as const }
+        : { stdin: 'ignore' as const, stdout: 'pipe' as const, stderr: 'pipe' as const };
+  const sub = execa(file, [...args], {
     cwd: opts.cwd,
-    env: { ...process.env, ...(opts.env ?? {}) },
-    stdio,
+    env: opts.env,
+    extendEnv: true,
+    reject: false,
+    ...stdio,
+    buffer: false,
     detached: !!opts.detached || !!opts.ownProcessGroup,
+    // Not killed when fcos exits: a detached VM outlives it, the others are stopped by their owners.
+    cleanup: false,
+    ...((opts.killOnAbort ?? !opts.detached) ? { cancelSignal: signal } : {}),
+    forceKillAfterDelay: graceMs,
   });
   if (logFd !== undefined) closeSync(logFd);
   let output = '';
@@ -190,46 +202,33 @@ export async function spawnProcess(file: string, args: readonly string[] = [], o
     output += b.toString('utf8');
     if (output.length > 64 * 1024) output = output.slice(-32 * 1024);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  // Wait for spawn (or the ENOENT error).
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', () => resolve());
-    child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? missingToolError(file) : e));
-  });
+  sub.stdout?.on('data', keep);
+  sub.stderr?.on('data', keep);
   let exit: ProcessExit | undefined;
+  // The exit itself (not the end of its output, which a grandchild may hold open).
   const exited = new Promise<ProcessExit>((resolve) => {
-    child.once('exit', (exitCode, sig) => {
-      exit = { exitCode, signal: sig };
-      signal.removeEventListener('abort', onAbort);
-      resolve(exit);
-    });
+    sub.once('exit', (exitCode, sig) => resolve((exit = { exitCode, signal: sig })));
   });
-  const onAbort = () => {
-    if (!exit) child.kill('SIGTERM');
-    setTimeout(() => {
-      if (!exit) child.kill('SIGKILL');
-    }, 5000).unref();
-  };
-  if (opts.killOnAbort ?? !opts.detached) signal.addEventListener('abort', onAbort, { once: true });
-  if (opts.detached) child.unref();
+  // Wait for spawn, or the result of a spawn that failed (ENOENT).
+  const failed = await Promise.race([new Promise<undefined>((resolve) => sub.once('spawn', () => resolve(undefined))), sub]);
+  if (failed) {
+    if ((failed as unknown as { code?: string }).code === 'ENOENT') throw missingToolError(file);
+    throw failed.cause ?? new ExternalError(`could not start ${file}`, command, undefined, String(failed.message));
+  }
+  if (opts.detached) sub.unref();
   const handle: ProcessHandle = {
     command,
-    pid: child.pid!,
+    pid: sub.pid!,
     exited,
     get exit() {
       return exit;
     },
     outputTail: (lines = 20) => tail(output, lines),
-    async stop(graceMs = 5000) {
+    async stop(stopGraceMs = graceMs) {
       if (exit) return exit;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => {
-        if (!exit) child.kill('SIGKILL');
-      }, graceMs);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
+      sub.kill('SIGTERM'); // execa sends SIGKILL after killGraceMs if it is still alive
+      if (stopGraceMs < graceMs && !(await Promise.race([exited, delay(stopGraceMs, undefined, { ref: false })]))) sub.kill('SIGKILL');
+      return exited;
     },
     exitError(what?: string) {
       const how = exit ? (exit.signal ? ` (killed by ${exit.signal})` : ` (exit status ${exit.exitCode})`) : '';
