@@ -19,19 +19,9 @@ import { prepareConfig } from './config.js';
 import { buildDisk, type Firmware } from './disk.js';
 import { FORMATS, expandFormats, validateFormats } from './formats.js';
 import { parseSize, MiB } from './layout.js';
-import { readMeta, updateMeta } from '../ostree/builds.js';
+import { readMeta, updateMeta, type ComposedBuild } from '../ostree/builds.js';
 
-/** What `compose()` returns (ostree/compose.ts); injected so the image step can be used on its own. */
-export interface ComposedBuild {
-  buildId: string;
-  ref: string;
-  commit: string;
-  repo: string;
-  buildDir: string;
-  metaPath: string;
-  changed: boolean;
-}
-
+/** What `compose()` (ostree/compose.ts) is to the image step; injected so the image step can be used on its own. */
 export type ComposeFn = (o: { manifest?: string; buildsDir: string; force?: boolean }) => Promise<ComposedBuild>;
 
 export interface BuildImageOptions {

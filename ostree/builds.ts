@@ -297,16 +297,19 @@ export function updateMeta(buildDir: string, patch: Partial<BuildMeta>): BuildMe
   return next;
 }
 
-/** A compose as compose() returns it when nothing changed: what `fcos build --no-compose` builds from. */
-export interface ExistingCompose {
+/** A compose as the image step sees it (what compose() returns; `changed`: a new commit was made). */
+export interface ComposedBuild {
   buildId: string;
   ref: string;
   commit: string;
   repo: string;
   buildDir: string;
   metaPath: string;
-  changed: false;
+  changed: boolean;
 }
+
+/** A compose as compose() returns it when nothing changed: what `fcos build --no-compose` builds from. */
+export type ExistingCompose = ComposedBuild & { changed: false };
 
 /** The latest compose of a builds dir (builds/latest, else the first of builds.json), as an unchanged compose. */
 export function latestCompose(buildsDir: string): ExistingCompose {

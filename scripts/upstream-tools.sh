@@ -31,9 +31,12 @@ go_env() {
   export GOTOOLCHAIN=local GOWORK=off GO111MODULE=on CGO_ENABLED=0
 }
 
-ignition_validate() {
-  local dir=$CACHE/upstream/ignition-validate-$IGNITION_VERSION
-  local bin=$dir/ignition-validate
+# cached_tool NAME VERSION BUILD: prints the path of the cached NAME at VERSION; when there is none that runs, builds
+# it with the function BUILD TMPDIR (which leaves TMPDIR/NAME) and caches it.
+cached_tool() {
+  local name=$1 version=$2 build=$3
+  local dir=$CACHE/upstream/$name-$version
+  local bin=$dir/$name
   if [[ -x $bin ]] && "$bin" --version >/dev/null 2>&1; then
     echo "$bin"
     return
@@ -45,43 +48,34 @@ ignition_validate() {
   go_env
   mkdir -p "$CACHE/upstream"
   local tmp
-  tmp=$(mktemp -d "$CACHE/upstream/.tmp-ignition-validate-XXXXXX")
+  tmp=$(mktemp -d "$CACHE/upstream/.tmp-$name-XXXXXX")
   trap 'rm -rf "$tmp"' RETURN
-  echo "upstream-tools: building ignition-validate $IGNITION_VERSION with $("$GO" env GOVERSION) (GOMODCACHE=$GOMODCACHE)" >&2
+  echo "upstream-tools: building $name $version with $("$GO" env GOVERSION) (GOMODCACHE=$GOMODCACHE)" >&2
+  "$build" "$tmp"
+  "$tmp/$name" --version >&2
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  trap - RETURN
+  echo "$bin"
+}
+
+build_ignition_validate() {
+  local tmp=$1
   # go install names the binary after the package directory ("validate"). The version is stamped the way
   # upstream's build does it (internal/version.Raw), so --version says v2.24.0.
   GOBIN=$tmp "$GO" install -trimpath \
     -ldflags "-X github.com/coreos/ignition/v2/internal/version.Raw=$IGNITION_VERSION" \
     "github.com/coreos/ignition/v2/validate@$IGNITION_VERSION" >&2
   mv "$tmp/validate" "$tmp/ignition-validate"
-  "$tmp/ignition-validate" --version >&2
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
-  trap - RETURN
-  echo "$dir/ignition-validate"
 }
 
 # Butane: the module's version list is refused by the proxy, but the exact version is served; its main package is
 # github.com/coreos/butane/internal. A scratch module requires it (and what internal imports), then builds it.
-butane() {
-  local dir=$CACHE/upstream/butane-$BUTANE_VERSION
-  local bin=$dir/butane
-  if [[ -x $bin ]] && "$bin" --version >/dev/null 2>&1; then
-    echo "$bin"
-    return
-  fi
-  if [[ -z $GO ]]; then
-    echo "upstream-tools: no Go toolchain (set FCOS_GO, or install Go in /usr/local/go)" >&2
-    exit 1
-  fi
-  go_env
-  mkdir -p "$CACHE/upstream"
-  local tmp
-  tmp=$(mktemp -d "$CACHE/upstream/.tmp-butane-XXXXXX")
-  trap 'rm -rf "$tmp"' RETURN
-  echo "upstream-tools: building butane $BUTANE_VERSION with $("$GO" env GOVERSION) (GOMODCACHE=$GOMODCACHE)" >&2
+build_butane() {
+  local tmp=$1
   mkdir "$tmp/mod"
   printf 'module fcos.local/butane-build\n\ngo 1.23\n\nrequire github.com/coreos/butane %s\n' "$BUTANE_VERSION" >"$tmp/mod/go.mod"
+  # shellcheck disable=SC2016 # the backquotes are Go comment text
   printf '%s\n' \
     '// Scratch module: pulls in what github.com/coreos/butane/internal needs, so `go mod tidy` records it.' \
     'package main' '' 'import (' '	_ "github.com/coreos/butane/config"' '	_ "github.com/spf13/pflag"' ')' '' 'func main() {}' \
@@ -89,16 +83,11 @@ butane() {
   (cd "$tmp/mod" && "$GO" mod tidy >&2 && "$GO" build -trimpath -o "$tmp/butane" \
     -ldflags "-X github.com/coreos/butane/internal/version.Raw=$BUTANE_VERSION" github.com/coreos/butane/internal >&2)
   rm -rf "$tmp/mod"
-  "$tmp/butane" --version >&2
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
-  trap - RETURN
-  echo "$dir/butane"
 }
 
 case "${1:-ignition-validate}" in
-  ignition-validate) ignition_validate ;;
-  butane) butane ;;
+  ignition-validate) cached_tool ignition-validate "$IGNITION_VERSION" build_ignition_validate ;;
+  butane) cached_tool butane "$BUTANE_VERSION" build_butane ;;
   *)
     echo "usage: $0 [ignition-validate|butane]" >&2
     exit 2
