@@ -26,16 +26,6 @@ export function dracutArgs(cfg: InitramfsConfig, kver: string): string[] {
   return args;
 }
 
-/** Is there anything at path (a dangling symlink counts)? */
-function pathExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface InitramfsResult {
   path: string;
   size: number;
@@ -67,7 +57,7 @@ export async function buildInitramfs(root: string, kver: string, cfg: InitramfsC
   const etc = join(root, 'etc');
   const stack = new MountStack(cleanup, 'unmount chroot filesystems and remove the temporary /etc');
   await stack.scope(async () => {
-    if (!pathExists(etc)) {
+    if (!lstatSync(etc, { throwIfNoEntry: false })) {
       mkdirSync(etc);
       stack.defer('remove the temporary /etc', () => rmdirSync(etc));
       await stack.mount(['--bind', join(root, 'usr', 'etc')], etc, 'bind /usr/etc on /etc for dracut');
