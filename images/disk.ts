@@ -75,17 +75,7 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   const stack = new MountStack(cleanup, 'unmount image filesystems and detach the loop device');
   const loop = await stack.attachLoop(opts.path);
   const part = (n: number) => `${loop}p${n}`;
-  for (const p of layout.partitions) await waitForNode(part(p.number));
-  for (const p of layout.partitions) {
-    if (p.fs === 'vfat') await run('mkfs.vfat', ['-F', '32', '-n', p.label!, part(p.number)], { purpose: `format ${p.name}` });
-    if (p.fs === 'ext4') {
-      // No lazy init: the image is written once and read by every boot. Default features otherwise (GRUB 2.12 reads them).
-      await run('mkfs.ext4', ['-q', '-F', '-L', p.label!, '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-O', '^metadata_csum_seed', part(p.number)], {
-        purpose: `format ${p.name}`,
-      });
-    }
-  }
-  checkInterrupted();
+  await formatPartitions(layout, part);
 
   // The mount point: removed (never recursively: something may still be mounted) after everything is unmounted.
   const work = mkdtempSync('/tmp/fcos-image-');
@@ -98,14 +88,44 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   await stack.mount([part(4)], sysroot, 'mount the root filesystem');
   await stack.mount([part(3)], join(sysroot, 'boot'), 'mount /boot');
 
-  // 3. ostree: init, stateroot, pull, deploy. bootloader=none: ostree writes BLS entries only.
+  const { repo, kargs, deployment, dep } = await deployCommit(opts, sysroot);
+  const grubCfg = await installGrub(opts, stack, { sysroot, dep, loop, esp: part(2) });
+  // From now on, libostree on the host regenerates the menu on every deploy, upgrade and rollback.
+  await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.bootloader', 'grub2'], { purpose: 'configure the repo' });
+
+  const bootEntries = writeFirstBoot(opts, sysroot);
+  // Write everything back now and fail on a write error (a full disk under the image file shows up here as EIO):
+  // an image whose data did not reach its file must not be renamed into place.
+  for (const fs of [join(sysroot, 'boot'), sysroot]) await run('sync', ['-f', fs], { purpose: `write back ${fs} to the image file` });
+  // The loop device and the mount point are left to the caller's cleanup, which runs after the image is written.
+  await stack.unwind(mounted);
+  return { layout, deployment, kargs, grubCfg, bootEntries };
+}
+
+async function formatPartitions(layout: DiskLayout, part: (n: number) => string): Promise<void> {
+  for (const p of layout.partitions) await waitForNode(part(p.number));
+  for (const p of layout.partitions) {
+    if (p.fs === 'vfat') await run('mkfs.vfat', ['-F', '32', '-n', p.label!, part(p.number)], { purpose: `format ${p.name}` });
+    if (p.fs === 'ext4') {
+      // No lazy init: the image is written once and read by every boot. Default features otherwise (GRUB 2.12 reads them).
+      await run('mkfs.ext4', ['-q', '-F', '-L', p.label!, '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-O', '^metadata_csum_seed', part(p.number)], {
+        purpose: `format ${p.name}`,
+      });
+    }
+  }
+  checkInterrupted();
+}
+
+/** 3. ostree: init, stateroot, pull, deploy. bootloader=none: ostree writes BLS entries only. */
+async function deployCommit(opts: DiskOptions, sysroot: string): Promise<{ repo: string; kargs: string[]; deployment: string; dep: string }> {
   const sys = `--sysroot=${sysroot}`;
   const repo = join(sysroot, 'ostree', 'repo');
   await run('ostree', ['admin', 'init-fs', '--modern', sysroot], { purpose: 'initialize the ostree sysroot' });
   await run('ostree', ['admin', 'os-init', sys, opts.stateroot], { purpose: 'create the stateroot' });
   await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.bootloader', 'none'], { purpose: 'configure the repo' });
   await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.readonly', 'false'], { purpose: 'configure the repo' });
-  await step_pull(opts, repo);
+  await run('ostree', ['pull-local', `--repo=${repo}`, opts.repo, opts.commit], { purpose: 'copy the commit into the image' });
+  await run('ostree', ['refs', `--repo=${repo}`, '--create', opts.ref, opts.commit], { purpose: 'set the ref in the image' });
   checkInterrupted();
   const kargs = assembleKargs({ manifest: opts.kernelArguments });
   await run('ostree', ['admin', 'deploy', sys, `--os=${opts.stateroot}`, ...kargs.map((k) => `--karg-append=${k}`), opts.ref], {
@@ -114,10 +134,13 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   const deployDir = join(sysroot, 'ostree', 'deploy', opts.stateroot, 'deploy');
   const deployment = readdirSync(deployDir).find((d) => d.startsWith(opts.commit) && !d.endsWith('.origin'));
   if (!deployment) throw new BugError(`no deployment of ${opts.commit} in ${deployDir}`);
-  const dep = join(deployDir, deployment);
   checkInterrupted();
+  return { repo, kargs, deployment, dep: join(deployDir, deployment) };
+}
 
-  // 4. GRUB, from the deployment itself (trixie's grub-install 2.12 works on loop devices; the host's may not).
+/** 4. GRUB, from the deployment itself (trixie's grub-install 2.12 works on loop devices; the host's may not). Returns grub.cfg. */
+async function installGrub(opts: DiskOptions, stack: MountStack, at: { sysroot: string; dep: string; loop: string; esp: string }): Promise<string> {
+  const { sysroot, dep } = at;
   const chrootMounted = stack.size;
   await stack.mount(['--bind', '/dev'], join(dep, 'dev'), 'bind /dev into the deployment');
   await stack.mount(['-t', 'proc', 'proc'], join(dep, 'proc'), 'mount /proc into the deployment');
@@ -128,7 +151,7 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   await stack.mount(['-t', 'tmpfs', 'tmpfs'], join(dep, 'tmp'), 'mount /tmp into the deployment');
   const inChroot = (args: string[], purpose: string) => run('chroot', [dep, ...args], { purpose, env: { LC_ALL: 'C.UTF-8', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
   if (opts.firmware === 'bios' || opts.firmware === 'both') {
-    await inChroot(['grub-install', '--target=i386-pc', '--boot-directory=/boot', '--modules=part_gpt ext2', loop], 'install GRUB for BIOS');
+    await inChroot(['grub-install', '--target=i386-pc', '--boot-directory=/boot', '--modules=part_gpt ext2', at.loop], 'install GRUB for BIOS');
   }
   if (opts.firmware === 'uefi' || opts.firmware === 'both') {
     // The host kernel may have no vfat (no module loading here), and grub-install insists on a mounted FAT ESP:
@@ -141,9 +164,8 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
       ['grub-mkimage', '-O', 'x86_64-efi', '-o', '/tmp/BOOTX64.EFI', '-p', '/grub', '-c', '/tmp/early.cfg', ...EFI_MODULES],
       'build the GRUB EFI image',
     );
-    const esp = part(2);
-    await run('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT'], { purpose: 'create \\EFI\\BOOT on the ESP' });
-    await run('mcopy', ['-i', esp, join(dep, 'tmp', 'BOOTX64.EFI'), '::/EFI/BOOT/BOOTX64.EFI'], { purpose: 'copy GRUB to the ESP' });
+    await run('mmd', ['-i', at.esp, '::/EFI', '::/EFI/BOOT'], { purpose: 'create \\EFI\\BOOT on the ESP' });
+    await run('mcopy', ['-i', at.esp, join(dep, 'tmp', 'BOOTX64.EFI'), '::/EFI/BOOT/BOOTX64.EFI'], { purpose: 'copy GRUB to the ESP' });
   }
   checkInterrupted();
   // grub.cfg lives in /boot/loader/ (a symlink ostree swaps atomically); /boot/grub/grub.cfg points at it, as
@@ -155,10 +177,11 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   await stack.unwind(chrootMounted);
   const grubCfg = readFileSync(join(sysroot, 'boot', 'loader', 'grub.cfg'), 'utf8');
   if (!/menuentry /.test(grubCfg)) throw new BugError('grub-mkconfig produced no menu entry (is ostree-boot in the tree?)');
-  // From now on, libostree on the host regenerates the menu on every deploy, upgrade and rollback.
-  await run('ostree', ['config', `--repo=${repo}`, 'set', 'sysroot.bootloader', 'grub2'], { purpose: 'configure the repo' });
+  return grubCfg;
+}
 
-  // 5. First boot: the stamp GRUB looks for, and the embedded config.
+/** 5. First boot: the stamp GRUB looks for, and the embedded config. Returns the boot entries. */
+function writeFirstBoot(opts: DiskOptions, sysroot: string): string[] {
   writeFileSync(join(sysroot, 'boot', 'ignition.firstboot'), firstbootStamp(opts.platform ?? 'qemu'));
   if (opts.ignition !== undefined) {
     const d = join(sysroot, 'boot', 'ignition');
@@ -168,12 +191,7 @@ export async function buildDisk(opts: DiskOptions, cleanup: Cleanup): Promise<Di
   }
   const bootEntries = readdirSync(join(sysroot, 'boot', 'loader', 'entries'));
   debug(`boot entries: ${bootEntries.join(', ')}`);
-  // Write everything back now and fail on a write error (a full disk under the image file shows up here as EIO):
-  // an image whose data did not reach its file must not be renamed into place.
-  for (const fs of [join(sysroot, 'boot'), sysroot]) await run('sync', ['-f', fs], { purpose: `write back ${fs} to the image file` });
-  // The loop device and the mount point are left to the caller's cleanup, which runs after the image is written.
-  await stack.unwind(mounted);
-  return { layout, deployment, kargs, grubCfg, bootEntries };
+  return bootEntries;
 }
 
 /** Modules built into the EFI image: enough to find /boot and read grub.cfg; the rest load from /boot/grub/x86_64-efi. */
@@ -182,9 +200,4 @@ export const EFI_MODULES = ['part_gpt', 'part_msdos', 'fat', 'ext2', 'search', '
 /** The config embedded in BOOTX64.EFI: find /boot by UUID, then the shared /boot/grub/grub.cfg. */
 export function efiEarlyConfig(bootUuid: string): string {
   return `search --no-floppy --fs-uuid --set=root ${bootUuid}\nset prefix=($root)/grub\nconfigfile $prefix/grub.cfg\n`;
-}
-
-async function step_pull(opts: DiskOptions, repo: string): Promise<void> {
-  await run('ostree', ['pull-local', `--repo=${repo}`, opts.repo, opts.commit], { purpose: 'copy the commit into the image' });
-  await run('ostree', ['refs', `--repo=${repo}`, '--create', opts.ref, opts.commit], { purpose: 'set the ref in the image' });
 }
