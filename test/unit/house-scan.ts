@@ -4,6 +4,7 @@
  * `function name(`, methods (and object-literal methods) and arrow functions or function expressions assigned to a
  * const/let, which is what the house rule is about.
  */
+import { lineIndex } from '../../lib/lines.js';
 
 export interface FunctionSpan {
   name: string;
@@ -150,16 +151,7 @@ function bodyStart(t: string, from: number, arrow: boolean): number {
   return -1;
 }
 
-const lineAt = (starts: number[], offset: number) => {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
-};
+const lineAt = (starts: number[], offset: number) => lineIndex(starts, offset) + 1;
 
 /** Every function, method and assigned arrow function with a block body, with its length in lines. */
 export function functionSpans(src: string): FunctionSpan[] {
