@@ -62,6 +62,9 @@ export function formatCommand(file: string, args: readonly string[]): string {
   return [file, ...args].map(shellQuote).join(' ');
 }
 
+/** After SIGTERM (Ctrl-C, a timeout, stop()), how long a child has before SIGKILL. */
+const KILL_GRACE_MS = 5000;
+
 export function tail(text: string, lines = 20): string {
   const ls = text.trimEnd().split('\n');
   return ls.slice(-lines).join('\n');
@@ -79,6 +82,8 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
     reject: false,
     ...(opts.cleanup ? {} : { cancelSignal: signal }),
     timeout: opts.timeoutMs,
+    // Ctrl-C or the timeout sends SIGTERM; SIGKILL follows if the child is still there.
+    forceKillAfterDelay: KILL_GRACE_MS,
     stripFinalNewline: false,
     encoding: opts.binary ? 'buffer' : 'utf8',
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
@@ -174,7 +179,7 @@ export async function spawnProcess(file: string, args: readonly string[] = [], o
   if (isVerbose()) debug(`spawn: ${command}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
   const signal = abortSignal();
   if (signal.aborted) throw new InterruptedError(`interrupted by ${interrupted() ?? 'signal'}`);
-  const graceMs = opts.killGraceMs ?? 5000;
+  const graceMs = opts.killGraceMs ?? KILL_GRACE_MS;
   const logFd = opts.detached ? openSync(opts.detached.logFile, 'a') : undefined;
   const stdio =
     logFd !== undefined

@@ -117,13 +117,18 @@ describe('MountStack', () => {
     await stack.mount([], at('outer'), 'outer');
     expect(await stack.scope(async () => (await stack.mount([], at('outer/in'), 'in'), 'done'))).toBe('done');
     expect(stack.size).toBe(1);
+    const warned: string[] = [];
+    const stderr = process.stderr.write;
+    process.stderr.write = ((s: string) => (warned.push(String(s)), true)) as typeof process.stderr.write;
     const e = await stack
       .scope(async () => {
         await stack.mount([], at('outer/busy'), 'busy');
         throw new Error('dracut failed');
       })
-      .catch((x: unknown) => x);
+      .catch((x: unknown) => x)
+      .finally(() => (process.stderr.write = stderr));
     expect((e as Error).message).toBe('dracut failed');
+    expect(warned.join('')).toContain(`cleanup failed: could not unmount ${at('outer/busy')}: umount: target is busy`);
     expect(stack.size).toBe(1);
     expect(s.calls.filter((c) => c.startsWith('umount'))).toEqual([`umount ${at('outer/in')}`, `umount ${at('outer/busy')}`, `umount --lazy ${at('outer/busy')}`]);
   });

@@ -38,6 +38,16 @@ describe('run()', () => {
     expect((t as Error).message).toContain('killed by SIGTERM');
   });
 
+  it('a timeout: SIGTERM, then SIGKILL after the grace for a child that ignores it; an ExternalError with the command', async () => {
+    const t0 = Date.now();
+    const err = await run('sh', ['-c', 'trap "" TERM; while :; do sleep 0.05; done'], { timeoutMs: 200, purpose: 'wait' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ExternalError);
+    expect(err.message).toBe('wait timed out after 200 ms');
+    expect(err.command).toBe(`sh -c 'trap "" TERM; while :; do sleep 0.05; done'`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5000);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
   it('allowFailure returns the exit code instead of throwing', async () => {
     const r = await run('sh', ['-c', 'exit 4'], { allowFailure: true });
     expect(r.exitCode).toBe(4);
