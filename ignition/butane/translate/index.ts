@@ -11,17 +11,17 @@
  * Every finding carries the YAML path and line/col.
  */
 import { posix } from 'node:path';
-import type { Finding } from '../report.js';
-import { SPECS } from '../schema/index.js';
-import type { GoType, ObjT as GoObjT } from '../schema/types.js';
-import { hasErrors } from '../report.js';
-import { dataUrlEscape, makeDataUrl, type DataUrl } from './dataurl.js';
-import { confineIn, ERR_NO_FILES_DIR, type FilesDir } from './filesdir.js';
-import { mergeConfigs } from './merge.js';
-import { carrySource, markSource, markKey, yamlPathOf } from './srcmap.js';
-import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from './schema.js';
-import { checkOpenShift, openshiftBase, wrapMachineConfig } from './openshift.js';
-import { parseGoInt, parseYaml, YamlSyntaxError, type SourceText, type YNode } from './yaml.js';
+import type { Finding } from '../../report.js';
+import { SPECS } from '../../schema/index.js';
+import type { GoType, ObjT as GoObjT } from '../../schema/types.js';
+import { hasErrors } from '../../report.js';
+import { dataUrlEscape, makeDataUrl, type DataUrl } from '../dataurl.js';
+import { confineIn, ERR_NO_FILES_DIR, type FilesDir } from '../filesdir.js';
+import { mergeConfigs } from '../merge.js';
+import { carrySource, markSource, markKey, yamlPathOf } from '../srcmap.js';
+import { baseConfig, fcosFields, ignitionType, isList, isMap, isObj, openshiftFields, restrict, snake, yamlName, type FieldType, type ObjType } from '../schema.js';
+import { checkOpenShift, openshiftBase, wrapMachineConfig } from '../openshift.js';
+import { parseGoInt, parseYaml, YamlSyntaxError, type SourceText, type YNode } from '../yaml.js';
 
 export { parseGoInt };
 
