@@ -57,7 +57,8 @@ function argSynopsis(c) {
     .join(' ');
 }
 
-/** The README's command table: one row per topic and per command (id order, a topic before its commands). */
+/** The README's command table: one row per topic and per command (id order, a topic before its commands), with the
+ * command's summary and description and its own flags. */
 export function renderCommands(oclifManifest, topics = {}) {
   const rows = [];
   const ids = Object.keys(oclifManifest.commands).sort();
@@ -74,7 +75,8 @@ export function renderCommands(oclifManifest, topics = {}) {
     const flags = Object.entries(c.flags)
       .filter(([n, f]) => !f.hidden && !GLOBAL_FLAGS.includes(n))
       .map(([n, f]) => cell(flagSynopsis(n, f)));
-    rows.push(`| \`${cell(usage)}\` | ${cell(c.summary ?? '')} | ${flags.join(' ') || '–'} |`);
+    const what = [c.summary, c.description].filter(Boolean).join('. ');
+    rows.push(`| \`${cell(usage)}\` | ${cell(what)} | ${flags.join(' ') || '–'} |`);
   }
   return ['| command | what it does | flags |', '|---|---|---|', ...rows].join('\n');
 }
