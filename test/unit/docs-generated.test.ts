@@ -60,6 +60,8 @@ describe('generated docs', () => {
       expect(row, `README 'Renamed flags' row of fcos ${a.command} lacks ${a.alias} → --${a.flag}`).toContain(`\`${a.alias}\``);
       expect(row).toContain(`\`--${a.flag}\``);
     }
+    // …and lists no rename that the commands do not have (any more).
+    for (const row of rows) expect(aliases.some((a) => row.startsWith(`| \`fcos ${a.command}\` |`)), `README 'Renamed flags' row without a deprecated alias: ${row}`).toBe(true);
   });
 
   it('replaceBetween replaces only what is between the markers, and refuses a text without them', () => {
