@@ -30,13 +30,13 @@ import { buildInitramfs } from './initramfs.js';
 import { commitTree, ensureRepo, revParse, setRef, updateSummary } from './repo.js';
 import { acquireLock, addBuild, nextSerial, readLatestBuild, readMeta, setLatest, writeMeta, type BuildMeta } from './builds.js';
 import { inputHash, inputParts, type InputParts } from './inputs.js';
-import { installK8sPayload, type InstallK8sPayloadOptions, type InstalledK8sPayload } from './containers/k8s-payload.js';
-import type { OciImageResult } from './containers/oci.js';
-import type { KubeletBinary } from './kubelet.js';
-import { buildManifestImages, containerImageRecords, effectiveManifest, imagesDigest, k8sPayloadDigest, kubeletRecord, obtainKubelet } from './k8s.js';
+import { installK8sPayload, type InstallK8sPayloadOptions, type InstalledK8sPayload } from './k8s/payload.js';
+import type { OciImageResult } from './k8s/oci.js';
+import type { KubeletBinary } from './k8s/kubelet.js';
+import { buildManifestImages, containerImageRecords, effectiveManifest, imagesDigest, k8sPayloadDigest, kubeletRecord, obtainKubelet } from './k8s/compose.js';
 import type { ContainerImageRecord, KubeletRecord } from './builds.js';
-import { ensureSigningKey, signCommit, type SigningKey } from './sign.js';
-import { generateDelta } from './publish.js';
+import { ensureSigningKey, signCommit, type SigningKey } from './updates/sign.js';
+import { generateDelta } from './updates/publish.js';
 import { layerBase, layerBlocker, overlayFiles, stageLayer } from './layer.js';
 import { updateConfText } from './manifest.js';
 import { copyFileSync, writeFileSync } from 'node:fs';
@@ -425,7 +425,7 @@ export async function compose(opts: ComposeOptions): Promise<ComposeResult> {
           metadata: { 'fcos.input-hash': hash, 'fcos.suite': m.suite },
         });
         checkInterrupted();
-        // Signed, and the delta from the parent made, before any ref moves (ostree/publish.ts).
+        // Signed, and the delta from the parent made, before any ref moves (ostree/updates/publish.ts).
         await signCommit(repo, commit, key);
         const delta = parent ? { from: parent, size: await generateDelta(repo, parent, commit) } : undefined;
         checkInterrupted();

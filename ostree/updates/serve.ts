@@ -2,7 +2,7 @@
  * `fcos serve`: the update server (issue #6). Plain HTTP, read-only, from a builds directory:
  *
  *   /repo/...             builds/repo (archive ostree repo: summary, config, objects, deltas, refs)
- *   /index.json           the build index (ostree/publish.ts buildIndex): versions, commits, parents, deltas
+ *   /index.json           the build index (./publish.ts buildIndex): versions, commits, parents, deltas
  *   /builds.json          cosa's builds.json
  *   /<version>/meta.json  a build's metadata
  *   /keys/fcos-updates.gpg the public signing key
@@ -16,10 +16,10 @@
 import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, normalize, resolve, sep } from 'node:path';
-import { UserError } from '../lib/errors.js';
-import { DEFAULT_BIND, describeBound, listenOn, urlFor } from '../lib/listen.js';
+import { UserError } from '../../lib/errors.js';
+import { DEFAULT_BIND, describeBound, listenOn, urlFor } from '../../lib/listen.js';
 import { buildIndex } from './publish.js';
-import { BuildFileError } from './builds.js';
+import { BuildFileError } from '../builds.js';
 
 export interface ServeOptions {
   buildsDir: string;
