@@ -22,11 +22,12 @@
  * Only GET and HEAD are answered (405 otherwise). Errors are one line, without host paths or exception text.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FcosError, UserError } from '../lib/errors.js';
+import { refuseMethod, sendFile, sendText } from '../lib/http-static.js';
 import { DEFAULT_BIND, describeBound, isLoopback, listenOn, urlFor } from '../lib/listen.js';
 import { info } from '../lib/log.js';
 import { readMeta, type ImageEntry } from '../ostree/builds.js';
@@ -241,13 +242,13 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
     const mac = normalizeMac(u.searchParams.get('mac'));
     // The log never shows a token.
     const shownUrl = (req.url ?? '/').replace(/([?&]token=)[^&]*/, '$1…');
-    const send = (code: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}) => {
-      res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      log(`pxe: ${req.method} ${shownUrl} -> ${code}${mac ? ` (${mac})` : ''}`);
+    const logged = (code: number) => log(`pxe: ${req.method} ${shownUrl} -> ${code}${mac ? ` (${mac})` : ''}`);
+    const send = (code: number, body: string, type?: string) => {
+      sendText(req, res, code, body, { type });
+      logged(code);
     };
     if (!ready) return send(503, 'fcos pxe serve: starting\n');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'fcos pxe serve: only GET and HEAD\n', undefined, { allow: 'GET, HEAD' });
+    if (refuseMethod(req, res, 'fcos pxe serve: only GET and HEAD\n')) return logged(405);
     if (allow.length && !allowed(allow, req.socket.remoteAddress)) return send(403, 'fcos pxe serve: this client address is not allowed (--allow)\n');
     const token = (m?: string) => (secret ? machineToken(secret, m) : undefined);
     if (u.pathname === '/boot.ipxe') return send(200, `#!ipxe\nchain ${advertise}/ipxe?mac=\${mac:hexhyp}\n`);
@@ -300,19 +301,10 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
         return send(404, 'not found\n');
       }
       if (!assetNames.has(name) || name.includes('/')) return send(404, 'not found\n');
-      const p = join(b.dir, name);
-      let size: number;
-      try {
-        size = statSync(p).size;
-      } catch {
-        return send(500, `fcos pxe serve: ${name} is listed in meta.json but missing from the build\n`);
-      }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
-      if (req.method === 'HEAD') return res.end();
-      const s = createReadStream(p);
-      s.pipe(res);
-      s.on('error', () => res.destroy());
-      res.on('finish', () => log(`pxe: GET ${u.pathname} -> 200 (${size} bytes)${mac ? ` (${mac})` : ''}`));
+      // Only the build's own files: a listed name whose real path leaves the build is as missing as an absent one.
+      const size = sendFile(req, res, join(b.dir, name), { inside: b.dir });
+      if (size === undefined) return send(500, `fcos pxe serve: ${name} is listed in meta.json but missing from the build\n`);
+      if (req.method !== 'HEAD') res.on('finish', () => log(`pxe: GET ${u.pathname} -> 200 (${size} bytes)${mac ? ` (${mac})` : ''}`));
       return;
     }
     return send(404, 'not found\n');
@@ -322,9 +314,7 @@ export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
       // One line to the client, without host paths or exception text; the whole error in the server's log.
       log(`pxe: ${req.method} ${(req.url ?? '/').replace(/([?&]token=)[^&]*/, '$1…')} -> 500: ${e instanceof Error ? e.message : String(e)}`);
       if (res.headersSent) return void res.destroy();
-      const body = 'fcos pxe serve: internal error (the server log has the details)\n';
-      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+      sendText(req, res, 500, 'fcos pxe serve: internal error (the server log has the details)\n');
     });
   });
   const bound = await listenOn(server, o.port ?? 0, o.listen ?? DEFAULT_BIND, { host: '--host', port: '--port' });
