@@ -16,7 +16,7 @@ import {
 } from '../../ostree/k8s/compose.js';
 import { K8S_REQUIRED_PACKAGES, installK8sPayload, type InstallK8sPayloadOptions } from '../../ostree/k8s/payload.js';
 import { DEFAULT_KUBELET_VERSION, type KubeletBinary } from '../../ostree/k8s/kubelet.js';
-import { layoutTree } from '../../ostree/compose.js';
+import { layoutTree } from '../../ostree/tree.js';
 import { readOciArchive } from './oci-helpers.js';
 import { UserError } from '../../lib/errors.js';
 import { useTempCacheDir } from './cache-helpers.js';
