@@ -23,7 +23,7 @@ import { cacheDir } from '../../lib/paths.js';
 import { run } from '../../lib/run.js';
 import { BugError, UserError } from '../../lib/errors.js';
 import { step, debug } from '../../lib/log.js';
-import { withCleanup } from '../../lib/signals.js';
+import { withCleanup, type Cleanup } from '../../lib/signals.js';
 import { goEnv, goVersion as readGoVersion, requireGoVersion, resolveGoBin } from './go.js';
 
 /**
@@ -241,6 +241,86 @@ export async function cachedKubelet(opts: EnsureKubeletOptions = {}): Promise<Ku
   return readCacheEntry(join(cacheDir('kubelet'), goCacheKey(version, goVer)));
 }
 
+/** Write an entry's log and metadata into its temp directory, move it into place (c forgets `cleanup`), read it back. */
+async function finishEntry(c: Cleanup, cleanup: string, tmp: string, final: string, meta: Meta, log: string): Promise<KubeletBinary> {
+  await writeFile(join(tmp, 'build.log'), log);
+  await writeFile(join(tmp, 'kubelet.json'), JSON.stringify(meta, null, 2) + '\n');
+  await publish(tmp, final);
+  c.forget(cleanup);
+  const entry = readCacheEntry(final);
+  if (!entry) throw new BugError(`kubelet cache entry ${final} unreadable right after writing it`);
+  return { ...entry, cached: false };
+}
+
+interface BuildContext {
+  version: string;
+  goBin: string;
+  goVer: string;
+  /** The wrapper module's directory. */
+  work: string;
+  env: Record<string, string>;
+  log: (s: string) => void;
+}
+
+/**
+ * Step 1: k8s.io/kubernetes itself (its go.mod lists the staging modules; its go.sum seeds ours), and the wrapper
+ * module written. Returns what `go mod download` said about it.
+ */
+async function prepareWrapperModule(b: BuildContext): Promise<DownloadJson & { Sum: string }> {
+  const { version, goBin, work, env, log } = b;
+  const dl = await run(goBin, ['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], {
+    cwd: work,
+    env,
+    allowFailure: true,
+    purpose: `download k8s.io/kubernetes@${version} from the Go module proxy`,
+    progress: `download k8s.io/kubernetes@${version}`,
+  });
+  const info = parseDownloadJson(dl.stdout);
+  if (dl.exitCode !== 0 || info.Error) {
+    throw new UserError(
+      `cannot download k8s.io/kubernetes@${version} from the Go module proxy: ${(info.Error ?? dl.stderr).trim().split('\n').slice(-3).join(' ')}`,
+      'check the version (go list -m -versions k8s.io/kubernetes) and GOPROXY',
+    );
+  }
+  if (!info.GoMod || !info.Dir || !info.Sum) throw new BugError(`go mod download -json gave no GoMod/Dir/Sum: ${dl.stdout}`);
+  log(`k8s.io/kubernetes ${version} ${info.Sum}`);
+  const k8s = parseKubernetesGoMod(await readFile(info.GoMod, 'utf8'));
+  requireGoVersion(b.goVer, k8s.go, `kubelet ${version}`);
+  log(`staging modules (${k8s.staging.length}) → ${stagingVersion(version)}: ${k8s.staging.join(' ')}`);
+  await writeFile(join(work, 'go.mod'), wrapperGoMod(version, k8s));
+  const upstreamSum = join(info.Dir, 'go.sum');
+  if (existsSync(upstreamSum)) await cp(upstreamSum, join(work, 'go.sum'));
+  return { ...info, Sum: info.Sum };
+}
+
+/** Steps 2 and 3: go build (static, version stamped), then what went in (the k8s.io modules, the module hash). */
+async function buildInWrapper(b: BuildContext, out: string, buildDate: string, sum: string): Promise<{ modules: string[]; moduleHash: string }> {
+  const { version, goBin, work, env, log } = b;
+  // -v: go names each package as it builds it, which the progress line counts (5-20 min cold).
+  const args = ['build', '-v', '-trimpath', '-o', out, '-ldflags', versionLdflags(version, buildDate), 'k8s.io/kubernetes/cmd/kubelet'];
+  log(`$ go ${args.join(' ')}`);
+  const built = await run(goBin, args, {
+    cwd: work,
+    env,
+    purpose: `build kubelet ${version}`,
+    hint: 'see the Go errors above',
+    progress: { label: `go build kubelet ${version}`, count: GO_PACKAGES_BUILT },
+  });
+  if (built.stderr.trim()) log(built.stderr.trimEnd());
+  const lm = await run(goBin, ['list', '-m', 'all'], { cwd: work, env, purpose: 'list the modules kubelet was built from' });
+  const modules = lm.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /(^|\s|\/)k8s\.io\//.test(l));
+  log('# resolved k8s.io modules (go list -m all):');
+  for (const m of modules) log(m);
+  const goSum = await readFile(join(work, 'go.sum'), 'utf8');
+  const moduleHash = moduleHashFromGoSum(goSum, 'k8s.io/kubernetes', version);
+  if (!moduleHash) throw new BugError(`go.sum of the kubelet wrapper module has no hash for k8s.io/kubernetes ${version}`);
+  if (moduleHash !== sum) throw new BugError(`go.sum hash ${moduleHash} differs from go mod download's ${sum}`);
+  return { modules, moduleHash };
+}
+
 /**
  * Build kubelet `version` from the Go module proxy, or return the cached build for (version, Go version).
  * Needs network access to the module proxy only when the module cache is cold.
@@ -272,60 +352,14 @@ export async function ensureKubelet(opts: EnsureKubeletOptions = {}): Promise<Ku
       const env = goEnv();
       log(`# fcos kubelet build ${version} with ${goBin} (${goVer})`);
       log(`# GOMODCACHE=${env.GOMODCACHE} GOCACHE=${env.GOCACHE} GOFLAGS=${env.GOFLAGS} GOPROXY=${process.env.GOPROXY ?? '(default)'}`);
+      const b: BuildContext = { version, goBin, goVer, work, env, log };
+      const info = await prepareWrapperModule(b);
 
-      // 1. k8s.io/kubernetes itself: its go.mod lists the staging modules; its go.sum seeds ours.
-      const dl = await run(goBin, ['mod', 'download', '-json', `k8s.io/kubernetes@${version}`], {
-        cwd: work,
-        env,
-        allowFailure: true,
-        purpose: `download k8s.io/kubernetes@${version} from the Go module proxy`,
-        progress: `download k8s.io/kubernetes@${version}`,
-      });
-      const info = parseDownloadJson(dl.stdout);
-      if (dl.exitCode !== 0 || info.Error) {
-        throw new UserError(
-          `cannot download k8s.io/kubernetes@${version} from the Go module proxy: ${(info.Error ?? dl.stderr).trim().split('\n').slice(-3).join(' ')}`,
-          'check the version (go list -m -versions k8s.io/kubernetes) and GOPROXY',
-        );
-      }
-      if (!info.GoMod || !info.Dir || !info.Sum) throw new BugError(`go mod download -json gave no GoMod/Dir/Sum: ${dl.stdout}`);
-      log(`k8s.io/kubernetes ${version} ${info.Sum}`);
-      const k8s = parseKubernetesGoMod(await readFile(info.GoMod, 'utf8'));
-      requireGoVersion(goVer, k8s.go, `kubelet ${version}`);
-      log(`staging modules (${k8s.staging.length}) → ${stagingVersion(version)}: ${k8s.staging.join(' ')}`);
-      await writeFile(join(work, 'go.mod'), wrapperGoMod(version, k8s));
-      const upstreamSum = join(info.Dir, 'go.sum');
-      if (existsSync(upstreamSum)) await cp(upstreamSum, join(work, 'go.sum'));
-
-      // 2. build.
       let epoch = opts.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : NaN);
       if (!Number.isFinite(epoch)) epoch = info.Time ? Math.floor(Date.parse(info.Time) / 1000) : 0;
       const buildDate = isoDate(epoch);
       const out = join(tmp, 'kubelet');
-      // -v: go names each package as it builds it, which the progress line counts (5-20 min cold).
-      const args = ['build', '-v', '-trimpath', '-o', out, '-ldflags', versionLdflags(version, buildDate), 'k8s.io/kubernetes/cmd/kubelet'];
-      log(`$ go ${args.join(' ')}`);
-      const b = await run(goBin, args, {
-        cwd: work,
-        env,
-        purpose: `build kubelet ${version}`,
-        hint: 'see the Go errors above',
-        progress: { label: `go build kubelet ${version}`, count: GO_PACKAGES_BUILT },
-      });
-      if (b.stderr.trim()) log(b.stderr.trimEnd());
-
-      // 3. what went in.
-      const lm = await run(goBin, ['list', '-m', 'all'], { cwd: work, env, purpose: 'list the modules kubelet was built from' });
-      const modules = lm.stdout
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => /(^|\s|\/)k8s\.io\//.test(l));
-      log('# resolved k8s.io modules (go list -m all):');
-      for (const m of modules) log(m);
-      const goSum = await readFile(join(work, 'go.sum'), 'utf8');
-      const moduleHash = moduleHashFromGoSum(goSum, 'k8s.io/kubernetes', version);
-      if (!moduleHash) throw new BugError(`go.sum of the kubelet wrapper module has no hash for k8s.io/kubernetes ${version}`);
-      if (moduleHash !== info.Sum) throw new BugError(`go.sum hash ${moduleHash} differs from go mod download's ${info.Sum}`);
+      const { modules, moduleHash } = await buildInWrapper(b, out, buildDate, info.Sum);
 
       // 4. check it.
       const versionOutput = await kubeletVersionOutput(out);
@@ -335,26 +369,9 @@ export async function ensureKubelet(opts: EnsureKubeletOptions = {}): Promise<Ku
       const sha256 = await sha256File(out);
       const size = (await stat(out)).size;
       log(`kubelet ${version}: ${size} bytes, sha256 ${sha256}`);
-
-      const meta: Meta = {
-        version,
-        source: 'go-module-proxy',
-        sha256,
-        size,
-        goVersion: goVer,
-        moduleHash,
-        modules,
-        buildDate,
-        versionOutput,
-      };
+      const meta: Meta = { version, source: 'go-module-proxy', sha256, size, goVersion: goVer, moduleHash, modules, buildDate, versionOutput };
       await rm(work, { recursive: true, force: true });
-      await writeFile(join(tmp, 'build.log'), logLines.join('\n') + '\n');
-      await writeFile(join(tmp, 'kubelet.json'), JSON.stringify(meta, null, 2) + '\n');
-      await publish(tmp, final);
-      c.forget('remove kubelet build dir');
-      const entry = readCacheEntry(final);
-      if (!entry) throw new BugError(`kubelet cache entry ${final} unreadable right after writing it`);
-      return { ...entry, cached: false };
+      return finishEntry(c, 'remove kubelet build dir', tmp, final, meta, logLines.join('\n') + '\n');
     }),
   );
 }
@@ -453,13 +470,7 @@ export async function fetchKubelet(opts: FetchKubeletOptions): Promise<KubeletBi
       if (!m) throw new UserError(`${opts.url} does not look like kubelet: '--version' printed '${versionOutput}'`);
       const size = (await stat(out)).size;
       const meta: Meta = { version: m[1]!, source: 'url', url: opts.url, sha256: got, size, versionOutput };
-      await writeFile(join(tmp, 'build.log'), `fetched ${opts.url}\nsha256 ${got}\n${versionOutput}\n`);
-      await writeFile(join(tmp, 'kubelet.json'), JSON.stringify(meta, null, 2) + '\n');
-      await publish(tmp, final);
-      c.forget('remove kubelet fetch dir');
-      const entry = readCacheEntry(final);
-      if (!entry) throw new BugError(`kubelet cache entry ${final} unreadable right after writing it`);
-      return { ...entry, cached: false };
+      return finishEntry(c, 'remove kubelet fetch dir', tmp, final, meta, `fetched ${opts.url}\nsha256 ${got}\n${versionOutput}\n`);
     }),
   );
 }
