@@ -5,11 +5,12 @@
  *   bootstrap mmdebstrap (debs cached under cacheDir('debs', suite))
  *   kubelet   (kubelet.enabled) the kubelet binary: built from the Go module proxy or fetched by URL, cached
  *   layout    built-in overlay, kubelet payload + preload images, the manifest's overlay, units, users, ssh,
- *             libostree layout
+ *             libostree layout (ostree/tree.ts)
  *   initramfs dracut in a chroot of the tree
- *   commit    ostree commit (orphan) → builds/<version>/meta.json → ref → summary → builds.json → latest
+ *   commit    ostree commit (orphan), signed, delta → builds/<version>/meta.json → ref → summary → builds.json →
+ *             latest (ostree/commit.ts, shared with the layered compose of ostree/layer.ts)
  *
- * All work happens in builds/.tmp/compose-<pid>; the build directory is renamed into place and the ref moved
+ * All work happens in builds/.tmp/compose-<pid> (ostree/workdir.ts); the build directory is renamed into place and the ref moved
  * only at the end, so an interrupted compose leaves the repo, its refs and builds/latest as they were.
  */
 import { existsSync, mkdirSync } from 'node:fs';
