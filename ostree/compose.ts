@@ -84,7 +84,7 @@ export interface ComposeResult {
 
 /** The built-in overlay (first-boot glue), copied before the manifest's overlay. */
 export function builtinOverlayDir(): string | undefined {
-  const d = join(projectRoot(), 'ostree', 'overlay');
+  const d = join(projectRoot(), 'ostree', 'guest', 'overlay');
   return existsSync(d) ? d : undefined;
 }
 
@@ -226,7 +226,7 @@ async function unitsCommand(root: string, verb: 'enable' | 'disable' | 'mask', u
 }
 
 export interface LayoutTreeOptions {
-  /** ostree/overlay (first-boot glue). */
+  /** ostree/guest/overlay (first-boot glue). */
   builtinOverlay?: string;
   /** The manifest's overlay: copied after the kubelet payload, so it can override the payload's files. */
   manifestOverlay?: string;

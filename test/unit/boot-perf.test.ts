@@ -17,7 +17,7 @@ import { dracutArgs } from '../../ostree/initramfs.js';
 import { BASELINE_SUITE, medianRun, renderBench, type BootBench } from '../../qemu/bench.js';
 
 const ROOT = resolve(__dirname, '../..');
-const MODULE = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');
+const MODULE = join(ROOT, 'ostree/guest/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');
 
 /** Run 35fcos's install() with dracut's helpers stubbed: returns what it installs, one call a line. */
 function fcosModuleInstalls(included: string[]): string[] {
@@ -38,7 +38,7 @@ install
   return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
 }
 
-const FCOS_INIT = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/fcos-init.sh');
+const FCOS_INIT = join(ROOT, 'ostree/guest/overlay/usr/lib/dracut/modules.d/35fcos/fcos-init.sh');
 
 /** Run a snippet against fcos-init's functions (sourced with FCOS_INIT_LIB=1: nothing is mounted or exec'd). */
 function fcosInit(snippet: string): string {
@@ -185,7 +185,7 @@ describe('bench/boot report', () => {
 });
 
 describe('fcos-ignition-failure (before the initramfs emergency shell)', () => {
-  const script = join(__dirname, '..', '..', 'ostree', 'overlay', 'usr', 'lib', 'dracut', 'modules.d', '35fcos', 'fcos-ignition-failure.sh');
+  const script = join(__dirname, '..', '..', 'ostree', 'guest', 'overlay', 'usr', 'lib', 'dracut', 'modules.d', '35fcos', 'fcos-ignition-failure.sh');
   const runWith = (failedUnits: string) => {
     const d = mkdtempSync(join(tmpdir(), 'fcos-ignfail-'));
     const stub = (name: string, body: string) => writeFileSync(join(d, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });

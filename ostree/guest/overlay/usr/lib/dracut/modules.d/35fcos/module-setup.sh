@@ -1,6 +1,6 @@
 #!/bin/bash
 # fcos first-boot glue for Debian's Ignition 2.14 on an ostree system (the role of FCOS's ignition-ostree
-# module in fedora-coreos-config overlay.d/05core). Installed into the tree by `fcos compose` (ostree/overlay/).
+# module in fedora-coreos-config overlay.d/05core). Installed into the tree by `fcos compose` (ostree/guest/overlay/).
 #
 # Units (all in the initramfs, all first boot only unless noted):
 #   fcos-embedded-config   before ignition-fetch-offline: copies /boot/ignition/config.ign (written by `fcos build`)
