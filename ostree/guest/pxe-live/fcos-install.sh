@@ -14,6 +14,7 @@
 # Kernel arguments (FCOS's coreos.inst.* names are accepted too): fcos.inst.install_dev (required),
 # fcos.inst.image_url, fcos.inst.image_sha256, fcos.inst.ignition_url, fcos.inst.skip_reboot.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=fcos-live-lib.sh # installed as /usr/libexec/fcos-live-lib
 . /usr/libexec/fcos-live-lib
 T=fcos-install
 dev=$(karg fcos.inst.install_dev coreos.inst.install_dev) || fail $T "no fcos.inst.install_dev on the kernel command line"
@@ -73,6 +74,7 @@ say $T "image written ($( [ -n "$zeroed" ] && echo 'data regions only: the disk 
 if [ -n "$want" ] && [ "$got" != "$want" ]; then
     abort "image sha256 mismatch: got $got, expected $want ($image)"
 fi
+# shellcheck disable=SC2015 # say always succeeds
 [ -n "$want" ] && say $T "image sha256 verified" || say $T "no fcos.inst.image_sha256: the image was not verified"
 [ "$(stat -c %s $w/head)" = 1048576 ] || abort "the image is smaller than 1 MiB"
 

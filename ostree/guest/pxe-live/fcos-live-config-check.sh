@@ -3,6 +3,7 @@
 # failed its validation with HTTP 403 and the reasons as text: show them on the console and stop, instead of letting
 # Ignition retry a failing URL forever.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=fcos-live-lib.sh # installed as /usr/libexec/fcos-live-lib
 . /usr/libexec/fcos-live-lib
 T=fcos-live
 url=$(karg ignition.config.url) || exit 0

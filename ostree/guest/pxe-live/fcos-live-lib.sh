@@ -37,7 +37,8 @@ fetch() {
 # fetch_config TAG URL FILE: fetch an Ignition config; a refusal from `fcos pxe serve` (HTTP 403 with the reasons as
 # text) is shown line by line on the console, and the caller stops.
 fetch_config() {
-    local tag=$1 url=$2 out=$3 code= i line
+    local tag=$1 url=$2 out=$3 code='' i line
+    # shellcheck disable=SC2034 # i only counts the tries
     for i in $(seq 1 10); do
         code=$(curl --silent --location --connect-timeout 20 -o "$out" -w '%{http_code}' "$url")
         [ "$code" != 000 ] && break

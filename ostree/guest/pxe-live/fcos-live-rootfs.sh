@@ -3,6 +3,7 @@
 # copy it into a tmpfs at /sysroot (the live root, in RAM). Kernel arguments: fcos.live.rootfs_url (or coreos.live.rootfs_url) and
 # fcos.live.rootfs_sha256 (checked when present; `fcos pxe serve` always passes it).
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=fcos-live-lib.sh # installed as /usr/libexec/fcos-live-lib
 . /usr/libexec/fcos-live-lib
 T=fcos-live
 url=$(karg fcos.live.rootfs_url coreos.live.rootfs_url) || fail $T "no fcos.live.rootfs_url on the kernel command line"

@@ -57,9 +57,11 @@ while :; do
     [ "$off" = "$pos" ] || bad "extent index out of order: $kind at $off, expected $pos"
     case $kind in
         head)
+            # shellcheck disable=SC2015 # both must hold, else bad
             [ "$off" = 0 ] && [ "$len" = $HEAD ] || bad "bad head entry: $off $len"
             dd bs=1M iflag=fullblock,count_bytes count="$csize" status=none | zstd -dcq > "$head"
             rc=("${PIPESTATUS[@]}")
+            # shellcheck disable=SC2015 # both must hold, else bad
             [ "${rc[0]}" = 0 ] && [ "${rc[1]}" = 0 ] || bad "the image's first MiB does not decompress"
             [ "$(stat -c %s "$head")" = $HEAD ] || bad "the image's first MiB is $(stat -c %s "$head") bytes"
             ;;
@@ -81,7 +83,7 @@ while :; do
     pos=$((off + len))
     dd of="$m" bs=$MARKER count=1 iflag=fullblock status=none || bad "reading the image stream failed after offset $pos"
     case $(marker_magic) in
-        $MAGIC) ;;
+        "$MAGIC") ;;
         '') bad "the image stream ends at offset $pos without its end entry" ;;
         *) bad "no extent index entry at image offset $pos" ;;
     esac

@@ -22,6 +22,7 @@ installkernel() {
     hostonly='' instmods squashfs overlay loop
 }
 
+# shellcheck disable=SC2154 # moddir, initdir and systemd*dir are set by dracut, which sources this file
 install() {
     local u
     inst_multiple curl tee du sha256sum losetup mount umount mountpoint dd zstd mkfifo sync blockdev sleep cat cut tr sed grep head wc stat mkdir rm mv cp chmod od

@@ -1,8 +1,12 @@
+# shellcheck shell=bash
 # fcos-update shared shell functions (sourced by /usr/bin/fcos-update and /usr/libexec/fcos/update-health).
-STATE=/var/lib/fcos-update
-GRUBENV=/boot/grub/grubenv
+# FCOS_ROOT (tests only: test/guest) is a directory that stands for / in every file path; empty on a machine.
+: "${FCOS_ROOT:=}"
+STATE=$FCOS_ROOT/var/lib/fcos-update
+GRUBENV=$FCOS_ROOT/boot/grub/grubenv
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REMOTE=fcos
-KEYRING=/usr/lib/fcos/updates.gpg
+KEYRING=$FCOS_ROOT/usr/lib/fcos/updates.gpg
 mkdir -p "$STATE"
 
 log() {
@@ -17,22 +21,23 @@ record() { # record FILE TEXT: one line, replaced atomically
 }
 
 load_conf() {
+  # shellcheck disable=SC2034 # used by the scripts that source this file
   REF='' URL='' STRATEGY=immediate CHECK_INTERVAL_MIN=60 WINDOW_DAYS='' WINDOW_START='' WINDOW_MINUTES='' BOOT_TRIES=3 HEALTH_TIMEOUT=120
   # shellcheck disable=SC1091
-  [ -r /usr/lib/fcos/update.conf ] && . /usr/lib/fcos/update.conf
+  [ -r "$FCOS_ROOT/usr/lib/fcos/update.conf" ] && . "$FCOS_ROOT/usr/lib/fcos/update.conf"
   # shellcheck disable=SC1091
-  [ -r /etc/fcos/update.conf ] && . /etc/fcos/update.conf
-  [ -n "$REF" ] || REF=$(sed -n 's/^refspec=\(.*:\)\{0,1\}//p' "/ostree/deploy/$(booted_os)/deploy/$(booted_field csum).$(booted_field serial).origin" 2>/dev/null)
+  [ -r "$FCOS_ROOT/etc/fcos/update.conf" ] && . "$FCOS_ROOT/etc/fcos/update.conf"
+  [ -n "$REF" ] || REF=$(sed -n 's/^refspec=\(.*:\)\{0,1\}//p' "$FCOS_ROOT/ostree/deploy/$(booted_os)/deploy/$(booted_field csum).$(booted_field serial).origin" 2>/dev/null)
   return 0
 }
 
 # /boot is mounted read-only on some setups: write with it read-write, then restore.
 boot_rw() {
   local ro=0 rc=0
-  if ! touch /boot/.fcos-rw-test 2>/dev/null; then ro=1; mount -o remount,rw /boot; else rm -f /boot/.fcos-rw-test; fi
+  if ! touch "$FCOS_ROOT/boot/.fcos-rw-test" 2>/dev/null; then ro=1; mount -o remount,rw "$FCOS_ROOT/boot"; else rm -f "$FCOS_ROOT/boot/.fcos-rw-test"; fi
   "$@" || rc=$?
-  sync -f /boot 2>/dev/null || true
-  if [ "$ro" = 1 ]; then mount -o remount,ro /boot; fi
+  sync -f "$FCOS_ROOT/boot" 2>/dev/null || true
+  if [ "$ro" = 1 ]; then mount -o remount,ro "$FCOS_ROOT/boot"; fi
   return $rc
 }
 
@@ -81,8 +86,8 @@ setup_remote() {
     log "no update URL configured (URL= in /etc/fcos/update.conf)"
     return 1
   fi
-  mkdir -p /etc/ostree/remotes.d
-  cat > /etc/ostree/remotes.d/fcos.conf.tmp <<EOF
+  mkdir -p "$FCOS_ROOT/etc/ostree/remotes.d"
+  cat > "$FCOS_ROOT/etc/ostree/remotes.d/fcos.conf.tmp" <<EOF
 # Written by fcos-update from /usr/lib/fcos/update.conf and /etc/fcos/update.conf; edit those instead.
 [remote "fcos"]
 url=$URL
@@ -90,5 +95,5 @@ gpg-verify=true
 gpg-verify-summary=false
 gpgkeypath=$KEYRING
 EOF
-  mv /etc/ostree/remotes.d/fcos.conf.tmp /etc/ostree/remotes.d/fcos.conf
+  mv "$FCOS_ROOT/etc/ostree/remotes.d/fcos.conf.tmp" "$FCOS_ROOT/etc/ostree/remotes.d/fcos.conf"
 }

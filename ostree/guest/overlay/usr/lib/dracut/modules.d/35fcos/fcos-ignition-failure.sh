@@ -6,6 +6,7 @@ failed=$(systemctl --failed --no-legend --plain 2>/dev/null | awk '$1 ~ /^igniti
 [ -n "$failed" ] || exit 0
 {
     echo
+    # shellcheck disable=SC2086,SC2116 # unquoted on purpose: the unit names, one a line, become one line
     echo "fcos: Ignition failed ($(echo $failed)); its errors:"
     # The failed units' own log lines and Ignition's (by identifier), whatever their priority; the error lines only.
     errs=$({

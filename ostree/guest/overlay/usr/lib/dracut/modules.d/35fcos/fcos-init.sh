@@ -45,7 +45,8 @@ fcos_log() {
 
 # Load the drivers of the devices present, until no new modalias shows up (at most 3 rounds).
 fcos_coldplug() {
-    local round seen= now
+    local round seen='' now
+    # shellcheck disable=SC2034 # round only counts the rounds
     for round in 1 2 3; do
         now=$(cat /sys/bus/*/devices/*/modalias 2>/dev/null)
         [ "$now" = "$seen" ] && return 0
@@ -111,6 +112,7 @@ mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev 2>/dev/null
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run 2>/dev/null
 
 if fcos_short_path; then
+    # shellcheck disable=SC2093 # as it was: bash (no execfail) exits when exec fails, so the line below is not reached
     exec switch_root /sysroot /sbin/init "$@"
     fcos_log "switch_root failed"
 fi

@@ -36,6 +36,7 @@ depends() {
     echo ignition ostree systemd-networkd
 }
 
+# shellcheck disable=SC2154 # moddir, initdir and systemd*dir are set by dracut, which sources this file
 install() {
     local u
     inst_multiple chmod mount umount mountpoint readlink dirname sed tr tail grep seq sleep cp mkdir rmdir rm cat systemd-tmpfiles modprobe
