@@ -16,7 +16,9 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildsDir } from '../lib/paths.js';
 import { spawnProcess } from '../lib/run.js';
-import { clusterPaths, downCluster, etcdctl, initCluster, loadCluster, readState, upCluster } from './cluster.js';
+import { clusterPaths, etcdctl, loadCluster, readState } from './cluster/dir.js';
+import { initCluster } from './cluster/init.js';
+import { downCluster, upCluster } from './cluster/launch.js';
 import { freePort } from './net.js';
 import { CheckError, UserError } from '../lib/errors.js';
 

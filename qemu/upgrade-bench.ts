@@ -22,7 +22,7 @@ import { run } from '../lib/run.js';
 import { compose, type ComposeResult } from '../ostree/compose.js';
 import { derivedManifest } from '../ostree/manifest.js';
 import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild } from '../ostree/builds.js';
-import { startUpdateServer, type UpdateServer } from '../ostree/serve.js';
+import { startUpdateServer, type UpdateServer } from '../ostree/updates/serve.js';
 import { runScenarios, type IgnitionConfig, type Scenario } from './harness.js';
 import { parseStatus } from './scenarios/upgrade.js';
 import { CheckError, UserError } from '../lib/errors.js';

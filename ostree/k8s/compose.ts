@@ -4,7 +4,7 @@
  *   packages   kubelet.enabled adds K8S_REQUIRED_PACKAGES (containerd, runc, CNI plugins, …) unless listed
  *   binary     source go-module: ensureKubelet({version}) (built from the Go module proxy, cached);
  *              source url: fetchKubelet({url, sha256}) (cached by sha256). Warm: no subprocess.
- *   hash       the binary's identity (version, source, sha256, module hash, Go version) + ostree/overlay-k8s + the
+ *   hash       the binary's identity (version, source, sha256, module hash, Go version) + ostree/guest/overlay-k8s + the
  *              pause/hello sources and Go version → InputParts.kubelet; the manifest images' refs, configs and
  *              source contents → InputParts.images
  *   layout     installK8sPayload (overlay-k8s, /usr/bin/kubelet, pause + hello) and the manifest's images as OCI
@@ -13,14 +13,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson, fileDigest, sha256, treeDigest } from './inputs.js';
-import { kubeletSource, type Manifest, type KubeletConfig, type ResolvedImage } from './manifest.js';
+import { canonicalJson, fileDigest, sha256, treeDigest } from '../inputs.js';
+import { kubeletSource, type Manifest, type KubeletConfig, type ResolvedImage } from '../manifest.js';
 import { DEFAULT_KUBELET_VERSION, ensureKubelet, fetchKubelet, type KubeletBinary } from './kubelet.js';
-import { K8S_REQUIRED_PACKAGES, overlayK8sDir } from './containers/k8s-payload.js';
-import { goSourcesDir } from './containers/images.js';
-import { goVersion, resolveGoBin } from './containers/go.js';
-import { buildOciImage, type OciImageConfig, type OciImageResult } from './containers/oci.js';
-import type { ContainerImageRecord, KubeletRecord } from './builds.js';
+import { K8S_REQUIRED_PACKAGES, overlayK8sDir } from './payload.js';
+import { goSourcesDir } from './images.js';
+import { goVersion, resolveGoBin } from './go.js';
+import { buildOciImage, type OciImageConfig, type OciImageResult } from './oci.js';
+import type { ContainerImageRecord, KubeletRecord } from '../builds.js';
 
 /** Where preloaded OCI archives go in the tree (fcos-preload-images.service imports *.tar from there). */
 export const IMAGES_DIR = 'usr/share/fcos/images';
@@ -69,7 +69,7 @@ export function kubeletRecord(b: KubeletBinary): KubeletRecord {
 
 /**
  * InputParts.kubelet: what decides the kubelet payload besides the manifest: the binary's identity, the files of
- * ostree/overlay-k8s, and the sources and Go version the pause/hello images are built from. Costs no subprocess
+ * ostree/guest/overlay-k8s, and the sources and Go version the pause/hello images are built from. Costs no subprocess
  * when Go's VERSION file is readable (the default toolchain and Debian's both have one).
  */
 export async function k8sPayloadDigest(b: KubeletBinary, opts: { goBin?: string; overlayDir?: string; imageSourcesDir?: string } = {}): Promise<string> {
