@@ -1,5 +1,5 @@
 /**
- * `fcos test`: a kola-style harness. Scenarios (qemu/scenarios/*.ts) say what they need and what they check; the
+ * `fcos test`: a kola-style harness. Scenarios (test/scenarios/*.ts) say what they need and what they check; the
  * harness builds or finds the image, makes a per-run SSH key and puts it into the scenario's Ignition config, boots,
  * waits for SSH, runs the scenario's checks, then the machine checks every test gets (console failure patterns,
  * `systemctl is-system-running --wait`, `systemctl --failed`), and collects console.txt and journal.txt into

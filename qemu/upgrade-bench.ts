@@ -24,7 +24,7 @@ import { derivedManifest } from '../ostree/manifest.js';
 import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild } from '../ostree/builds.js';
 import { startUpdateServer, type UpdateServer } from '../ostree/serve.js';
 import { runScenarios, type IgnitionConfig, type Scenario } from './harness.js';
-import { parseStatus } from './scenarios/upgrade.js';
+import { parseStatus } from '../test/scenarios/upgrade.js';
 import { CheckError, UserError } from '../lib/errors.js';
 
 interface Result {

@@ -9,8 +9,8 @@
  *   boot 3 (a second VM, the same config with a wrong sha512): first boot must fail visibly on the console.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IgnitionConfig, Scenario, SetupContext } from '../harness.js';
-import { VmError } from '../vm.js';
+import type { IgnitionConfig, Scenario, SetupContext } from '../../qemu/harness.js';
+import { VmError } from '../../qemu/vm.js';
 import { bootedDeployments } from './ostree-status.js';
 import { CheckError } from '../../lib/errors.js';
 

@@ -2,7 +2,7 @@
  * Harness self-tests on the plain Debian baseline (no fcos build needed): one that must pass, and three negative
  * controls that must be reported as failures (a failing unit, a kernel panic, a QEMU that dies after the last check).
  */
-import type { Scenario } from '../harness.js';
+import type { Scenario } from '../../qemu/harness.js';
 import { CheckError } from '../../lib/errors.js';
 
 export const baselineSmoke: Scenario = {

@@ -24,8 +24,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IgnitionConfig, Scenario, TestContext } from '../harness.js';
-import type { Vm } from '../vm.js';
+import type { IgnitionConfig, Scenario, TestContext } from '../../qemu/harness.js';
+import type { Vm } from '../../qemu/vm.js';
 import { compose, type ComposeResult } from '../../ostree/compose.js';
 import { derivedManifest } from '../../ostree/manifest.js';
 import { readLatestBuild } from '../../ostree/builds.js';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { HASH_ERROR } from '../../qemu/scenarios/basic.js';
+import { HASH_ERROR } from '../../test/scenarios/basic.js';
 import { join, resolve } from 'node:path';
 import { loadManifest } from '../../ostree/manifest.js';
 import { dracutArgs } from '../../ostree/initramfs.js';

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { expectGuestFailure } from '../../qemu/vm.js';
-import { bootedDeployments } from '../../qemu/scenarios/ostree-status.js';
-import { HASH_ERROR } from '../../qemu/scenarios/basic.js';
-import { BROKEN_SCRIPT, OSTREE_ERR } from '../../qemu/scenarios/upgrade.js';
+import { bootedDeployments } from '../../test/scenarios/ostree-status.js';
+import { HASH_ERROR } from '../../test/scenarios/basic.js';
+import { BROKEN_SCRIPT, OSTREE_ERR } from '../../test/scenarios/upgrade.js';
 // @ts-expect-error: a plain .mjs script without types
 import { summarize, closingLine } from '../../scripts/test-summary.mjs';
 // @ts-expect-error: a plain .mjs script without types
