@@ -1,5 +1,5 @@
 /**
- * bench/upgrade (issue #6, item 6): what an upgrade costs for a one-package change, next to baselines from the same run.
+ * bench/upgrade (issue #6, item 6; run by the bench/upgrade wrapper): what an upgrade costs for a one-package change, next to baselines from the same run.
  *
  *   1. v1: `fcos build` with examples/config.ign (the default manifest; a warm cache reuses the compose and the disk).
  *   2. v2: a full compose of the default manifest plus one small Debian package (`tree` unless --package), signed,
@@ -19,13 +19,15 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../lib/version.js';
 import { run } from '../lib/run.js';
-import { compose, type ComposeResult } from '../ostree/compose.js';
+import type { ComposeResult } from '../ostree/compose.js';
 import { derivedManifest } from '../ostree/manifest.js';
-import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild } from '../ostree/builds.js';
-import { startUpdateServer, type UpdateServer } from '../ostree/serve.js';
-import { runScenarios, type IgnitionConfig, type Scenario } from './harness.js';
+import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild, type LatestBuild } from '../ostree/builds.js';
+import { startUpdateServer } from '../ostree/serve.js';
+import { runScenarios, type IgnitionConfig, type Scenario, type TestContext } from '../qemu/harness.js';
 import { parseStatus } from '../test/scenarios/upgrade.js';
+import { composeManifest } from '../test/scenarios/upgrade-run.js';
 import { CheckError, UserError } from '../lib/errors.js';
+import { benchMain, UsageError } from './main.js';
 
 interface Result {
   package: string;
@@ -40,6 +42,16 @@ interface Result {
   timeRatio: number;
   downloadedBytes: number;
   downloadedDeltaBytes: number;
+}
+
+type V2 = Pick<ComposeResult, 'version' | 'commit' | 'parent' | 'seconds' | 'deltaSize'>;
+
+/** What the VM part measured. */
+interface Times {
+  plain: number;
+  upgrade: number;
+  bytes: number;
+  deltaBytes: number;
 }
 
 /** Bytes of the archive objects of a commit (what a pull without any previous commit downloads, less HTTP overhead). */
@@ -69,122 +81,105 @@ async function commitObjectBytes(repo: string, commit: string): Promise<number> 
   return total;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      builds: { type: 'string' },
-      package: { type: 'string', default: 'tree' },
-      json: { type: 'boolean', default: false },
-      'compose-only': { type: 'boolean', default: false },
-      reuse: { type: 'boolean', default: false },
-    },
-  });
+const say = (s: string) => process.stderr.write(`bench/upgrade: ${s}\n`);
+
+/** --reuse: the newest build is a previous run's v2 (it has the package and a delta from its parent, v1). */
+function reusedVersions(B: string, latest: LatestBuild): { v1: LatestBuild; v2: V2 } {
+  const parentId = readBuildsJson(B).builds.map((b) => b.id).find((id) => readMeta(join(B, id))['ostree-commit'] === latest.meta['ostree-parent']);
+  if (!parentId) throw new UserError(`--reuse: no build for ${latest.meta['ostree-parent']}`);
+  const v1 = { ...latest, id: parentId, meta: readMeta(join(B, parentId)) } as LatestBuild;
+  const delta = latest.meta['fcos.delta'] as { size: number };
+  const v2 = { version: latest.meta['ostree-version'], commit: latest.meta['ostree-commit'], parent: latest.meta['ostree-parent'], seconds: 0, deltaSize: delta.size };
+  say(`--reuse: v1 ${v1.meta['ostree-version']}, v2 ${v2.version}`);
+  return { v1, v2 };
+}
+
+/** v1 (`fcos build`: composed and imaged, or reused), then v2 = v1 + one package (a full compose). */
+async function builtVersions(B: string, out: string, pkg: string): Promise<{ v1: LatestBuild; v2: V2 }> {
   const root = projectRoot();
-  const B = resolve(values.builds ?? join(root, 'tmp', 'fcos-bench-upgrade', 'builds'));
-  const out = join(B, '..', 'out');
-  const pkg = values.package!;
-  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) throw new UserError(`not a Debian package name: ${pkg}`);
-  const say = (s: string) => process.stderr.write(`bench/upgrade: ${s}\n`);
-  mkdirSync(B, { recursive: true });
+  await resetToImagedBuild(B);
+  say(`v1: fcos build in ${B}`);
+  await run(join(root, 'bin', 'fcos'), ['build', '--ignition', join(root, 'examples', 'config.ign'), '--builds', B], { purpose: 'build v1 (fcos build)', timeoutMs: 60 * 60_000 });
+  const v1 = readLatestBuild(B);
+  if (!v1) throw new UserError(`no build in ${B}`, 'run fcos compose and fcos build first');
+  say(`v2: full compose with one more package (${pkg}); minutes`);
+  const v2 = await composeManifest(derivedManifest(join(out, 'manifest-v2'), { packages: [pkg] }), B, v1.meta['source-date-epoch'], 'compose v2');
+  return { v1, v2 };
+}
 
-  let v1: NonNullable<ReturnType<typeof readLatestBuild>>;
-  let v2: Pick<ComposeResult, 'version' | 'commit' | 'parent' | 'seconds' | 'deltaSize'>;
-  const latest = readLatestBuild(B);
-  if (values.reuse && latest?.meta['ostree-parent'] && latest.meta.packages?.[pkg] && latest.meta['fcos.delta']) {
-    // --reuse: the newest build is a previous run's v2 (it has the package and a delta from its parent, v1).
-    const parentId = readBuildsJson(B).builds.map((b) => b.id).find((id) => readMeta(join(B, id))['ostree-commit'] === latest.meta['ostree-parent']);
-    if (!parentId) throw new UserError(`--reuse: no build for ${latest.meta['ostree-parent']}`);
-    v1 = { ...latest, id: parentId, meta: readMeta(join(B, parentId)) } as typeof latest;
-    const delta = latest.meta['fcos.delta'] as { size: number };
-    v2 = { version: latest.meta['ostree-version'], commit: latest.meta['ostree-commit'], parent: latest.meta['ostree-parent'], seconds: 0, deltaSize: delta.size };
-    say(`--reuse: v1 ${v1.meta['ostree-version']}, v2 ${v2.version}`);
-  } else {
-    // 1. v1 (composed and imaged, or reused).
-    await resetToImagedBuild(B);
-    say(`v1: fcos build in ${B}`);
-    await run(join(root, 'bin', 'fcos'), ['build', '--ignition', join(root, 'examples', 'config.ign'), '--builds', B], { purpose: 'build v1 (fcos build)', timeoutMs: 60 * 60_000 });
-    const b1 = readLatestBuild(B);
-    if (!b1) throw new UserError(`no build in ${B}`, 'run fcos compose and fcos build first');
-    v1 = b1;
-    // 2. v2 = v1 + one package: a full compose.
-    say(`v2: full compose with one more package (${pkg}); minutes`);
-    process.env.FCOS_APT_MAX_AGE ??= String(7 * 24 * 3600);
-    v2 = await compose({ manifest: derivedManifest(join(out, 'manifest-v2'), { packages: [pkg] }), buildsDir: B, sourceDateEpoch: v1.meta['source-date-epoch'] });
-  }
-  if (v2.parent !== v1.meta['ostree-commit']) throw new CheckError(`v2's parent is ${v2.parent}, not v1 ${v1.meta['ostree-commit']}`);
-  if (!v2.deltaSize) throw new CheckError('v2 has no static delta');
-  const full = await commitObjectBytes(join(B, 'repo'), v2.commit);
-  say(`delta ${v2.deltaSize} bytes, full commit ${full} bytes of archive objects (v2 composed in ${Math.round(v2.seconds)} s)`);
-  if (values['compose-only']) return;
-
-  // 3. The VM: a plain reboot, then check → booted into v2.
-  let port = 0;
-  let server: UpdateServer | undefined;
-  const times = { plain: 0, upgrade: 0, bytes: 0, deltaBytes: 0 };
-  const scenario: Scenario = {
+/** The VM part: a plain cold reboot, then check → upgrade → cold reboot into v2 (the harness runs it). */
+function vmScenario(B: string, v1: LatestBuild, v2: V2, times: Times): Scenario<{ port: number }> {
+  return {
     name: 'upgrade-bench',
     description: 'bench/upgrade: a plain cold reboot, then check → upgrade → cold reboot into v2',
     needs: { image: 'fcos', noReboot: true },
     explicit: true,
     boots: 3,
     timeoutMin: 60,
-    async ignition(): Promise<IgnitionConfig> {
+    state: () => ({ port: 0 }),
+    async ignition(ctx): Promise<IgnitionConfig> {
       const probe = await startUpdateServer({ buildsDir: B, host: '127.0.0.1' });
-      port = probe.port;
+      ctx.state.port = probe.port;
       await probe.close();
-      const conf = `URL=http://10.0.2.2:${port}/repo\nSTRATEGY=off\n`;
+      const conf = `URL=http://10.0.2.2:${ctx.state.port}/repo\nSTRATEGY=off\n`;
       return {
         ignition: { version: '3.3.0' },
         storage: { files: [{ path: '/etc/fcos/update.conf', mode: 0o644, overwrite: true, contents: { source: `data:,${encodeURIComponent(conf)}` } }] },
       } as IgnitionConfig;
     },
-    async run(ctx) {
-      const vm = ctx.vm;
-      server = await startUpdateServer({ buildsDir: B, host: '127.0.0.1', port });
-      try {
-        const status = async () => parseStatus(await vm.sshOk('sudo fcos-update status'));
-        const settled = async () => {
-          // The boot's start jobs done (the health service runs last), so that both measurements start alike.
-          await vm.sshOk('for i in $(seq 1 300); do s=$(systemctl is-active fcos-update-health.service); [ "$s" = active ] || [ "$s" = failed ] && exit 0; sleep 2; done; exit 1', { timeoutMs: 15 * 60_000 });
-        };
-        await ctx.check('v1 booted', async () => {
-          await settled();
-          const st = await status();
-          if (st.Booted !== v1.meta['ostree-version']) throw new CheckError(`booted ${st.Booted}, want ${v1.meta['ostree-version']}`);
-          return `booted ${st.Booted}`;
-        });
-        await ctx.check('baseline: a plain cold reboot until SSH answers', async () => {
-          const t0 = Date.now();
-          await vm.reboot(15 * 60_000, { cold: true });
-          times.plain = (Date.now() - t0) / 1000;
-          await settled();
-          return `${times.plain.toFixed(1)} s`;
-        });
-        await ctx.check('check → upgrade → cold reboot until SSH answers on v2', async () => {
-          server!.resetStats();
-          const t0 = Date.now();
-          const chk = await vm.sshOk('sudo fcos-update check');
-          if (!chk.includes(`update available: ${v2.version}`)) throw new CheckError(chk);
-          await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 30 * 60_000 });
-          await vm.reboot(15 * 60_000, { cold: true });
-          const st = await status();
-          times.upgrade = (Date.now() - t0) / 1000;
-          if (st.Booted !== v2.version) throw new CheckError(`booted ${st.Booted}, want ${v2.version}`);
-          times.bytes = server!.stats.bytes;
-          times.deltaBytes = server!.stats.deltaBytes;
-          return `${times.upgrade.toFixed(1)} s; downloaded ${times.bytes} bytes (${times.deltaBytes} in delta files)`;
-        });
-      } finally {
-        await server.close();
-      }
-    },
+    run: (ctx) => vmChecks(ctx, B, v1, v2, times),
   };
-  // v1's disk image (latest is v2 now, which has none).
+}
+
+async function vmChecks(ctx: TestContext<{ port: number }>, B: string, v1: LatestBuild, v2: V2, times: Times): Promise<void> {
+  const vm = ctx.vm;
+  const server = await startUpdateServer({ buildsDir: B, host: '127.0.0.1', port: ctx.state.port });
+  try {
+    const status = async () => parseStatus(await vm.sshOk('sudo fcos-update status'));
+    const settled = async () => {
+      // The boot's start jobs done (the health service runs last), so that both measurements start alike.
+      await vm.sshOk('for i in $(seq 1 300); do s=$(systemctl is-active fcos-update-health.service); [ "$s" = active ] || [ "$s" = failed ] && exit 0; sleep 2; done; exit 1', { timeoutMs: 15 * 60_000 });
+    };
+    await ctx.check('v1 booted', async () => {
+      await settled();
+      const st = await status();
+      if (st.Booted !== v1.meta['ostree-version']) throw new CheckError(`booted ${st.Booted}, want ${v1.meta['ostree-version']}`);
+      return `booted ${st.Booted}`;
+    });
+    await ctx.check('baseline: a plain cold reboot until SSH answers', async () => {
+      const t0 = Date.now();
+      await vm.reboot(15 * 60_000, { cold: true });
+      times.plain = (Date.now() - t0) / 1000;
+      await settled();
+      return `${times.plain.toFixed(1)} s`;
+    });
+    await ctx.check('check → upgrade → cold reboot until SSH answers on v2', async () => {
+      server.resetStats();
+      const t0 = Date.now();
+      const chk = await vm.sshOk('sudo fcos-update check');
+      if (!chk.includes(`update available: ${v2.version}`)) throw new CheckError(chk);
+      await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 30 * 60_000 });
+      await vm.reboot(15 * 60_000, { cold: true });
+      const st = await status();
+      times.upgrade = (Date.now() - t0) / 1000;
+      if (st.Booted !== v2.version) throw new CheckError(`booted ${st.Booted}, want ${v2.version}`);
+      times.bytes = server.stats.bytes;
+      times.deltaBytes = server.stats.deltaBytes;
+      return `${times.upgrade.toFixed(1)} s; downloaded ${times.bytes} bytes (${times.deltaBytes} in delta files)`;
+    });
+  } finally {
+    await server.close();
+  }
+}
+
+/** Boot v1's disk image (latest is v2 now, which has none) and run the VM part. */
+async function measureVm(B: string, out: string, v1: LatestBuild, v2: V2): Promise<Times> {
+  const times: Times = { plain: 0, upgrade: 0, bytes: 0, deltaBytes: 0 };
   const rel = v1.meta.images?.qemu?.path;
   if (!rel) throw new UserError(`v1 (${v1.meta['ostree-version']}) has no qemu image`, 'run fcos build');
   const v1Image = isAbsolute(rel) ? rel : join(B, v1.meta.buildid ?? v1.meta['ostree-version'], rel);
   const report = await runScenarios({
-    scenarios: [scenario],
+    scenarios: [vmScenario(B, v1, v2, times)],
     buildsDir: B,
     outRoot: out,
     build: async () => ({ path: v1Image, format: v1Image.endsWith('.qcow2') ? 'qcow2' : 'raw' }),
@@ -194,6 +189,49 @@ async function main(): Promise<void> {
     for (const c of s.checks) if (!c.ok) say(`FAIL ${c.name}: ${c.error}`);
     throw new CheckError(`the VM part failed (logs in ${s.dir})`);
   }
+  return times;
+}
+
+function render(r: Result): string {
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  return [
+    `one-package change: ${r.v1} → ${r.v2} (+${r.package}, full compose ${r.compose2Seconds} s)`,
+    `  static delta       ${mb(r.deltaBytes).padStart(10)}   (${r.deltaBytes} bytes)`,
+    `  full commit        ${mb(r.fullCommitBytes).padStart(10)}   (${r.fullCommitBytes} bytes of archive objects)`,
+    `  delta / full       ${(r.deltaRatio * 100).toFixed(1).padStart(9)} %`,
+    `  VM downloaded      ${mb(r.downloadedBytes).padStart(10)}   (${r.downloadedDeltaBytes} bytes in delta files)`,
+    `TCG, same VM, cold reboots (clean power-off, fresh QEMU):`,
+    `  plain reboot → SSH                      ${r.plainRebootSeconds.toFixed(1).padStart(7)} s`,
+    `  check → upgrade → reboot → SSH on v2    ${r.checkToBootedSeconds.toFixed(1).padStart(7)} s`,
+    `  ratio                                   ${r.timeRatio.toFixed(2).padStart(7)} x`,
+    '',
+  ].join('\n');
+}
+
+benchMain('bench/upgrade', import.meta.url, async () => {
+  const { values } = parseArgs({
+    options: {
+      builds: { type: 'string' },
+      package: { type: 'string', default: 'tree' },
+      json: { type: 'boolean', default: false },
+      'compose-only': { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
+    },
+  });
+  const B = resolve(values.builds ?? join(projectRoot(), 'tmp', 'fcos-bench-upgrade', 'builds'));
+  const out = join(B, '..', 'out');
+  const pkg = values.package;
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) throw new UsageError(`not a Debian package name: ${pkg}`);
+  mkdirSync(B, { recursive: true });
+  const latest = readLatestBuild(B);
+  const reuse = values.reuse && latest?.meta['ostree-parent'] && latest.meta.packages?.[pkg] && latest.meta['fcos.delta'];
+  const { v1, v2 } = reuse ? reusedVersions(B, latest!) : await builtVersions(B, out, pkg);
+  if (v2.parent !== v1.meta['ostree-commit']) throw new CheckError(`v2's parent is ${v2.parent}, not v1 ${v1.meta['ostree-commit']}`);
+  if (!v2.deltaSize) throw new CheckError('v2 has no static delta');
+  const full = await commitObjectBytes(join(B, 'repo'), v2.commit);
+  say(`delta ${v2.deltaSize} bytes, full commit ${full} bytes of archive objects (v2 composed in ${Math.round(v2.seconds)} s)`);
+  if (values['compose-only']) return;
+  const times = await measureVm(B, out, v1, v2);
   const r: Result = {
     package: pkg,
     v1: v1.meta['ostree-version'],
@@ -208,28 +246,5 @@ async function main(): Promise<void> {
     downloadedBytes: times.bytes,
     downloadedDeltaBytes: times.deltaBytes,
   };
-  if (values.json) {
-    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-    return;
-  }
-  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-  process.stdout.write(
-    [
-      `one-package change: ${r.v1} → ${r.v2} (+${pkg}, full compose ${r.compose2Seconds} s)`,
-      `  static delta       ${mb(r.deltaBytes).padStart(10)}   (${r.deltaBytes} bytes)`,
-      `  full commit        ${mb(r.fullCommitBytes).padStart(10)}   (${r.fullCommitBytes} bytes of archive objects)`,
-      `  delta / full       ${(r.deltaRatio * 100).toFixed(1).padStart(9)} %`,
-      `  VM downloaded      ${mb(r.downloadedBytes).padStart(10)}   (${r.downloadedDeltaBytes} bytes in delta files)`,
-      `TCG, same VM, cold reboots (clean power-off, fresh QEMU):`,
-      `  plain reboot → SSH                      ${r.plainRebootSeconds.toFixed(1).padStart(7)} s`,
-      `  check → upgrade → reboot → SSH on v2    ${r.checkToBootedSeconds.toFixed(1).padStart(7)} s`,
-      `  ratio                                   ${r.timeRatio.toFixed(2).padStart(7)} x`,
-      '',
-    ].join('\n'),
-  );
-}
-
-main().catch((e: unknown) => {
-  process.stderr.write(`bench/upgrade: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+  return values.json ? JSON.stringify(r, null, 2) : render(r);
 });

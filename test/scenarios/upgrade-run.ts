@@ -99,19 +99,25 @@ export function composeEnv(sde: number, env: NodeJS.ProcessEnv = process.env): R
 }
 
 /**
- * A version with more files: `fcos compose` of a derived manifest into the run's builds dir, with the same package
- * indexes and SOURCE_DATE_EPOCH as v1, so that only the overlay differs (a layered compose). A process of its own, so
- * that its environment is its own.
+ * `fcos compose` of a manifest into a builds dir, as a process of its own with the given SOURCE_DATE_EPOCH and
+ * package-index age in its environment (composeEnv); returns its --json result.
+ */
+export async function composeManifest(manifest: string, buildsDir: string, sde: number, label: string): Promise<ComposeResult> {
+  const out = await run(join(projectRoot(), 'bin', 'fcos'), ['compose', '--manifest', manifest, '--builds', buildsDir, '--json'], {
+    env: composeEnv(sde),
+    purpose: label,
+    progress: label,
+  });
+  return JSON.parse(out.stdout) as ComposeResult;
+}
+
+/**
+ * A version with more files: a derived manifest composed into the run's builds dir with the same package indexes and
+ * SOURCE_DATE_EPOCH as v1, so that only the overlay differs (a layered compose).
  */
 export async function composeVersion(r: UpgradeRun, name: string, files: Files): Promise<ComposeResult> {
   const { ctx } = r;
-  const manifest = derivedManifest(join(ctx.outDir, 'manifests', name), { files });
-  const out = await run(join(projectRoot(), 'bin', 'fcos'), ['compose', '--manifest', manifest, '--builds', ctx.buildsDir, '--json'], {
-    env: composeEnv(r.sde),
-    purpose: `compose ${name}`,
-    progress: `compose ${name}`,
-  });
-  const c = JSON.parse(out.stdout) as ComposeResult;
+  const c = await composeManifest(derivedManifest(join(ctx.outDir, 'manifests', name), { files }), ctx.buildsDir, r.sde, `compose ${name}`);
   ctx.log(`composed ${name} = ${c.version} (${c.kind}, ${c.seconds.toFixed(0)} s, delta ${c.deltaSize ?? 0} bytes)`);
   return c;
 }

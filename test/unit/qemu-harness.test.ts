@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/bench.js';
+import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/boot-time.js';
 import { forwardedHostPort, latestBuildImage, scenarioNetwork } from '../../qemu/harness.js';
 import { buildQemuArgs } from '../../qemu/args.js';
 import { uefi } from '../../test/scenarios/uefi.js';
