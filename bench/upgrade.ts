@@ -25,7 +25,7 @@ import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild, type Lat
 import { startUpdateServer } from '../ostree/serve.js';
 import { runScenarios, type IgnitionConfig, type Scenario, type TestContext } from '../qemu/harness.js';
 import { parseStatus } from '../test/scenarios/upgrade.js';
-import { composeManifest } from '../test/scenarios/upgrade-run.js';
+import { composeManifest, updateConfig, updateServerPort } from '../test/scenarios/upgrade-run.js';
 import { CheckError, UserError } from '../lib/errors.js';
 import { benchMain, UsageError } from './main.js';
 
@@ -118,14 +118,8 @@ function vmScenario(B: string, v1: LatestBuild, v2: V2, times: Times): Scenario<
     timeoutMin: 60,
     state: () => ({ port: 0 }),
     async ignition(ctx): Promise<IgnitionConfig> {
-      const probe = await startUpdateServer({ buildsDir: B, host: '127.0.0.1' });
-      ctx.state.port = probe.port;
-      await probe.close();
-      const conf = `URL=http://10.0.2.2:${ctx.state.port}/repo\nSTRATEGY=off\n`;
-      return {
-        ignition: { version: '3.3.0' },
-        storage: { files: [{ path: '/etc/fcos/update.conf', mode: 0o644, overwrite: true, contents: { source: `data:,${encodeURIComponent(conf)}` } }] },
-      } as IgnitionConfig;
+      ctx.state.port = await updateServerPort();
+      return updateConfig(ctx.state.port);
     },
     run: (ctx) => vmChecks(ctx, B, v1, v2, times),
   };

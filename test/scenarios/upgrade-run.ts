@@ -3,12 +3,12 @@
  * versions' constants, `fcos-update status` read over SSH, and the composes of v2…v5 (`fcos compose` processes).
  */
 import { join } from 'node:path';
-import type { TestContext } from '../../qemu/harness.js';
+import type { IgnitionConfig, TestContext } from '../../qemu/harness.js';
 import type { Vm } from '../../qemu/vm.js';
 import type { ComposeResult } from '../../ostree/compose.js';
 import { derivedManifest } from '../../ostree/manifest.js';
 import type { LatestBuild } from '../../ostree/builds.js';
-import type { UpdateServer } from '../../ostree/serve.js';
+import { startUpdateServer, type UpdateServer } from '../../ostree/serve.js';
 import { run } from '../../lib/run.js';
 import { projectRoot } from '../../lib/version.js';
 import { guestFile } from './guest.js';
@@ -131,3 +131,21 @@ export async function reboot(vm: Vm): Promise<void> {
   await vm.reboot(10 * 60_000, { cold: true });
   await waitHealth(vm);
 }
+
+/** A free port for the update server that run() starts later, once the repo exists (the config carries its URL). */
+export async function updateServerPort(): Promise<number> {
+  const probe = await startUpdateServer({ buildsDir: '/nonexistent', host: '127.0.0.1', allowMissingRepo: true });
+  const port = probe.port;
+  await probe.close();
+  return port;
+}
+
+/** A config whose /etc/fcos/update.conf points at the update server on the host (the test drives every step). */
+export function updateConfig(port: number, extra = ''): IgnitionConfig {
+  const conf = `URL=http://10.0.2.2:${port}/repo\nSTRATEGY=off\n${extra}`;
+  return {
+    ignition: { version: '3.3.0' },
+    storage: { files: [{ path: '/etc/fcos/update.conf', mode: 0o644, overwrite: true, contents: { source: dataUrl(conf) } }] },
+  } as IgnitionConfig;
+}
+

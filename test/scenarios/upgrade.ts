@@ -39,7 +39,6 @@ import {
   brokenScript,
   BROKEN_CHECK,
   composeVersion,
-  dataUrl,
   eqOrThrow,
   OSTREE_ERR,
   PULL_FILES,
@@ -47,6 +46,8 @@ import {
   status,
   TRIAL_SEEN,
   TRIES,
+  updateConfig,
+  updateServerPort,
   waitHealth,
   type Files,
   type UpgradeRun,
@@ -65,15 +66,8 @@ export const upgrade: Scenario<UpgradeState> = {
   timeoutMin: 110,
   state: () => ({ port: 0 }),
   async ignition(ctx): Promise<IgnitionConfig> {
-    // The port is fixed now (the config carries the URL); the server starts in run(), once v1's repo exists.
-    const probe = await startUpdateServer({ buildsDir: '/nonexistent', host: '127.0.0.1', allowMissingRepo: true });
-    ctx.state.port = probe.port;
-    await probe.close();
-    const conf = `URL=http://10.0.2.2:${ctx.state.port}/repo\nSTRATEGY=off\nHEALTH_TIMEOUT=60\nBOOT_TRIES=${TRIES}\n`;
-    return {
-      ignition: { version: '3.3.0' },
-      storage: { files: [{ path: '/etc/fcos/update.conf', mode: 0o644, overwrite: true, contents: { source: dataUrl(conf) } }] },
-    } as IgnitionConfig;
+    ctx.state.port = await updateServerPort();
+    return updateConfig(ctx.state.port, `HEALTH_TIMEOUT=60\nBOOT_TRIES=${TRIES}\n`);
   },
   async run(ctx) {
     const v1 = readLatestBuild(ctx.buildsDir);
