@@ -22,7 +22,7 @@ import { run } from '../lib/run.js';
 import type { ComposeResult } from '../ostree/compose.js';
 import { derivedManifest } from '../ostree/manifest.js';
 import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild, type LatestBuild } from '../ostree/builds.js';
-import { startUpdateServer } from '../ostree/serve.js';
+import { startUpdateServer } from '../ostree/updates/serve.js';
 import { runScenarios, type IgnitionConfig, type Scenario, type TestContext } from '../qemu/harness.js';
 import { parseStatus } from '../test/scenarios/upgrade.js';
 import { composeManifest, updateConfig, updateServerPort } from '../test/scenarios/upgrade-run.js';

@@ -22,11 +22,12 @@
  * Only GET and HEAD are answered (405 otherwise). Errors are one line, without host paths or exception text.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FcosError, UserError } from '../lib/errors.js';
+import { refuseMethod, sendFile, sendText } from '../lib/http-static.js';
 import { DEFAULT_BIND, describeBound, isLoopback, listenOn, urlFor } from '../lib/listen.js';
 import { info } from '../lib/log.js';
 import { readMeta, type ImageEntry } from '../ostree/builds.js';
@@ -209,169 +210,187 @@ function checkPath(p: string | undefined, flag: string, want: 'file' | 'dir', ma
   if (want === 'file' && st.isDirectory()) throw new UserError(`${flag} ${p} is a directory`, flag === '--ignition' ? 'per-machine configs in a directory: --ignition-dir DIR' : `${flag} takes a file`);
 }
 
-export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
-  const log = o.log ?? ((l: string) => info(l));
-  const b = resolveBuild(o.buildsDir, o.build);
-  checkPath(o.ignition, '--ignition', 'file');
-  checkPath(o.ignitionDir, '--ignition-dir', 'dir');
-  checkPath(o.tftpDir, '--tftp', 'dir', true);
-  if (!o.ignition && !o.ignitionDir) throw new UserError('nothing to serve to machines: give --ignition FILE or --ignition-dir DIR');
-  const allow = parseAllow(o.allow ?? []);
-  const images = b.images;
-  const assetNames = new Set(Object.values(images).map((i) => i?.path));
+/** What the handler answers from. `advertise` and `secret` are set once the server is bound, and `ready` then. */
+interface PxeContext {
+  o: PxeServeOptions;
+  build: ReturnType<typeof resolveBuild>;
+  allow: Net[];
+  log: (line: string) => void;
+  /** Nothing is answered before (fail closed). */
+  ready: boolean;
+  advertise: string;
+  secret?: Buffer;
+}
 
-  const configFile = (mac?: string) => machineFile(o.ignitionDir, mac, ['ign', 'bu']) ?? o.ignition;
-  const machineKargs = (mac?: string): string[] => {
-    const f = machineFile(o.ignitionDir, mac, ['kargs']);
-    const own = f ? readFileSync(f, 'utf8').split(/\s+/).filter(Boolean) : [];
-    const all = [...(o.kargs ?? []), ...own];
-    if (o.installDev && !all.some((a) => /^(fcos|coreos)\.inst\.install_dev=/.test(a))) all.push(`fcos.inst.install_dev=${o.installDev}`);
-    return all;
-  };
-  // Host paths never go to clients: a message about a config names the file (52-54-00-12-34-56.ign), not where it is.
-  const scrub = (msg: string, file: string) =>
-    [resolve(file), file].sort((x, y) => y.length - x.length).reduce((m, p) => m.split(p).join(basename(file)), msg);
+const INSTALL_DEV_RE = /^(fcos|coreos)\.inst\.install_dev=/;
 
-  let advertise = '';
-  let secret: Buffer | undefined;
-  // Set once the token secret and the advertised URL are known: nothing is answered before (fail closed).
-  let ready = false;
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+/** A machine's kernel arguments: --kargs, then its <mac>.kargs or default.kargs, then --install-dev. */
+function machineKargs(o: PxeServeOptions, mac?: string): string[] {
+  const f = machineFile(o.ignitionDir, mac, ['kargs']);
+  const own = f ? readFileSync(f, 'utf8').split(/\s+/).filter(Boolean) : [];
+  const all = [...(o.kargs ?? []), ...own];
+  if (o.installDev && !all.some((a) => INSTALL_DEV_RE.test(a))) all.push(`fcos.inst.install_dev=${o.installDev}`);
+  return all;
+}
+
+/** Host paths never go to clients: a message about a config names the file (52-54-00-12-34-56.ign), not where it is. */
+function scrub(msg: string, file: string): string {
+  return [resolve(file), file].sort((x, y) => y.length - x.length).reduce((m, p) => m.split(p).join(basename(file)), msg);
+}
+
+type Reply = { code: number; body: string; type?: string };
+
+/** /ipxe?mac=…: the machine's live or install script, its config URL carrying the machine's token. */
+function ipxeReply(cx: PxeContext, mac: string | undefined): Reply {
+  const images = cx.build.images;
+  const base = `${cx.advertise}/assets`;
+  const t = cx.secret ? machineToken(cx.secret, mac) : undefined;
+  const query = [mac ? `mac=${mac}` : '', t ? `token=${t}` : ''].filter(Boolean).join('&');
+  const cfgUrl = `${cx.advertise}/ignition${query ? `?${query}` : ''}`;
+  const kargs = machineKargs(cx.o, mac);
+  const dev = kargs.find((a) => INSTALL_DEV_RE.test(a))?.split('=')[1];
+  const zst = images['metal-zst'];
+  if (dev && !zst) return { code: 500, body: '#!ipxe\necho fcos pxe serve: this build has no metal-zst image to install\nshell\n' };
+  const script = ipxeScript({
+    base,
+    files: { kernel: images['live-kernel']!.path, initramfs: images['live-initramfs']!.path, rootfs: images['live-rootfs']!.path },
+    rootfsSha256: images['live-rootfs']!.sha256,
+    configUrl: cfgUrl,
+    extraArgs: kargs.filter((a) => !INSTALL_DEV_RE.test(a)),
+    install: dev ? { dev, imageUrl: `${base}/${zst!.path}`, imageSha256: zst!.sha256, ignitionUrl: cfgUrl } : undefined,
+  });
+  return { code: 200, body: script };
+}
+
+/** /ignition?mac=…&token=…: the machine's config, validated (and translated) now; refusals with their reasons. */
+async function configReply(cx: PxeContext, mac: string | undefined, token: string | null): Promise<Reply> {
+  const want = cx.secret ? machineToken(cx.secret, mac) : undefined;
+  if (want) {
+    const got = Buffer.from(token ?? '');
+    if (got.length !== want.length || !timingSafeEqual(got, Buffer.from(want))) {
+      return { code: 403, body: "fcos pxe serve: this config needs the machine's token (the config URL of its iPXE script, /ipxe?mac=…)\n" };
+    }
+  }
+  const f = machineFile(cx.o.ignitionDir, mac, ['ign', 'bu']) ?? cx.o.ignition;
+  if (!f) return { code: 404, body: `fcos pxe serve: no config for ${mac ?? 'this machine'} and no default\n` };
+  try {
+    const cfg = await prepareConfig(f);
+    return { code: 200, body: cfg.text, type: 'application/json' };
+  } catch (e) {
+    // A config the user can fix (it fails validation, Butane refuses it, it cannot be read): 403 and the reasons,
+    // which the machine's initramfs prints. Anything else is ours: 500, one line; the details go to our log.
+    if (e instanceof FcosError && e.kind === 'user') return { code: 403, body: `fcos pxe serve: ${scrub(e.message.trim(), f)}\n` };
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { code: 403, body: `fcos pxe serve: cannot read the config ${basename(f)} (${code})\n` };
+    throw e;
+  }
+}
+
+/** The request handler: every answer logged (without tokens); files through the shared static handler. */
+function pxeHandler(cx: PxeContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const assetNames = new Set(Object.values(cx.build.images).map((i) => i?.path));
+  return async (req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const mac = normalizeMac(u.searchParams.get('mac'));
     // The log never shows a token.
     const shownUrl = (req.url ?? '/').replace(/([?&]token=)[^&]*/, '$1…');
-    const send = (code: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}) => {
-      res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      log(`pxe: ${req.method} ${shownUrl} -> ${code}${mac ? ` (${mac})` : ''}`);
+    const logged = (code: number) => cx.log(`pxe: ${req.method} ${shownUrl} -> ${code}${mac ? ` (${mac})` : ''}`);
+    const send = (r: Reply) => {
+      sendText(req, res, r.code, r.body, { type: r.type });
+      logged(r.code);
     };
-    if (!ready) return send(503, 'fcos pxe serve: starting\n');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'fcos pxe serve: only GET and HEAD\n', undefined, { allow: 'GET, HEAD' });
-    if (allow.length && !allowed(allow, req.socket.remoteAddress)) return send(403, 'fcos pxe serve: this client address is not allowed (--allow)\n');
-    const token = (m?: string) => (secret ? machineToken(secret, m) : undefined);
-    if (u.pathname === '/boot.ipxe') return send(200, `#!ipxe\nchain ${advertise}/ipxe?mac=\${mac:hexhyp}\n`);
-    if (u.pathname === '/ipxe') {
-      const base = `${advertise}/assets`;
-      const t = token(mac);
-      const query = [mac ? `mac=${mac}` : '', t ? `token=${t}` : ''].filter(Boolean).join('&');
-      const cfgUrl = `${advertise}/ignition${query ? `?${query}` : ''}`;
-      const kargs = machineKargs(mac);
-      const dev = kargs.find((a) => /^(fcos|coreos)\.inst\.install_dev=/.test(a))?.split('=')[1];
-      const zst = images['metal-zst'];
-      if (dev && !zst) return send(500, '#!ipxe\necho fcos pxe serve: this build has no metal-zst image to install\nshell\n');
-      const script = ipxeScript({
-        base,
-        files: { kernel: images['live-kernel']!.path, initramfs: images['live-initramfs']!.path, rootfs: images['live-rootfs']!.path },
-        rootfsSha256: images['live-rootfs']!.sha256,
-        configUrl: cfgUrl,
-        extraArgs: kargs.filter((a) => !/^(fcos|coreos)\.inst\.install_dev=/.test(a)),
-        install: dev ? { dev, imageUrl: `${base}/${zst!.path}`, imageSha256: zst!.sha256, ignitionUrl: cfgUrl } : undefined,
-      });
-      return send(200, script);
+    const notFound = { code: 404, body: 'not found\n' };
+    if (!cx.ready) return send({ code: 503, body: 'fcos pxe serve: starting\n' });
+    if (refuseMethod(req, res, 'fcos pxe serve: only GET and HEAD\n')) return logged(405);
+    if (cx.allow.length && !allowed(cx.allow, req.socket.remoteAddress)) return send({ code: 403, body: 'fcos pxe serve: this client address is not allowed (--allow)\n' });
+    if (u.pathname === '/boot.ipxe') return send({ code: 200, body: `#!ipxe\nchain ${cx.advertise}/ipxe?mac=\${mac:hexhyp}\n` });
+    if (u.pathname === '/ipxe') return send(ipxeReply(cx, mac));
+    if (u.pathname === '/ignition') return send(await configReply(cx, mac, u.searchParams.get('token')));
+    if (!u.pathname.startsWith('/assets/')) return send(notFound);
+    let name: string;
+    try {
+      name = decodeURIComponent(u.pathname.slice('/assets/'.length));
+    } catch {
+      return send(notFound);
     }
-    if (u.pathname === '/ignition') {
-      const want = token(mac);
-      if (want) {
-        const got = Buffer.from(u.searchParams.get('token') ?? '');
-        if (got.length !== want.length || !timingSafeEqual(got, Buffer.from(want))) {
-          return send(403, "fcos pxe serve: this config needs the machine's token (the config URL of its iPXE script, /ipxe?mac=…)\n");
-        }
-      }
-      const f = configFile(mac);
-      if (!f) return send(404, `fcos pxe serve: no config for ${mac ?? 'this machine'} and no default\n`);
-      try {
-        const cfg = await prepareConfig(f);
-        return send(200, cfg.text, 'application/json');
-      } catch (e) {
-        // A config the user can fix (it fails validation, Butane refuses it, it cannot be read): 403 and the reasons,
-        // which the machine's initramfs prints. Anything else is ours: 500, one line; the details go to our log.
-        if (e instanceof FcosError && e.kind === 'user') return send(403, `fcos pxe serve: ${scrub(e.message.trim(), f)}\n`);
-        const code = (e as NodeJS.ErrnoException).code;
-        if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return send(403, `fcos pxe serve: cannot read the config ${basename(f)} (${code})\n`);
-        throw e;
-      }
-    }
-    if (u.pathname.startsWith('/assets/')) {
-      let name: string;
-      try {
-        name = decodeURIComponent(u.pathname.slice('/assets/'.length));
-      } catch {
-        return send(404, 'not found\n');
-      }
-      if (!assetNames.has(name) || name.includes('/')) return send(404, 'not found\n');
-      const p = join(b.dir, name);
-      let size: number;
-      try {
-        size = statSync(p).size;
-      } catch {
-        return send(500, `fcos pxe serve: ${name} is listed in meta.json but missing from the build\n`);
-      }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
-      if (req.method === 'HEAD') return res.end();
-      const s = createReadStream(p);
-      s.pipe(res);
-      s.on('error', () => res.destroy());
-      res.on('finish', () => log(`pxe: GET ${u.pathname} -> 200 (${size} bytes)${mac ? ` (${mac})` : ''}`));
-      return;
-    }
-    return send(404, 'not found\n');
+    if (!assetNames.has(name) || name.includes('/')) return send(notFound);
+    // Only the build's own files: a listed name whose real path leaves the build is as missing as an absent one.
+    const size = sendFile(req, res, join(cx.build.dir, name), { inside: cx.build.dir });
+    if (size === undefined) return send({ code: 500, body: `fcos pxe serve: ${name} is listed in meta.json but missing from the build\n` });
+    if (req.method !== 'HEAD') res.on('finish', () => cx.log(`pxe: GET ${u.pathname} -> 200 (${size} bytes)${mac ? ` (${mac})` : ''}`));
   };
+}
+
+/** Once bound: the token secret, the advertised URL and boot.ipxe for TFTP. */
+function afterBind(cx: PxeContext, port: number, tokenSecretFile: string | undefined): void {
+  const o = cx.o;
+  if (tokenSecretFile) cx.secret = loadTokenSecret(tokenSecretFile);
+  cx.advertise = (o.advertiseUrl ?? `http://10.0.2.2:${port}`).replace(/\/$/, '');
+  if (!o.tftpDir) return;
+  try {
+    mkdirSync(o.tftpDir, { recursive: true });
+    writeFileSync(join(o.tftpDir, 'boot.ipxe'), `#!ipxe\n# fcos pxe serve: chain to the HTTP server\nchain ${cx.advertise}/ipxe?mac=\${mac:hexhyp}\n`);
+  } catch (e) {
+    throw new UserError(`cannot write boot.ipxe into --tftp ${o.tftpDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, '--tftp takes a directory that fcos can write (the TFTP root)');
+  }
+}
+
+/** Off loopback: say who can fetch the configs, and how to limit it. */
+function warnOffLoopback(cx: PxeContext, listening: string, requireToken: boolean): void {
+  const { allow } = cx;
+  const who = allow.length ? `clients in ${allow.map((n) => n.text).join(', ')}` : 'anyone who reaches it';
+  cx.log(
+    `pxe: warning: serving Ignition configs (they may hold private keys) on ${listening}: ${who} can fetch them` +
+      (requireToken
+        ? ` with the token of the machine's iPXE script (which the same clients can fetch);${allow.length ? '' : ' limit clients with --allow CIDR, or'} keep this port on a network only the machines reach`
+        : ` without a token (--no-require-token);${allow.length ? '' : ' limit clients with --allow CIDR, or'} keep this port on a network only the machines reach`),
+  );
+}
+
+export async function startPxeServer(o: PxeServeOptions): Promise<PxeServer> {
+  const log = o.log ?? ((l: string) => info(l));
+  const build = resolveBuild(o.buildsDir, o.build);
+  checkPath(o.ignition, '--ignition', 'file');
+  checkPath(o.ignitionDir, '--ignition-dir', 'dir');
+  checkPath(o.tftpDir, '--tftp', 'dir', true);
+  if (!o.ignition && !o.ignitionDir) throw new UserError('nothing to serve to machines: give --ignition FILE or --ignition-dir DIR');
+  const cx: PxeContext = { o, build, allow: parseAllow(o.allow ?? []), log, ready: false, advertise: '' };
+  const handler = pxeHandler(cx);
   const server: Server = createServer((req, res) => {
     handler(req, res).catch((e: unknown) => {
       // One line to the client, without host paths or exception text; the whole error in the server's log.
       log(`pxe: ${req.method} ${(req.url ?? '/').replace(/([?&]token=)[^&]*/, '$1…')} -> 500: ${e instanceof Error ? e.message : String(e)}`);
       if (res.headersSent) return void res.destroy();
-      const body = 'fcos pxe serve: internal error (the server log has the details)\n';
-      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+      sendText(req, res, 500, 'fcos pxe serve: internal error (the server log has the details)\n');
     });
   });
   const bound = await listenOn(server, o.port ?? 0, o.listen ?? DEFAULT_BIND, { host: '--host', port: '--port' });
   const close = () => new Promise<void>((ok) => server.close(() => ok()));
-  const port = bound.port;
   const loopback = isLoopback(bound.address);
   const requireToken = o.requireToken ?? !loopback;
   const tokenSecretFile = requireToken ? resolve(o.tokenSecretFile ?? join(o.buildsDir, 'keys', 'pxe-token.key')) : undefined;
   try {
-    if (tokenSecretFile) secret = loadTokenSecret(tokenSecretFile);
-    advertise = (o.advertiseUrl ?? `http://10.0.2.2:${port}`).replace(/\/$/, '');
-    if (o.tftpDir) {
-      try {
-        mkdirSync(o.tftpDir, { recursive: true });
-        writeFileSync(join(o.tftpDir, 'boot.ipxe'), `#!ipxe\n# fcos pxe serve: chain to the HTTP server\nchain ${advertise}/ipxe?mac=\${mac:hexhyp}\n`);
-      } catch (e) {
-        throw new UserError(`cannot write boot.ipxe into --tftp ${o.tftpDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, '--tftp takes a directory that fcos can write (the TFTP root)');
-      }
-    }
+    afterBind(cx, bound.port, tokenSecretFile);
   } catch (e) {
     await close();
     throw e;
   }
-  ready = true;
-  if (!loopback) {
-    const who = allow.length ? `clients in ${allow.map((n) => n.text).join(', ')}` : 'anyone who reaches it';
-    log(
-      `pxe: warning: serving Ignition configs (they may hold private keys) on ${describeBound(bound)}: ${who} can fetch them` +
-        (requireToken
-          ? ` with the token of the machine's iPXE script (which the same clients can fetch);${allow.length ? '' : ' limit clients with --allow CIDR, or'} keep this port on a network only the machines reach`
-          : ` without a token (--no-require-token);${allow.length ? '' : ' limit clients with --allow CIDR, or'} keep this port on a network only the machines reach`),
-    );
-  }
+  cx.ready = true;
+  if (!loopback) warnOffLoopback(cx, describeBound(bound), requireToken);
   // Check what is there now (a machine with a bad config still gets its refusal at boot).
   for (const f of new Set([o.ignition, ...(o.ignitionDir ? ['default.ign', 'default.bu'].map((x) => join(o.ignitionDir!, x)) : [])])) {
     if (f && existsSync(f)) await prepareConfig(f).catch((e: Error) => log(`pxe: warning: ${e.message}`));
   }
   return {
-    port,
+    port: bound.port,
     url: urlFor(bound),
     address: bound.address,
     listening: describeBound(bound),
     requireToken,
     tokenSecretFile,
-    allow: allow.map((n) => n.text),
-    advertiseUrl: advertise,
-    buildDir: b.dir,
+    allow: cx.allow.map((n) => n.text),
+    advertiseUrl: cx.advertise,
+    buildDir: build.dir,
     close,
   };
 }

@@ -89,9 +89,9 @@ export interface InputParts {
   overlays: string;
   packages: string;
   compose: string;
-  /** Digest of the kubelet payload identity (ostree/k8s.ts k8sPayloadDigest); only with kubelet.enabled. */
+  /** Digest of the kubelet payload identity (ostree/k8s/compose.ts k8sPayloadDigest); only with kubelet.enabled. */
   kubelet?: string;
-  /** Digest of the manifest's preloaded images (ostree/k8s.ts imagesDigest); only when it lists images. */
+  /** Digest of the manifest's preloaded images (ostree/k8s/compose.ts imagesDigest); only when it lists images. */
   images?: string;
   /** The update signing key's fingerprint (its public key is in the tree). */
   signing?: string;

@@ -136,23 +136,19 @@ export interface GroupEntry {
   members: string[];
 }
 
-export function parsePasswd(text: string): PasswdEntry[] {
+/** The records of a colon-separated database (passwd, group): one array of fields a line, comments and blanks skipped. */
+function colonRecords(text: string): string[][] {
   return text
     .split('\n')
     .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const f = l.split(':');
-      return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), gecos: f[4] ?? '', home: f[5] ?? '/', shell: f[6] ?? '/usr/sbin/nologin' };
-    });
+    .map((l) => l.split(':'));
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return colonRecords(text).map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), gecos: f[4] ?? '', home: f[5] ?? '/', shell: f[6] ?? '/usr/sbin/nologin' }));
 }
 export function parseGroup(text: string): GroupEntry[] {
-  return text
-    .split('\n')
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const f = l.split(':');
-      return { name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) };
-    });
+  return colonRecords(text).map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
 }
 
 /** sysusers.d lines for the system users and groups of a tree (uid/gid < 1000 or 65534). */

@@ -1,8 +1,9 @@
 /**
  * The compose manifest: a YAML file in the spirit of an rpm-ostree treefile / mkosi config.
  *
- * Validated with a JSON schema (ajv). Unknown keys and bad values are errors that name the line and column.
- * Defaults are filled in by the schema, so the rest of compose sees a complete `Manifest`.
+ * Validated with a JSON schema (ajv, ./manifest-schema.ts, which is also where the `Manifest` type comes from).
+ * Unknown keys and bad values are errors that name the line and column. Defaults are filled in by the schema, so the
+ * rest of compose sees a complete `Manifest`. This module loads, checks (what the schema cannot say) and derives.
  */
 import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
@@ -11,55 +12,14 @@ import type { ErrorObject } from 'ajv';
 import { BugError, UserError } from '../lib/errors.js';
 import { projectRoot } from '../lib/version.js';
 import { PositionedYaml, YamlError } from './yamlpos.js';
+import { MANIFEST_SCHEMA, type ImageSourceKind, type ImageSpec, type KubeletConfig, type KubeletSource, type Manifest } from './manifest-schema.js';
+
+export { MANIFEST_SCHEMA, WEEKDAYS } from './manifest-schema.js';
+export type { ImageSourceKind, ImageSpec, InitramfsConfig, KubeletConfig, KubeletSource, Manifest, UpgradeConfig, UpgradeStrategy } from './manifest-schema.js';
 
 const require = createRequire(import.meta.url);
 // ajv is CommonJS; load it the way that works under NodeNext ESM.
 const AjvClass = require('ajv').default as typeof import('ajv').default;
-
-export interface InitramfsConfig {
-  /** dracut modules to add (besides "ostree ignition"). */
-  modules: string[];
-  /** dracut modules to omit. */
-  omit: string[];
-  /** kernel drivers to add (dracut --add-drivers). */
-  drivers: string[];
-  /** compression: dracut --zstd/--gzip/... */
-  compress: 'zstd' | 'gzip' | 'xz' | 'lz4' | 'none';
-  /** extra dracut arguments, verbatim. */
-  args: string[];
-}
-
-export interface KubeletConfig {
-  /** Install kubelet + containerd + CNI config (ostree/overlay-k8s) and the preload images. */
-  enabled: boolean;
-  /** Where the binary comes from; default: `url` when `url` is given, else `go-module`. */
-  source?: KubeletSource;
-  /** go-module: the k8s.io/kubernetes version to build (default DEFAULT_KUBELET_VERSION). */
-  version?: string;
-  /** url: file://, http:// or https:// of a kubelet binary (an official release); needs sha256. */
-  url?: string;
-  /** url: the binary's sha256 (hex). */
-  sha256?: string;
-}
-
-export type KubeletSource = 'go-module' | 'url';
-
-/** A container image to preload (`images:` in the manifest), turned into an OCI archive by compose. */
-export interface ImageSpec {
-  /** Repository name, e.g. "localhost/fcos/web". */
-  name: string;
-  tag: string;
-  /** Exactly one source, a path relative to the manifest's directory (and inside it). */
-  from: { rootfs?: string; tarball?: string; 'oci-archive'?: string };
-  entrypoint?: string[];
-  cmd?: string[];
-  /** Environment: NAME → value. */
-  env?: Record<string, string | number>;
-  /** Exposed ports: 80, "80/tcp", "53/udp". */
-  ports?: (string | number)[];
-}
-
-export type ImageSourceKind = 'rootfs' | 'tarball' | 'oci-archive';
 
 /** An image of the manifest with its source resolved against the manifest's directory. */
 export interface ResolvedImage {
@@ -73,63 +33,6 @@ export interface ResolvedImage {
   file: string;
 }
 
-export interface Manifest {
-  /** OS name (os-release ID-like), e.g. "fcos". */
-  name: string;
-  'pretty-name'?: string;
-  version: {
-    /** e.g. "13" for trixie. */
-    major: string;
-    /** Template: {major}, {date} (YYYYMMDD of SOURCE_DATE_EPOCH, UTC), {serial} (0, 1, … among builds with the same prefix). */
-    scheme: string;
-  };
-  /** ostree ref, e.g. fcos/trixie/x86_64/stable. */
-  ref: string;
-  suite: string;
-  architecture: 'amd64';
-  mirror: string;
-  /** Debian security archive; "" disables it. */
-  'security-mirror': string;
-  components: string[];
-  /** Also use <suite>-updates and <suite>-security. */
-  updates: boolean;
-  /** mmdebstrap --variant. */
-  variant: 'minbase' | 'apt' | 'essential' | 'required';
-  packages: string[];
-  /** Overlay directory, relative to the manifest's directory. */
-  overlay?: string;
-  units: { enable: string[]; disable: string[]; mask: string[] };
-  'kernel-arguments': string[];
-  /** Disk image size, e.g. "8G" or "4096M". */
-  'image-size': string;
-  /** Fixed SOURCE_DATE_EPOCH; default: the Date of the suite's InRelease (or $SOURCE_DATE_EPOCH). */
-  'source-date-epoch'?: number;
-  initramfs: InitramfsConfig;
-  kubelet: KubeletConfig;
-  /** Container images preloaded into containerd (and podman) at first boot; needs kubelet.enabled. */
-  images?: ImageSpec[];
-  /** The in-image update agent (fcos-update, docs/upgrade.md); Ignition may override it with /etc/fcos/update.conf. */
-  upgrade: UpgradeConfig;
-}
-
-export type UpgradeStrategy = 'immediate' | 'periodic' | 'off';
-export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
-
-export interface UpgradeConfig {
-  /** The ostree remote URL (`fcos serve` answers at http://HOST:PORT/repo); none: the agent does nothing until set. */
-  url?: string;
-  /** immediate: reboot as soon as an update is staged; periodic: only inside the window; off: never by itself. */
-  strategy: UpgradeStrategy;
-  /** How often the timer checks (minutes). */
-  'check-interval-minutes': number;
-  /** The maintenance window of `periodic`. */
-  periodic?: { days: (typeof WEEKDAYS)[number][]; start: string; 'length-minutes': number };
-  /** Boots a new deployment gets before GRUB falls back to the previous one (1–9). */
-  'boot-tries': number;
-  /** Time-out of each health check (seconds). */
-  'health-timeout-seconds': number;
-}
-
 /** A loaded manifest: the validated value plus where it came from. */
 export interface LoadedManifest {
   manifest: Manifest;
@@ -141,142 +44,6 @@ export interface LoadedManifest {
   images: ResolvedImage[];
   text: string;
 }
-
-const pkgName = { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?$' };
-const unitName = { type: 'string', pattern: '^[A-Za-z0-9:_.@\\\\-]+\\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$' };
-const strList = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] };
-const dracutName = { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' };
-const imagePath = { type: 'string', minLength: 1 };
-// The reference rules of ostree/containers/oci.ts validateRef (what containerd and podman accept).
-const refComp = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const imageName = { type: 'string', pattern: `^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?${refComp}(?:/${refComp})*$` };
-const imageTag = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' };
-const argList = { type: 'array', items: { type: 'string' } };
-/**
- * An apt mirror (or kubelet download) URL, anchored at both ends: one token of a one-line apt source, so no
- * whitespace (a newline would inject a source line without signed-by, a space an `[option]` token), no quotes, no
- * shell syntax. Brackets inside stay allowed (IPv6 hosts: http://[fd00::1]:3142/debian).
- */
-const MIRROR_URL = '^(https?|file)://[^\\s\'"$`\\\\]+$';
-
-export const MANIFEST_SCHEMA = {
-  $id: 'https://fcos.invalid/manifest.json',
-  type: 'object',
-  additionalProperties: false,
-  required: ['packages'],
-  properties: {
-    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$', default: 'fcos' },
-    'pretty-name': { type: 'string', minLength: 1 },
-    version: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        major: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: '13' },
-        scheme: { type: 'string', pattern: '^[A-Za-z0-9._{}-]+$', default: '{major}.{date}.{serial}' },
-      },
-    },
-    ref: { type: 'string', pattern: '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$' },
-    suite: { type: 'string', pattern: '^[a-z][a-z0-9-]*$', default: 'trixie' },
-    architecture: { type: 'string', enum: ['amd64'], default: 'amd64' },
-    mirror: { type: 'string', pattern: MIRROR_URL, default: 'http://deb.debian.org/debian' },
-    'security-mirror': { type: 'string', pattern: `^(${MIRROR_URL.slice(1, -1)})?$`, default: 'http://deb.debian.org/debian-security' },
-    components: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, minItems: 1, default: ['main'] },
-    updates: { type: 'boolean', default: true },
-    variant: { type: 'string', enum: ['minbase', 'apt', 'essential', 'required'], default: 'minbase' },
-    packages: { type: 'array', items: pkgName, minItems: 1 },
-    overlay: { type: 'string', minLength: 1 },
-    units: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        enable: { type: 'array', items: unitName, default: [] },
-        disable: { type: 'array', items: unitName, default: [] },
-        mask: { type: 'array', items: unitName, default: [] },
-      },
-    },
-    'kernel-arguments': { type: 'array', items: { type: 'string', pattern: '^[^\\s]+$' }, default: [] },
-    'image-size': { type: 'string', pattern: '^[1-9][0-9]*(M|G|MiB|GiB)$', default: '8G' },
-    'source-date-epoch': { type: 'integer', minimum: 315532800 },
-    initramfs: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        modules: { type: 'array', items: dracutName, default: [] },
-        omit: { type: 'array', items: dracutName, default: [] },
-        drivers: { type: 'array', items: dracutName, default: [] },
-        compress: { type: 'string', enum: ['zstd', 'gzip', 'xz', 'lz4', 'none'], default: 'zstd' },
-        args: strList,
-      },
-    },
-    kubelet: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        enabled: { type: 'boolean', default: false },
-        source: { type: 'string', enum: ['go-module', 'url'] },
-        version: { type: 'string', pattern: '^v1\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$' },
-        url: { type: 'string', pattern: MIRROR_URL },
-        sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-      },
-    },
-    upgrade: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        url: { type: 'string', pattern: '^https?://[^\\s\'"$`\\\\]+$' },
-        strategy: { type: 'string', enum: ['immediate', 'periodic', 'off'], default: 'immediate' },
-        'check-interval-minutes': { type: 'integer', minimum: 1, maximum: 10080, default: 60 },
-        periodic: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['days', 'start', 'length-minutes'],
-          properties: {
-            days: { type: 'array', items: { type: 'string', enum: [...WEEKDAYS] }, minItems: 1, uniqueItems: true },
-            start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
-            'length-minutes': { type: 'integer', minimum: 1, maximum: 1440 },
-          },
-        },
-        'boot-tries': { type: 'integer', minimum: 1, maximum: 9, default: 3 },
-        'health-timeout-seconds': { type: 'integer', minimum: 5, maximum: 3600, default: 120 },
-      },
-    },
-    images: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'tag', 'from'],
-        properties: {
-          name: imageName,
-          tag: imageTag,
-          from: {
-            type: 'object',
-            additionalProperties: false,
-            minProperties: 1,
-            maxProperties: 1,
-            properties: { rootfs: imagePath, tarball: imagePath, 'oci-archive': imagePath },
-          },
-          entrypoint: argList,
-          cmd: argList,
-          env: {
-            type: 'object',
-            propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-            additionalProperties: { type: ['string', 'integer'] },
-          },
-          ports: {
-            type: 'array',
-            items: { type: ['integer', 'string'], minimum: 1, maximum: 65535, pattern: '^[0-9]{1,5}(/(tcp|udp|sctp))?$' },
-          },
-        },
-      },
-    },
-  },
-} as const;
 
 let validator: ReturnType<InstanceType<typeof AjvClass>['compile']> | undefined;
 function getValidator() {

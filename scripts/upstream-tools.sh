@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real upstream tools the differential tests compare fcos with, from the Go module proxy, and caches
-# them under the fcos cache dir (like ostree/kubelet.ts does for kubelet):
+# them under the fcos cache dir (like ostree/k8s/kubelet.ts does for kubelet):
 #   $CACHE/upstream/ignition-validate-v2.24.0/ignition-validate
 #   $CACHE/upstream/butane-v0.25.1/butane
 # CACHE is $FCOS_CACHE_DIR, else /var/cache/fcos as root, else ~/.cache/fcos (lib/paths.ts cacheDir). The Go module
-# and build caches are the shared ones under $CACHE/go (ostree/containers/go.ts goEnv).
+# and build caches are the shared ones under $CACHE/go (ostree/k8s/go.ts goEnv).
 # Idempotent: a cached binary that runs is reused. Prints the binary path on stdout (build log on stderr).
 # Usage: scripts/upstream-tools.sh [ignition-validate|butane]
 set -euo pipefail

@@ -2,7 +2,7 @@ import { Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildsDir } from '../../lib/paths.js';
 import { abortSignal } from '../../lib/signals.js';
-import { startUpdateServer } from '../../ostree/serve.js';
+import { startUpdateServer } from '../../ostree/updates/serve.js';
 import { info } from '../../lib/log.js';
 
 export default class Serve extends BaseCommand {

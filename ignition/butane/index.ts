@@ -1,6 +1,6 @@
 /**
  * `fcos butane`: Butane → Ignition, as a file-level service. The translation itself is pure
- * (translate.ts); this module reads the input, validates the output, and writes it atomically.
+ * (translate/); this module reads the input, validates the output, and writes it atomically.
  */
 import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -11,13 +11,13 @@ import { firstInvalidUtf8, isFcosOnlyWarning, lineColOfByte, validateConfig } fr
 import { E } from '../rules/errors.js';
 import { nodeFilesDir } from './filesdir.js';
 import { yamlPathOf } from './srcmap.js';
-import { marshalIgnition, translateButane, type TranslateOptions, type TranslateResult } from './translate.js';
+import { marshalIgnition, translateButane, type TranslateOptions, type TranslateResult } from './translate/index.js';
 import { elidedFields, marshalMachineConfig } from './openshift.js';
 import { snake } from './schema.js';
 
-export { translateButane, marshalIgnition, SPEC_VERSIONS } from './translate.js';
+export { translateButane, marshalIgnition, SPEC_VERSIONS } from './translate/index.js';
 export { marshalMachineConfig } from './openshift.js';
-export type { TranslateOptions, TranslateResult } from './translate.js';
+export type { TranslateOptions, TranslateResult } from './translate/index.js';
 export { memoryFilesDir, nodeFilesDir, type FilesDir } from './filesdir.js';
 
 export interface TranslateFileOptions {

@@ -3,7 +3,7 @@
  * fields the Machine Config Operator cannot handle refused (Butane's config/openshift/v4_X).
  */
 import yaml from 'js-yaml';
-import type { Ctx } from './translate.js';
+import type { Ctx } from './translate/ctx.js';
 import { yamlPathOf } from './srcmap.js';
 
 type Obj = Record<string, unknown>;

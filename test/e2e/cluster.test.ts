@@ -12,7 +12,7 @@
  *      fails while it is down, writes go on through nodes 1 and 2; `cluster up` restarts it on its own disk (a new
  *      boot that still has the marker), it serves the missed write from its own copy, and member list shows 3 started;
  *   4. every node: settled with no failed unit (`systemctl --failed` over SSH), after `up` and again at the end, and a
- *      console with no failure but the one `cluster up` itself tolerates (qemu/cluster.ts CLUSTER_CONSOLE_IGNORE).
+ *      console with no failure but the one `cluster up` itself tolerates (qemu/cluster/launch.ts CLUSTER_CONSOLE_IGNORE).
  * Boots: 3 first boots (in parallel) + 1 restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOT_BUILDS, buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
-import { CLUSTER_CONSOLE_IGNORE } from '../../qemu/cluster.js';
+import { CLUSTER_CONSOLE_IGNORE } from '../../qemu/cluster/launch.js';
 import { ConsoleScanner, describeFailure } from '../../qemu/console.js';
 import { sshExec } from '../../qemu/ssh.js';
 

@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync, existsSync, mkdtempSync, mkdirSync, writeFileSync, cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { overlayK8sDir } from '../../ostree/containers/k8s-payload.js';
+import { overlayK8sDir } from '../../ostree/k8s/payload.js';
 import { join, dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ensureKubelet, cachedKubelet, DEFAULT_KUBELET_VERSION } from '../../ostree/kubelet.js';
+import { ensureKubelet, cachedKubelet, DEFAULT_KUBELET_VERSION } from '../../ostree/k8s/kubelet.js';
 import { cacheDir } from '../../lib/paths.js';
 
 /** Does a 64-bit little-endian ELF file have a PT_INTERP program header (i.e. is it dynamically linked)? */

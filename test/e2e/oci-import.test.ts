@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { run } from '../../lib/run.js';
-import { buildPreloadImages, PAUSE_IMAGE, HELLO_IMAGE, type BuiltImage } from '../../ostree/containers/images.js';
+import { buildPreloadImages, PAUSE_IMAGE, HELLO_IMAGE, type BuiltImage } from '../../ostree/k8s/images.js';
 import { verifyOciArchive } from '../unit/oci-helpers.js';
-import { overlayK8sDir } from '../../ostree/containers/k8s-payload.js';
+import { overlayK8sDir } from '../../ostree/k8s/payload.js';
 
 let dir: string;
 let images: BuiltImage[];

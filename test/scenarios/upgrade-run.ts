@@ -8,7 +8,7 @@ import type { Vm } from '../../qemu/vm.js';
 import type { ComposeResult } from '../../ostree/compose.js';
 import { derivedManifest } from '../../ostree/manifest.js';
 import type { LatestBuild } from '../../ostree/builds.js';
-import { startUpdateServer, type UpdateServer } from '../../ostree/serve.js';
+import { startUpdateServer, type UpdateServer } from '../../ostree/updates/serve.js';
 import { run } from '../../lib/run.js';
 import { projectRoot } from '../../lib/version.js';
 import { guestFile } from './guest.js';

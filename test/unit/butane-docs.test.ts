@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import yaml from 'js-yaml';
-import { translateButane, marshalIgnition } from '../../ignition/butane/translate.js';
+import { translateButane, marshalIgnition } from '../../ignition/butane/translate/index.js';
 import { marshalMachineConfig } from '../../ignition/butane/openshift.js';
 import { nodeFilesDir } from '../../ignition/butane/filesdir.js';
 import { run } from '../../lib/run.js';

@@ -1,7 +1,7 @@
 /** fcos butane: each translation feature with its exact Ignition output, and the errors with their positions. */
 import { describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
-import { translateButane, parseGoInt, unitNamePathEscape, decimalModeLooksWrong, marshalIgnition, type TranslateOptions } from '../../ignition/butane/translate.js';
+import { translateButane, parseGoInt, unitNamePathEscape, decimalModeLooksWrong, marshalIgnition, type TranslateOptions } from '../../ignition/butane/translate/index.js';
 import { makeDataUrl, dataUrlEscape } from '../../ignition/butane/dataurl.js';
 import { memoryFilesDir, confineLocalPath, nodeFilesDir } from '../../ignition/butane/filesdir.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

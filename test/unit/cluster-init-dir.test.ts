@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLUSTER_MARKER, initCluster } from '../../qemu/cluster.js';
+import { CLUSTER_MARKER, initCluster } from '../../qemu/cluster/init.js';
 import { UserError } from '../../lib/errors.js';
 import { buildCli, fcosCli } from './cli-helpers.js';
 

@@ -7,10 +7,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { checkSubnet, ETCD_HEALTH_CHECK, etcdEnv, nodeConfig, planNodes, type ClusterPlan } from '../../ignition/cluster.js';
+import { checkSubnet, ETCD_HEALTH_CHECK, etcdEnv, nodeConfig, planNodes, type ClusterPlan } from '../../qemu/cluster/config.js';
 import { spawnSync } from 'node:child_process';
 import { validateConfig } from '../../ignition/validate.js';
-import { CLUSTER_CONSOLE_IGNORE, etcdctlArgs, initCluster, parseMemberList, randomGroup } from '../../qemu/cluster.js';
+import { etcdctlArgs, randomGroup } from '../../qemu/cluster/dir.js';
+import { initCluster } from '../../qemu/cluster/init.js';
+import { CLUSTER_CONSOLE_IGNORE, parseMemberList } from '../../qemu/cluster/launch.js';
 import { matchFailure } from '../../qemu/console.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBfcosExampleKeyReplaceMeWithYourOwnKey00000 user@example';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { run } from '../../lib/run.js';
 import { InterruptedError } from '../../lib/errors.js';
 import { installSignalHandlers, interrupted } from '../../lib/signals.js';
-import { removeWorkDir } from '../../ostree/compose.js';
+import { removeWorkDir } from '../../ostree/workdir.js';
 
 // This file interrupts its own (isolated) worker: after that, only cleanup commands may run.
 describe('cleanup after an interrupt', () => {

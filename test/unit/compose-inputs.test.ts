@@ -6,7 +6,7 @@ import { canonicalJson, inputHash, inputParts, packagesDigest, treeDigest } from
 import { parseManifest } from '../../ostree/manifest.js';
 import { acquireLock, addBuild, nextSerial, readBuildsJson, readLatestBuild, setLatest, updateMeta, writeMeta, type BuildMeta } from '../../ostree/builds.js';
 import { dracutArgs } from '../../ostree/initramfs.js';
-import { mountsUnder } from '../../ostree/compose.js';
+import { mountsUnder } from '../../ostree/workdir.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commitTree, ensureRepo, parentOf, revParse, setRef } from '../../ostree/repo.js';
 import { addBuild, readBuildsJson, resetToImagedBuild, setLatest, writeMeta, type BuildMeta } from '../../ostree/builds.js';
-import { reconcile } from '../../ostree/compose.js';
+import { reconcile } from '../../ostree/commit.js';
 
 const REF = 'fcos/test/x86_64/stable';
 

@@ -13,10 +13,10 @@ import {
   kubeletRecord,
   obtainKubelet,
   ociConfig,
-} from '../../ostree/k8s.js';
-import { K8S_REQUIRED_PACKAGES, installK8sPayload, type InstallK8sPayloadOptions } from '../../ostree/containers/k8s-payload.js';
-import { DEFAULT_KUBELET_VERSION, type KubeletBinary } from '../../ostree/kubelet.js';
-import { layoutTree } from '../../ostree/compose.js';
+} from '../../ostree/k8s/compose.js';
+import { K8S_REQUIRED_PACKAGES, installK8sPayload, type InstallK8sPayloadOptions } from '../../ostree/k8s/payload.js';
+import { DEFAULT_KUBELET_VERSION, type KubeletBinary } from '../../ostree/k8s/kubelet.js';
+import { layoutTree } from '../../ostree/tree.js';
 import { readOciArchive } from './oci-helpers.js';
 import { UserError } from '../../lib/errors.js';
 import { useTempCacheDir } from './cache-helpers.js';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import yaml from 'js-yaml';
-import { overlayK8sDir, overlayK8sFiles, installK8sPayload } from '../../ostree/containers/k8s-payload.js';
-import { PAUSE_IMAGE, goSourcesDir } from '../../ostree/containers/images.js';
+import { overlayK8sDir, overlayK8sFiles, installK8sPayload } from '../../ostree/k8s/payload.js';
+import { PAUSE_IMAGE, goSourcesDir } from '../../ostree/k8s/images.js';
 
 const O = overlayK8sDir();
 const read = (p: string) => readFileSync(join(O, p), 'utf8');

@@ -15,8 +15,8 @@ import {
   fetchKubelet,
   ensureKubelet,
   DEFAULT_KUBELET_VERSION,
-} from '../../ostree/kubelet.js';
-import { compareGoVersions, goVersion } from '../../ostree/containers/go.js';
+} from '../../ostree/k8s/kubelet.js';
+import { compareGoVersions, goVersion } from '../../ostree/k8s/go.js';
 import { UserError } from '../../lib/errors.js';
 import { useTempCacheDir } from './cache-helpers.js';
 

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { UserError } from '../../lib/errors.js';
-import { ANN_REF_NAME, MT_LAYER_GZIP, MT_MANIFEST, type OciDescriptor } from '../../ostree/containers/oci.js';
+import { ANN_REF_NAME, MT_LAYER_GZIP, MT_MANIFEST, type OciDescriptor } from '../../ostree/k8s/oci.js';
 
 type Header = Partial<tar.Header> & { name: string };
 

@@ -14,7 +14,7 @@ import {
   MT_INDEX,
   ANN_REF_NAME,
   ANN_CONTAINERD_NAME,
-} from '../../ostree/containers/oci.js';
+} from '../../ostree/k8s/oci.js';
 import { listLayer, readOciArchive, verifyOciArchive } from './oci-helpers.js';
 import { UserError } from '../../lib/errors.js';
 

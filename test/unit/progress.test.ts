@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { Progress, formatElapsed, progressMode, setProgressJson } from '../../lib/progress.js';
 import { run } from '../../lib/run.js';
 import { ExternalError, UserError } from '../../lib/errors.js';
-import { GO_PACKAGES_BUILT, ensureKubelet } from '../../ostree/kubelet.js';
+import { GO_PACKAGES_BUILT, ensureKubelet } from '../../ostree/k8s/kubelet.js';
 import { useTempCacheDir } from './cache-helpers.js';
 
 function fake() {

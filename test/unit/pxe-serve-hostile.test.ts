@@ -209,6 +209,24 @@ describe('fcos pxe serve: bad files give one-line errors without host paths, and
     expect((await get(`${srv.url}/assets/fcos-1.0-live-kernel`)).text).toBe('KER');
   });
 
+  it('a listed asset that is a symlink out of the build is not followed (500, as missing); HEAD gives the length without a body', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'fcos-pxe-outside-'));
+    try {
+      writeFileSync(join(outside, 'shadow'), 'root:secret\n');
+      symlinkSync(join(outside, 'shadow'), join(f.builds, '1.0', 'fcos-1.0-live-rootfs.squashfs'));
+      const r = await get(`${srv.url}/assets/fcos-1.0-live-rootfs.squashfs`);
+      expect(r.status).toBe(500);
+      expect(r.text).not.toContain('secret');
+      const head = await fetch(`${srv.url}/assets/fcos-1.0-live-kernel`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe('3');
+      expect(head.headers.get('content-type')).toBe('application/octet-stream');
+      expect(await head.text()).toBe('');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('an unexpected failure (a .kargs that is a directory): 500 without exception text or paths; details in the log only', async () => {
     const mac = '52-54-00-00-00-0d';
     mkdirSync(join(f.cfg, `${mac}.kargs`));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startUpdateServer, type UpdateServer } from '../../ostree/serve.js';
+import { startUpdateServer, type UpdateServer } from '../../ostree/updates/serve.js';
 import { addBuild, writeMeta, type BuildMeta } from '../../ostree/builds.js';
 import { buildCli, fcosCli } from './cli-helpers.js';
 

@@ -1,6 +1,6 @@
 import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
-import { downCluster, type DownResult } from '../../../qemu/cluster.js';
+import { downCluster, type DownResult } from '../../../qemu/cluster/launch.js';
 
 export default class ClusterDown extends BaseCommand {
   static override summary = 'stop the cluster VMs';

@@ -1,6 +1,6 @@
 import { Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
-import { initCluster, DEFAULT_NAME, DEFAULT_SUBNET, type InitResult } from '../../../qemu/cluster.js';
+import { initCluster, DEFAULT_NAME, DEFAULT_SUBNET, type InitResult } from '../../../qemu/cluster/init.js';
 
 export default class ClusterInit extends BaseCommand {
   static override summary = 'make the CA, keys and configs of a TLS etcd cluster';

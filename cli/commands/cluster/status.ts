@@ -1,6 +1,6 @@
 import { Args } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
-import { statusCluster, type StatusResult } from '../../../qemu/cluster.js';
+import { statusCluster, type StatusResult } from '../../../qemu/cluster/launch.js';
 
 export default class ClusterStatus extends BaseCommand {
   static override summary = 'show the members and the health of the cluster';

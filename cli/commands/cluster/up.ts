@@ -1,7 +1,7 @@
 import { Args, Flags } from '../../oclif.js';
 import { BaseCommand } from '../../base.js';
 import { buildsDir } from '../../../lib/paths.js';
-import { upCluster, type UpResult } from '../../../qemu/cluster.js';
+import { upCluster, type UpResult } from '../../../qemu/cluster/launch.js';
 
 export default class ClusterUp extends BaseCommand {
   static override summary = 'boot the cluster nodes and wait until etcd is healthy';

@@ -9,9 +9,9 @@
  * etcd enabled; and the user core with the SSH key.
  */
 import yaml from 'js-yaml';
-import { translateAndValidate } from './butane/index.js';
-import { formatFinding, hasErrors } from './report.js';
-import { BugError } from '../lib/errors.js';
+import { translateAndValidate } from '../../ignition/butane/index.js';
+import { formatFinding, hasErrors } from '../../ignition/report.js';
+import { BugError } from '../../lib/errors.js';
 
 export interface ClusterNode {
   /** Member name and hostname, e.g. fcos-etcd-1. */

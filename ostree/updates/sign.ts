@@ -14,9 +14,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../lib/run.js';
-import { ExternalError, UserError } from '../lib/errors.js';
-import { info } from '../lib/log.js';
+import { run } from '../../lib/run.js';
+import { ExternalError, UserError } from '../../lib/errors.js';
+import { info } from '../../lib/log.js';
 
 export interface SigningKey {
   dir: string;

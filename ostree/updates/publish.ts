@@ -1,7 +1,7 @@
 /**
  * Publishing updates (issue #6): what a host needs to upgrade from builds/repo over HTTP.
  *
- *   - every commit is signed (ostree/sign.ts) before its ref moves;
+ *   - every commit is signed (./sign.ts) before its ref moves;
  *   - a static delta from the parent (`ostree static-delta generate --from=PARENT --to=NEW`), also before the ref
  *     moves, so a host that sees the new commit in the summary finds its delta too;
  *   - `ostree summary -u` (the compose does it after moving the ref);
@@ -11,8 +11,8 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../lib/run.js';
-import { readBuildIds, readMeta } from './builds.js';
+import { run } from '../../lib/run.js';
+import { readBuildIds, readMeta } from '../builds.js';
 
 /** Generate the static delta parent → commit (skipped when it exists). Returns the delta's size in bytes. */
 export async function generateDelta(repo: string, from: string, to: string): Promise<number> {

@@ -2,7 +2,7 @@
  * `fcos serve`: the update server (issue #6). Plain HTTP, read-only, from a builds directory:
  *
  *   /repo/...             builds/repo (archive ostree repo: summary, config, objects, deltas, refs)
- *   /index.json           the build index (ostree/publish.ts buildIndex): versions, commits, parents, deltas
+ *   /index.json           the build index (./publish.ts buildIndex): versions, commits, parents, deltas
  *   /builds.json          cosa's builds.json
  *   /<version>/meta.json  a build's metadata
  *   /keys/fcos-updates.gpg the public signing key
@@ -13,13 +13,14 @@
  * It counts what it sends (bytes of delta parts, of loose objects, of everything), so tests and bench/upgrade can
  * show that an upgrade downloaded a delta and not the tree.
  */
-import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join, normalize, resolve, sep } from 'node:path';
-import { UserError } from '../lib/errors.js';
-import { DEFAULT_BIND, describeBound, listenOn, urlFor } from '../lib/listen.js';
+import { join, resolve } from 'node:path';
+import { UserError } from '../../lib/errors.js';
+import { refuseMethod, requestPath, sendFile, sendText } from '../../lib/http-static.js';
+import { DEFAULT_BIND, describeBound, listenOn, urlFor } from '../../lib/listen.js';
 import { buildIndex } from './publish.js';
-import { BuildFileError } from './builds.js';
+import { BuildFileError } from '../builds.js';
 
 export interface ServeOptions {
   buildsDir: string;
@@ -72,14 +73,8 @@ const META_RE = /^\/([A-Za-z0-9._+-]+)\/meta\.json$/;
 
 /** Map a request path to a file of the builds dir, or undefined (404). Exported for tests. */
 export function resolveServedPath(buildsDir: string, urlPath: string): string | undefined {
-  let p: string;
-  try {
-    p = decodeURIComponent(urlPath.split('?')[0] ?? '/');
-  } catch {
-    return undefined;
-  }
-  if (p.includes('\0') || p.split('/').includes('..')) return undefined;
-  p = normalize(p);
+  const p = requestPath(urlPath);
+  if (p === undefined) return undefined;
   const root = resolve(buildsDir);
   if (p === '/builds.json') return join(root, 'builds.json');
   if (p === '/keys/fcos-updates.gpg') return join(root, 'keys', 'fcos-updates.gpg');
@@ -91,17 +86,6 @@ export function resolveServedPath(buildsDir: string, urlPath: string): string | 
     return join(root, 'repo', rel);
   }
   return undefined;
-}
-
-/** Is `file`'s real path inside `dir`'s real path? (Symlinks out of the served tree are not followed.) */
-export function staysInside(dir: string, file: string): boolean {
-  try {
-    const root = realpathSync(dir);
-    const real = realpathSync(file);
-    return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
-  } catch {
-    return false;
-  }
 }
 
 export function emptyStats(): ServeStats {
@@ -118,73 +102,51 @@ export async function startUpdateServer(o: ServeOptions): Promise<UpdateServer> 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const done = (status: number, bytes: number) => o.onRequest?.({ method: req.method ?? 'GET', path, status, bytes });
-    const fail = (status: number, text: string) => {
-      const body = `${text}\n`;
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      done(status, 0);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return done(405, 0);
-    }
+    if (refuseMethod(req, res)) return done(405, 0);
     if (path === '/index.json') {
       let body: string;
       try {
         body = JSON.stringify(buildIndex(buildsDir), null, 2) + '\n';
       } catch (e) {
         // One line, paths relative to the builds dir: never the exception's text or a host path.
-        return fail(500, `fcos serve: ${e instanceof BuildFileError ? e.message : 'cannot make the build index'}`);
+        sendText(req, res, 500, `fcos serve: ${e instanceof BuildFileError ? e.message : 'cannot make the build index'}\n`);
+        return done(500, 0);
       }
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      sendText(req, res, 200, body, { type: 'application/json', headers: { 'cache-control': 'no-cache' } });
       return done(200, Buffer.byteLength(body));
     }
     const file = resolveServedPath(buildsDir, path);
-    let size = -1;
-    try {
-      // The real path must stay in the tree it is served from: builds/repo for /repo/, the builds dir otherwise.
-      if (file && staysInside(path.startsWith('/repo/') ? join(buildsDir, 'repo') : buildsDir, file)) {
-        const st = statSync(file);
-        if (st.isFile()) size = st.size;
-      }
-    } catch {
-      size = -1;
-    }
-    if (!file || size < 0) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    const isObject = path.startsWith('/repo/objects/');
+    const size = file
+      ? sendFile(req, res, file, {
+          // The real path must stay in the tree it is served from: builds/repo for /repo/, the builds dir otherwise.
+          inside: path.startsWith('/repo/') ? join(buildsDir, 'repo') : buildsDir,
+          headers: { 'cache-control': 'no-cache' },
+          delayMs: isObject ? api.objectDelayMs : 0,
+          onSent: (bytes) => done(200, bytes),
+        })
+      : undefined;
+    if (size === undefined) {
+      sendText(req, res, 404, 'not found\n');
       return done(404, 0);
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size, 'cache-control': 'no-cache' });
-    if (req.method === 'HEAD') {
-      res.end();
-      return done(200, 0);
-    }
+    if (req.method === 'HEAD') return;
     stats.requests++;
     stats.bytes += size;
     if (path.startsWith('/repo/deltas/')) {
       stats.deltaBytes += size;
       stats.deltaRequests++;
-    } else if (path.startsWith('/repo/objects/')) {
+    } else if (isObject) {
       stats.objectBytes += size;
       stats.objectRequests++;
     }
-    const send = () => {
-      const s = createReadStream(file);
-      s.on('error', () => res.destroy());
-      s.pipe(res);
-      done(200, size);
-    };
-    const delay = path.startsWith('/repo/objects/') ? api.objectDelayMs : 0;
-    if (delay > 0) setTimeout(send, delay);
-    else send();
   };
   const server = createServer((req, res) => {
     try {
       handle(req, res);
     } catch {
       // Whatever went wrong, this request gets a 500 and the server keeps serving.
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('fcos serve: internal error\n');
+      if (!res.headersSent) sendText(req, res, 500, 'fcos serve: internal error\n');
       else res.destroy();
     }
   });

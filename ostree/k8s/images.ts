@@ -1,6 +1,6 @@
 /**
  * The images fcos builds itself, offline (no registry): the CRI sandbox image ("pause") and a demo HTTP server
- * for tests. Each is a tiny static Go program from ostree/containers/src/<name>, built with
+ * for tests. Each is a tiny static Go program from ostree/k8s/src/<name>, built with
  * CGO_ENABLED=0 -trimpath -ldflags=-s, cached by (sources, Go version), and packaged by buildOciImage().
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,10 +23,10 @@ export const HELLO_IMAGE_NAME = 'localhost/fcos/hello';
 export const HELLO_IMAGE_TAG = '1';
 export const HELLO_IMAGE = `${HELLO_IMAGE_NAME}:${HELLO_IMAGE_TAG}`;
 
-/** ostree/containers/src, from the sources (vitest) or from dist/ (the built CLI). */
+/** ostree/k8s/src, from the sources (vitest) or from dist/ (the built CLI). */
 export function goSourcesDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'src'), join(here, '..', '..', '..', 'ostree', 'containers', 'src')];
+  const candidates = [join(here, 'src'), join(here, '..', '..', '..', 'ostree', 'k8s', 'src')];
   for (const c of candidates) if (existsSync(join(c, 'pause', 'main.go'))) return c;
   throw new BugError(`Go sources of the fcos images not found (looked in ${candidates.join(', ')})`);
 }
@@ -54,7 +54,7 @@ export interface GoStaticBinary {
 }
 
 /**
- * Build one of the small programs in ostree/containers/src as a static binary; cached by the hash of its sources
+ * Build one of the small programs in ostree/k8s/src as a static binary; cached by the hash of its sources
  * and the Go version. No network: the programs use only the standard library.
  */
 export async function buildGoStatic(name: string, opts: { goBin?: string; srcDir?: string } = {}): Promise<GoStaticBinary> {

@@ -13,14 +13,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson, fileDigest, sha256, treeDigest } from './inputs.js';
-import { kubeletSource, type Manifest, type KubeletConfig, type ResolvedImage } from './manifest.js';
+import { canonicalJson, fileDigest, sha256, treeDigest } from '../inputs.js';
+import { kubeletSource, type Manifest, type KubeletConfig, type ResolvedImage } from '../manifest.js';
 import { DEFAULT_KUBELET_VERSION, ensureKubelet, fetchKubelet, type KubeletBinary } from './kubelet.js';
-import { K8S_REQUIRED_PACKAGES, overlayK8sDir } from './containers/k8s-payload.js';
-import { goSourcesDir } from './containers/images.js';
-import { goVersion, resolveGoBin } from './containers/go.js';
-import { buildOciImage, type OciImageConfig, type OciImageResult } from './containers/oci.js';
-import type { ContainerImageRecord, KubeletRecord } from './builds.js';
+import { K8S_REQUIRED_PACKAGES, overlayK8sDir } from './payload.js';
+import { goSourcesDir } from './images.js';
+import { goVersion, resolveGoBin } from './go.js';
+import { buildOciImage, type OciImageConfig, type OciImageResult } from './oci.js';
+import type { ContainerImageRecord, KubeletRecord } from '../builds.js';
 
 /** Where preloaded OCI archives go in the tree (fcos-preload-images.service imports *.tar from there). */
 export const IMAGES_DIR = 'usr/share/fcos/images';
