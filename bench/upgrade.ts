@@ -23,9 +23,9 @@ import type { ComposeResult } from '../ostree/compose.js';
 import { derivedManifest } from '../ostree/manifest.js';
 import { readBuildsJson, readLatestBuild, readMeta, resetToImagedBuild, type LatestBuild } from '../ostree/builds.js';
 import { startUpdateServer } from '../ostree/updates/serve.js';
-import { runScenarios, type IgnitionConfig, type Scenario, type TestContext } from '../qemu/harness.js';
+import { runScenarios, type Scenario, type TestContext } from '../qemu/harness.js';
 import { parseStatus } from '../test/scenarios/upgrade.js';
-import { composeManifest, updateConfig, updateServerPort } from '../test/scenarios/upgrade-run.js';
+import { composeManifest, updateServerSetup, type UpgradeState } from '../test/scenarios/upgrade-run.js';
 import { CheckError, UserError } from '../lib/errors.js';
 import { benchMain, UsageError } from './main.js';
 
@@ -108,7 +108,7 @@ async function builtVersions(B: string, out: string, pkg: string): Promise<{ v1:
 }
 
 /** The VM part: a plain cold reboot, then check → upgrade → cold reboot into v2 (the harness runs it). */
-function vmScenario(B: string, v1: LatestBuild, v2: V2, times: Times): Scenario<{ port: number }> {
+function vmScenario(B: string, v1: LatestBuild, v2: V2, times: Times): Scenario<UpgradeState> {
   return {
     name: 'upgrade-bench',
     description: 'bench/upgrade: a plain cold reboot, then check → upgrade → cold reboot into v2',
@@ -116,16 +116,12 @@ function vmScenario(B: string, v1: LatestBuild, v2: V2, times: Times): Scenario<
     explicit: true,
     boots: 3,
     timeoutMin: 60,
-    state: () => ({ port: 0 }),
-    async ignition(ctx): Promise<IgnitionConfig> {
-      ctx.state.port = await updateServerPort();
-      return updateConfig(ctx.state.port);
-    },
+    ...updateServerSetup(),
     run: (ctx) => vmChecks(ctx, B, v1, v2, times),
   };
 }
 
-async function vmChecks(ctx: TestContext<{ port: number }>, B: string, v1: LatestBuild, v2: V2, times: Times): Promise<void> {
+async function vmChecks(ctx: TestContext<UpgradeState>, B: string, v1: LatestBuild, v2: V2, times: Times): Promise<void> {
   const vm = ctx.vm;
   const server = await startUpdateServer({ buildsDir: B, host: '127.0.0.1', port: ctx.state.port });
   try {

@@ -3,7 +3,7 @@
  * versions' constants, `fcos-update status` read over SSH, and the composes of v2…v5 (`fcos compose` processes).
  */
 import { join } from 'node:path';
-import type { IgnitionConfig, TestContext } from '../../qemu/harness.js';
+import type { IgnitionConfig, Scenario, TestContext } from '../../qemu/harness.js';
 import type { Vm } from '../../qemu/vm.js';
 import type { ComposeResult } from '../../ostree/compose.js';
 import { derivedManifest } from '../../ostree/manifest.js';
@@ -147,5 +147,19 @@ export function updateConfig(port: number, extra = ''): IgnitionConfig {
     ignition: { version: '3.3.0' },
     storage: { files: [{ path: '/etc/fcos/update.conf', mode: 0o644, overwrite: true, contents: { source: dataUrl(conf) } }] },
   } as IgnitionConfig;
+}
+
+/**
+ * state() and ignition() of a scenario that upgrades from the update server on the host: a free port for the server
+ * run() starts (ctx.state.port), and the config's update.conf pointing at it (with `extra` lines).
+ */
+export function updateServerSetup(extra = ''): Required<Pick<Scenario<UpgradeState>, 'state' | 'ignition'>> {
+  return {
+    state: () => ({ port: 0 }),
+    async ignition(ctx) {
+      ctx.state.port = await updateServerPort();
+      return updateConfig(ctx.state.port, extra);
+    },
+  };
 }
 

@@ -24,7 +24,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IgnitionConfig, Scenario } from '../../qemu/harness.js';
+import type { Scenario } from '../../qemu/harness.js';
 import type { Vm } from '../../qemu/vm.js';
 import type { ComposeResult } from '../../ostree/compose.js';
 import { readLatestBuild } from '../../ostree/builds.js';
@@ -46,8 +46,7 @@ import {
   status,
   TRIAL_SEEN,
   TRIES,
-  updateConfig,
-  updateServerPort,
+  updateServerSetup,
   waitHealth,
   type Files,
   type UpgradeRun,
@@ -64,11 +63,7 @@ export const upgrade: Scenario<UpgradeState> = {
   explicit: true,
   boots: 9,
   timeoutMin: 110,
-  state: () => ({ port: 0 }),
-  async ignition(ctx): Promise<IgnitionConfig> {
-    ctx.state.port = await updateServerPort();
-    return updateConfig(ctx.state.port, `HEALTH_TIMEOUT=60\nBOOT_TRIES=${TRIES}\n`);
-  },
+  ...updateServerSetup(`HEALTH_TIMEOUT=60\nBOOT_TRIES=${TRIES}\n`),
   async run(ctx) {
     const v1 = readLatestBuild(ctx.buildsDir);
     if (!v1) throw new UserError(`no build in ${ctx.buildsDir}`, 'run fcos compose and fcos build first');

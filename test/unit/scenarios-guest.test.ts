@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { guestDir, guestFile, guestScript } from '../../test/scenarios/guest.js';
 import { composeEnv, upgrade } from '../../test/scenarios/upgrade.js';
+import { updateServerSetup } from '../../test/scenarios/upgrade-run.js';
+import type { SetupContext } from '../../qemu/harness.js';
 import { basic } from '../../test/scenarios/basic.js';
 import { SCENARIOS } from '../../test/scenarios/index.js';
 import { BugError } from '../../lib/errors.js';
@@ -76,6 +78,19 @@ describe('the upgrade scenario composes through its own environment', () => {
   it("v1's SOURCE_DATE_EPOCH, and a week of package-index age unless FCOS_APT_MAX_AGE says otherwise", () => {
     expect(composeEnv(1700000000, {})).toEqual({ SOURCE_DATE_EPOCH: '1700000000', FCOS_APT_MAX_AGE: String(7 * 24 * 3600) });
     expect(composeEnv(1, { FCOS_APT_MAX_AGE: '60' }).FCOS_APT_MAX_AGE).toBe('60');
+  });
+});
+
+describe('the update scenarios\' config', () => {
+  it('ignition() puts a free port into the run\'s state and update.conf pointing at it, with the extra lines', async () => {
+    const setup = updateServerSetup('BOOT_TRIES=2\n');
+    const state = setup.state();
+    const ctx = { state, outDir: tmpdir(), serve: async () => ({ port: 0, url: () => '' }) } as SetupContext<{ port: number }>;
+    const c = (await setup.ignition(ctx)) as unknown as { storage: { files: { path: string; contents: { source: string } }[] } };
+    expect(state.port).toBeGreaterThan(0);
+    const f = c.storage.files[0]!;
+    expect(f.path).toBe('/etc/fcos/update.conf');
+    expect(decodeURIComponent(f.contents.source.replace(/^data:,/, ''))).toBe(`URL=http://10.0.2.2:${state.port}/repo\nSTRATEGY=off\nBOOT_TRIES=2\n`);
   });
 });
 
