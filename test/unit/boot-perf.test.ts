@@ -10,11 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { HASH_ERROR } from '../../qemu/scenarios/basic.js';
+import { HASH_ERROR } from '../../test/scenarios/basic.js';
 import { join, resolve } from 'node:path';
 import { loadManifest } from '../../ostree/manifest.js';
 import { dracutArgs } from '../../ostree/initramfs.js';
-import { BASELINE_SUITE, medianRun, renderBench, type BootBench } from '../../qemu/bench.js';
+import { BASELINE_SUITE, renderBench, type BootBench } from '../../bench/boot.js';
+import { medianRun } from '../../qemu/boot-time.js';
 
 const ROOT = resolve(__dirname, '../..');
 const MODULE = join(ROOT, 'ostree/guest/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');

@@ -9,9 +9,10 @@
  *   boot 3 (a second VM, the same config with a wrong sha512): first boot must fail visibly on the console.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IgnitionConfig, Scenario, SetupContext } from '../harness.js';
-import { VmError } from '../vm.js';
+import type { IgnitionConfig, Scenario } from '../../qemu/harness.js';
+import { VmError } from '../../qemu/vm.js';
 import { bootedDeployments } from './ostree-status.js';
+import { guestFile, guestScript } from './guest.js';
 import { CheckError } from '../../lib/errors.js';
 
 const HOSTNAME = 'fcos-basic';
@@ -21,26 +22,6 @@ const FETCHED = '/var/lib/fcos-test/fetched.bin';
 function dataUrl(s: string): string {
   return `data:,${encodeURIComponent(s)}`;
 }
-
-const RAN_UNIT = `[Unit]
-Description=fcos test: a unit from the config
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'mkdir -p /var/lib/fcos-test && echo ran > /var/lib/fcos-test/unit-ran'
-[Install]
-WantedBy=multi-user.target
-`;
-
-const FIRSTBOOT_UNIT = `[Unit]
-Description=fcos test: runs on the first boot only
-ConditionFirstBoot=yes
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'mkdir -p /var/lib/fcos-test && cat /proc/sys/kernel/random/boot_id >> /var/lib/fcos-test/firstboot.log'
-[Install]
-WantedBy=multi-user.target
-`;
 
 export function basicConfig(fetchUrl: string, sha512: string): IgnitionConfig {
   return {
@@ -54,8 +35,8 @@ export function basicConfig(fetchUrl: string, sha512: string): IgnitionConfig {
     },
     systemd: {
       units: [
-        { name: 'fcos-test-ran.service', enabled: true, contents: RAN_UNIT },
-        { name: 'fcos-test-firstboot.service', enabled: true, contents: FIRSTBOOT_UNIT },
+        { name: 'fcos-test-ran.service', enabled: true, contents: guestFile('basic-ran.service') },
+        { name: 'fcos-test-firstboot.service', enabled: true, contents: guestFile('basic-firstboot.service') },
         // etcd ships disabled (like FCOS, where users enable it from their config).
         { name: 'etcd.service', enabled: true },
       ],
@@ -63,34 +44,30 @@ export function basicConfig(fetchUrl: string, sha512: string): IgnitionConfig {
   };
 }
 
-/** A tiny container image made inside the VM from /usr/bin/echo and its libraries, then run with podman. */
-export const PODMAN_SCRIPT = `set -e
-r=$(mktemp -d)
-for f in /usr/bin/echo $(ldd /usr/bin/echo | grep -o '/[^ ]*'); do cp --parents -L "$f" "$r"; done
-tar -C "$r" -c . | sudo podman import - localhost/fcos-hello:test >/dev/null
-sudo podman run --rm --network none localhost/fcos-hello:test /usr/bin/echo hello-from-podman
-rm -rf "$r"`;
-
 /** Ignition's console line for a file whose content does not match the config's hash (expected = the config's). */
 export const HASH_ERROR = (expectedHex: string) => new RegExp(`hash verification failed \\(calculated \\S+ but expected \\S*${expectedHex.slice(0, 32)}`);
 
-let state: { url: string; sha512: string } | undefined;
+/** What ignition() hands to run(): the served payload's URL and its sha512. */
+interface BasicState {
+  served?: { url: string; sha512: string };
+}
 
-export const basic: Scenario = {
+export const basic: Scenario<BasicState> = {
   name: 'basic',
   description: 'first boot with Ignition, checks over SSH, reboot without Ignition, a wrong hash fails visibly',
   needs: { image: 'fcos' },
   boots: 3,
   timeoutMin: 30,
-  async ignition(ctx: SetupContext) {
+  state: () => ({}),
+  async ignition(ctx) {
     const payload = randomBytes(64 * 1024);
     const srv = await ctx.serve({ 'payload.bin': payload });
-    state = { url: srv.url('payload.bin'), sha512: createHash('sha512').update(payload).digest('hex') };
-    return basicConfig(state.url, state.sha512);
+    const served = (ctx.state.served = { url: srv.url('payload.bin'), sha512: createHash('sha512').update(payload).digest('hex') });
+    return basicConfig(served.url, served.sha512);
   },
   async run(ctx) {
     const vm = ctx.vm;
-    const st = state!;
+    const st = ctx.state.served!;
     const eq = async (cmd: string, want: string) => {
       const got = (await vm.sshOk(cmd)).trim();
       if (got !== want) throw new CheckError(`${cmd}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
@@ -131,7 +108,7 @@ export const basic: Scenario = {
       await vm.sshOk('for i in $(seq 1 60); do etcdctl endpoint health >/dev/null 2>&1 && break; sleep 2; done; etcdctl put fcos-k v1', { timeoutMs: 180_000 });
       return eq('etcdctl get fcos-k --print-value-only', 'v1');
     });
-    await ctx.check('podman runs an image made in the test', () => eq(PODMAN_SCRIPT, 'hello-from-podman'));
+    await ctx.check('podman runs an image made in the test', () => eq(guestScript('podman-hello.sh'), 'hello-from-podman'));
     await ctx.check('make /etc and /var changes', async () => {
       await vm.sshOk('set -e; echo etc-kept | sudo tee /etc/fcos-persist >/dev/null; echo var-kept | sudo tee /var/lib/fcos-persist >/dev/null; sync');
     });

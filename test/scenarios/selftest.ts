@@ -2,7 +2,7 @@
  * Harness self-tests on the plain Debian baseline (no fcos build needed): one that must pass, and three negative
  * controls that must be reported as failures (a failing unit, a kernel panic, a QEMU that dies after the last check).
  */
-import type { Scenario } from '../harness.js';
+import type { Scenario } from '../../qemu/harness.js';
 import { CheckError } from '../../lib/errors.js';
 
 export const baselineSmoke: Scenario = {
@@ -41,24 +41,19 @@ export const baselineSmoke: Scenario = {
   },
 };
 
-export const baselineUnitFailure: Scenario = {
-  name: 'baseline-unit-failure',
-  description: 'negative control: a unit that fails at boot must fail the scenario (expected FAIL)',
-  needs: { image: 'baseline', appendKargs: 'systemd.wants=fcos-selftest-fail.service' },
-  boots: 1,
-  selftest: true,
-  async run() {},
-};
+/** A negative control on the baseline: booted with kernel arguments that must make the scenario fail; no checks of its own. */
+function negativeControl(name: string, description: string, appendKargs: string): Scenario {
+  return { name, description, needs: { image: 'baseline', appendKargs }, boots: 1, selftest: true, async run() {} };
+}
 
-export const baselinePanic: Scenario = {
-  name: 'baseline-panic',
-  description: 'negative control: a kernel panic must fail the scenario at once (expected FAIL)',
-  // init exits at once: "Kernel panic - not syncing: Attempted to kill init!"
-  needs: { image: 'baseline', appendKargs: 'init=/bin/false panic=0' },
-  boots: 1,
-  selftest: true,
-  async run() {},
-};
+export const baselineUnitFailure = negativeControl(
+  'baseline-unit-failure',
+  'negative control: a unit that fails at boot must fail the scenario (expected FAIL)',
+  'systemd.wants=fcos-selftest-fail.service',
+);
+
+// init exits at once: "Kernel panic - not syncing: Attempted to kill init!"
+export const baselinePanic = negativeControl('baseline-panic', 'negative control: a kernel panic must fail the scenario at once (expected FAIL)', 'init=/bin/false panic=0');
 
 export const baselineQemuDies: Scenario = {
   name: 'baseline-qemu-dies',

@@ -1,5 +1,5 @@
 /**
- * bench/etcd: a fixed number of puts against the fcos cluster and against one local etcd process on this host (same
+ * bench/etcd (run by the bench/etcd wrapper): a fixed number of puts against the fcos cluster and against one local etcd process on this host (same
  * run, same TLS settings: https with client-cert auth, the cluster's CA and certificates), and the ratio.
  * The load: N puts of 256-byte values through etcd's JSON gateway (POST /v3/kv/put) over keep-alive https
  * connections with C in flight, so no process start per request is measured. Recorded, not a gate: under TCG the
@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildsDir } from '../lib/paths.js';
 import { spawnProcess } from '../lib/run.js';
-import { clusterPaths, etcdctl, loadCluster, readState } from './cluster/dir.js';
-import { initCluster } from './cluster/init.js';
-import { downCluster, upCluster } from './cluster/launch.js';
-import { freePort } from './net.js';
+import { clusterPaths, etcdctl, loadCluster, readState } from '../qemu/cluster/dir.js';
+import { initCluster } from '../qemu/cluster/init.js';
+import { downCluster, upCluster } from '../qemu/cluster/launch.js';
+import { freePort } from '../qemu/net.js';
 import { CheckError, UserError } from '../lib/errors.js';
+import { benchMain } from './main.js';
 
 interface Tls {
   ca: Buffer;
@@ -63,7 +64,7 @@ async function load(endpoint: string, tls: Tls, puts: number, concurrency: numbe
   return { seconds, putsPerSec: puts / seconds };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<string> {
   const { values } = parseArgs({
     options: { dir: { type: 'string' }, puts: { type: 'string', default: '500' }, concurrency: { type: 'string', default: '8' }, builds: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
@@ -122,18 +123,14 @@ async function main(): Promise<void> {
       local: { seconds: round(single.seconds), putsPerSec: round(single.putsPerSec) },
       ratio: round(cluster.putsPerSec / single.putsPerSec, 4),
     };
-    if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    else {
-      process.stdout.write(
-        [
-          `bench/etcd: ${puts} puts of 256 B, ${concurrency} in flight, https with client certificates`,
-          `  cluster (${c.nodes.length} fcos VMs, TCG): ${result.cluster.putsPerSec} puts/s (${result.cluster.seconds} s)`,
-          `  local etcd (one process, this host): ${result.local.putsPerSec} puts/s (${result.local.seconds} s)`,
-          `  ratio cluster/local: ${result.ratio}`,
-          '',
-        ].join('\n'),
-      );
-    }
+    if (values.json) return JSON.stringify(result, null, 2);
+    return [
+      `bench/etcd: ${puts} puts of 256 B, ${concurrency} in flight, https with client certificates`,
+      `  cluster (${c.nodes.length} fcos VMs, TCG): ${result.cluster.putsPerSec} puts/s (${result.cluster.seconds} s)`,
+      `  local etcd (one process, this host): ${result.local.putsPerSec} puts/s (${result.local.seconds} s)`,
+      `  ratio cluster/local: ${result.ratio}`,
+      '',
+    ].join('\n');
   } finally {
     await local.stop(3000);
     rmSync(data, { recursive: true, force: true });
@@ -146,7 +143,4 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`bench/etcd: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+benchMain('bench/etcd', import.meta.url, main);

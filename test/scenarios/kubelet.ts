@@ -14,7 +14,7 @@
  *   guest port 8080.
  */
 import { request } from 'node:http';
-import type { IgnitionConfig, Scenario, TestContext } from '../harness.js';
+import type { IgnitionConfig, Scenario, TestContext } from '../../qemu/harness.js';
 import { CheckError } from '../../lib/errors.js';
 
 export const HELLO_IMAGE = 'localhost/fcos/hello:1';

@@ -1,6 +1,6 @@
-/** The scenario registry: add a scenario by writing qemu/scenarios/<name>.ts and listing it here. */
+/** The scenario registry: add a scenario by writing test/scenarios/<name>.ts and listing it here. */
 import { UserError } from '../../lib/errors.js';
-import type { Scenario } from '../harness.js';
+import type { Scenario } from '../../qemu/harness.js';
 import { basic } from './basic.js';
 import { uefi } from './uefi.js';
 import { kubelet, podman } from './kubelet.js';

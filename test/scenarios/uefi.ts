@@ -1,10 +1,10 @@
 /**
  * Scenario `uefi` (issue #4): the same image booted under UEFI (OVMF), one boot. The config comes through fw_cfg,
  * so this also proves that a fw_cfg config wins over the one embedded in the image. The same boot then runs the
- * `kubelet` scenario's checks (a static pod, podman, no network: qemu/scenarios/kubelet.ts): both need only a
+ * `kubelet` scenario's checks (a static pod, podman, no network: test/scenarios/kubelet.ts): both need only a
  * booted default image, so one TCG boot serves both (the `kubelet` scenario alone boots under BIOS).
  */
-import type { IgnitionConfig, Scenario } from '../harness.js';
+import type { IgnitionConfig, Scenario } from '../../qemu/harness.js';
 import { kubeletChecks, kubeletConfig, podmanChecks, POD_HOST_PORT, PODMAN_PORT } from './kubelet.js';
 import { bootedDeployments } from './ostree-status.js';
 import { CheckError } from '../../lib/errors.js';

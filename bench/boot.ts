@@ -1,5 +1,5 @@
 /**
- * bench/boot: seconds to multi-user.target for the latest fcos build next to the plain Debian baseline booted the
+ * bench/boot (run by the bench/boot wrapper): seconds to multi-user.target for the latest fcos build next to the plain Debian baseline booted the
  * same way (same QEMU settings), in the same run, and the ratio (goal ≤ 1.3×).
  *
  * Per boot it records: wall-clock from QEMU start to SSH up, `systemd-analyze time`, and multi-user.target's
@@ -8,82 +8,22 @@
  * With `--rounds N` the baseline and the fcos later boot alternate N times (baseline, fcos, baseline, fcos, …) and
  * the ratio is the one of the medians, so a host whose load changes during the run weighs on both sides alike.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { info } from '../lib/log.js';
-import { withCleanup, installSignalHandlers } from '../lib/signals.js';
-import { CheckError, toFcosError } from '../lib/errors.js';
+import { withCleanup } from '../lib/signals.js';
+import { toFcosError } from '../lib/errors.js';
 import { buildsDir } from '../lib/paths.js';
-import { ensureBaseline } from './baseline.js';
-import { injectSshKey, latestBuildImage } from './harness.js';
-import { runKey } from './run.js';
-import { Vm, type VmSpec } from './vm.js';
+import { ensureBaseline } from '../qemu/baseline.js';
+import { injectSshKey, latestBuildImage } from '../qemu/harness.js';
+import { measureBoot, medianRun, type BootMeasurement } from '../qemu/boot-time.js';
+import { runKey } from '../qemu/run.js';
+import { Vm, type VmSpec } from '../qemu/vm.js';
+import { benchMain, UsageError } from './main.js';
 
 /** The baseline's Debian release: the default manifest's suite, so both sides run the same kernel and systemd. */
 export const BASELINE_SUITE = 'trixie';
-
-export interface AnalyzeTimes {
-  firmware?: number;
-  loader?: number;
-  kernel?: number;
-  initrd?: number;
-  userspace?: number;
-  total?: number;
-  /** "graphical.target reached after 25.861s in userspace" */
-  target?: string;
-  targetInUserspace?: number;
-}
-
-/** "1min 2.345s", "812ms", "3.2s", "1h 2min 3s" → seconds. */
-export function parseSystemdTime(s: string): number {
-  let total = 0;
-  let matched = false;
-  for (const m of s.trim().matchAll(/([\d.]+)\s*(h|min|ms|us|µs|s)\b/g)) {
-    matched = true;
-    const v = Number(m[1]);
-    total += m[2] === 'h' ? v * 3600 : m[2] === 'min' ? v * 60 : m[2] === 'ms' ? v / 1000 : m[2] === 'us' || m[2] === 'µs' ? v / 1e6 : v;
-  }
-  if (!matched) throw new CheckError(`not a systemd time span: ${s}`);
-  return Math.round(total * 1000) / 1000;
-}
-
-export function parseSystemdAnalyze(text: string): AnalyzeTimes {
-  const out: AnalyzeTimes = {};
-  const startup = text.match(/Startup finished in (.+?) = ([^\n]+)/);
-  if (startup) {
-    for (const part of startup[1]!.split(' + ')) {
-      const m = part.match(/^(.+?) \((firmware|loader|kernel|initrd|userspace)\)$/);
-      if (m) out[m[2] as 'kernel'] = parseSystemdTime(m[1]!);
-    }
-    out.total = parseSystemdTime(startup[2]!);
-  }
-  const t = text.match(/(\S+\.target) reached after (.+?) in userspace/);
-  if (t) {
-    out.target = t[1];
-    out.targetInUserspace = parseSystemdTime(t[2]!);
-  }
-  return out;
-}
-
-export interface BootMeasurement {
-  name: string;
-  image: string;
-  /** QEMU start → SSH answers. */
-  wallSeconds: number;
-  /** multi-user.target ActiveEnterTimestampMonotonic: seconds since the kernel started. */
-  multiUserSeconds?: number;
-  analyze: AnalyzeTimes;
-  analyzeText: string;
-  /** `systemd-analyze critical-chain multi-user.target` (what the time went to). */
-  criticalChain?: string;
-  /** The slowest units (`systemd-analyze blame` without device units, first lines). */
-  blame?: string;
-  /** The kernel command line the machine booted with. */
-  cmdline?: string;
-  /** fcos-node.target (containerd, preloaded images, kubelet up), seconds since the kernel started, when present. */
-  nodeReadySeconds?: number;
-}
 
 export interface BootBench {
   accel: string;
@@ -103,40 +43,6 @@ export interface BootBench {
   wallRatio?: number;
   goal: number;
   note?: string;
-}
-
-async function measure(vm: Vm, name: string, image: string, t0: number): Promise<BootMeasurement> {
-  await vm.waitForSsh(15 * 60_000);
-  const wallSeconds = (Date.now() - t0) / 1000;
-  await vm.ssh('timeout 300 systemctl is-system-running --wait', { timeoutMs: 320_000 });
-  const a = await vm.ssh('systemd-analyze time');
-  const mu = await vm.ssh('systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target');
-  const us = Number(mu.stdout.trim());
-  const chain = await vm.ssh('systemd-analyze critical-chain --no-pager multi-user.target');
-  // Units only: device units' times are when udev announced them, not work that delayed the boot.
-  const blame = await vm.ssh("systemd-analyze blame --no-pager | grep -v '\\.device$' | head -n 15");
-  const cmdline = await vm.ssh('cat /proc/cmdline');
-  const node = await vm.ssh('systemctl show -p ActiveEnterTimestampMonotonic --value fcos-node.target');
-  const nodeUs = Number(node.stdout.trim());
-  return {
-    name,
-    image,
-    wallSeconds: Math.round(wallSeconds * 10) / 10,
-    ...(us > 0 ? { multiUserSeconds: Math.round(us / 1e4) / 100 } : {}),
-    analyze: parseSystemdAnalyze(a.stdout),
-    analyzeText: a.stdout.trim(),
-    criticalChain: chain.stdout.trim(),
-    blame: blame.stdout.trim(),
-    cmdline: cmdline.stdout.trim(),
-    ...(nodeUs > 0 ? { nodeReadySeconds: Math.round(nodeUs / 1e4) / 100 } : {}),
-  };
-}
-
-/** The run with the median multi-user.target time (the lower middle one for an even count). */
-export function medianRun(runs: BootMeasurement[]): BootMeasurement {
-  const timed = runs.filter((r) => r.multiUserSeconds !== undefined).sort((a, b) => a.multiUserSeconds! - b.multiUserSeconds!);
-  const pool = timed.length ? timed : runs;
-  return pool[Math.floor((pool.length - 1) / 2)]!;
 }
 
 export async function benchBoot(opts: { buildsDir: string; outDir?: string; memoryMiB?: number; cpus?: number; rounds?: number }): Promise<BootBench> {
@@ -165,7 +71,7 @@ export async function benchBoot(opts: { buildsDir: string; outDir?: string; memo
         ssh: { key: b.sshKey },
       });
       accel = bvm.accel;
-      baselineRuns.push(await measure(bvm, 'Debian baseline', b.disk, t0));
+      baselineRuns.push(await measureBoot(bvm, 'Debian baseline', b.disk, t0));
       await bvm.kill();
     };
     await bootBaseline(1);
@@ -190,14 +96,14 @@ export async function benchBoot(opts: { buildsDir: string; outDir?: string; memo
       info('==> boot the fcos image (first boot, Ignition)');
       const t0 = Date.now();
       const f1 = await Vm.start(spec);
-      result.fcosFirstBoot = await measure(f1, 'fcos first boot', image, t0);
+      result.fcosFirstBoot = await measureBoot(f1, 'fcos first boot', image, t0);
       await f1.poweroff(180_000);
       for (let round = 1; round <= rounds; round++) {
         if (round > 1) await bootBaseline(round);
         info(`==> boot the fcos image again (later boot${rounds > 1 ? `, round ${round}/${rounds}` : ''})`);
         const t1 = Date.now();
         const f2 = await Vm.start({ ...spec, reuseOverlay: true });
-        fcosRuns.push(await measure(f2, 'fcos', image, t1));
+        fcosRuns.push(await measureBoot(f2, 'fcos', image, t1));
         // A clean shutdown, so the next boot on this overlay is an ordinary one (no journal/fs recovery).
         await f2.poweroff(180_000);
       }
@@ -241,25 +147,11 @@ export function renderBench(r: BootBench): string {
   return lines.join('\n');
 }
 
-// `node dist/qemu/bench.js [--json] [--builds DIR]` (bench/boot)
-if (import.meta.url === `file://${process.argv[1]}`) {
-  installSignalHandlers();
-  const argv = process.argv.slice(2);
-  const bi = argv.indexOf('--builds');
-  const ri = argv.indexOf('--rounds');
-  const rounds = ri >= 0 ? Number(argv[ri + 1]) : 1;
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) {
-    process.stderr.write('bench/boot: --rounds takes a whole number from 1 to 9\n');
-    process.exit(2);
-  }
-  benchBoot({ buildsDir: buildsDir(bi >= 0 ? argv[bi + 1] : undefined), rounds }).then(
-    (r) => {
-      process.stdout.write((argv.includes('--json') ? JSON.stringify(r, null, 2) : renderBench(r)) + '\n');
-      process.exit(0);
-    },
-    (e) => {
-      process.stderr.write(`bench/boot: ${toFcosError(e).render()}\n`);
-      process.exit(toFcosError(e).exitCode);
-    },
-  );
-}
+// bench/boot [--json] [--builds DIR] [--rounds N]
+benchMain('bench/boot', import.meta.url, async () => {
+  const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, builds: { type: 'string' }, rounds: { type: 'string', default: '1' } } });
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new UsageError('--rounds takes a whole number from 1 to 9');
+  const r = await benchBoot({ buildsDir: buildsDir(values.builds), rounds });
+  return values.json ? JSON.stringify(r, null, 2) : renderBench(r);
+});
