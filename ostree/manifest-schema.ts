@@ -13,7 +13,7 @@ const pkgName = { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=
 const unitName = { type: 'string', pattern: '^[A-Za-z0-9:_.@\\\\-]+\\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$' } as const;
 const dracutName = { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } as const;
 const imagePath = { type: 'string', minLength: 1, description: 'a path relative to the manifest directory (and inside it)' } as const;
-// The reference rules of ostree/containers/oci.ts validateRef (what containerd and podman accept).
+// The reference rules of ostree/k8s/oci.ts validateRef (what containerd and podman accept).
 const refComp = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 /**
  * An apt mirror (or kubelet download) URL, anchored at both ends: one token of a one-line apt source, so no
