@@ -76,11 +76,11 @@ export interface ImageBuildRecord extends ImageFacts {
 
 let codeDigest: string | undefined;
 /**
- * A digest of the image code: the compiled image builder (this directory) and the project's images/ directory (its
- * sources and the assets read at run time, such as the PXE dracut module).
+ * A digest of the image code: the compiled image builder (this directory), the project's images/ directory (its
+ * sources) and the assets read at run time (the PXE dracut module, ostree/guest/pxe-live).
  */
 export function imageCodeDigest(dirs: readonly string[] = defaultCodeDirs()): string {
-  const own = dirs.length === 2 && dirs[0] === dirname(fileURLToPath(import.meta.url));
+  const own = dirs.length === 3 && dirs[0] === dirname(fileURLToPath(import.meta.url));
   if (own && codeDigest) return codeDigest;
   const h = createHash('sha256');
   const walk = (root: string, d: string) => {
@@ -97,7 +97,7 @@ export function imageCodeDigest(dirs: readonly string[] = defaultCodeDirs()): st
 }
 
 function defaultCodeDirs(): string[] {
-  return [dirname(fileURLToPath(import.meta.url)), join(projectRoot(), 'images')];
+  return [dirname(fileURLToPath(import.meta.url)), join(projectRoot(), 'images'), join(projectRoot(), 'ostree', 'guest', 'pxe-live')];
 }
 
 export function imageInputs(o: { config: string; firmware: Firmware; commit: string; kernelArguments: readonly string[]; code: string }): string {

@@ -5,7 +5,7 @@ import { UserError } from '../lib/errors.js';
 
 /**
  * GRUB expands this variable: it is "ignition.firstboot ignition.platform.id=…" while the stamp /ignition.firstboot
- * exists on the boot partition, and empty after (FCOS's scheme; see ostree/overlay/etc/grub.d/05_fcos_firstboot).
+ * exists on the boot partition, and empty after (FCOS's scheme; see ostree/guest/overlay/etc/grub.d/05_fcos_firstboot).
  * It is a literal karg of the deployment, so it survives `ostree admin upgrade`.
  */
 export const FIRSTBOOT_KARG = '$ignition_firstboot';

@@ -3,7 +3,7 @@
  * plus the compressed disk image the bare-metal installer writes.
  *
  *   ostree checkout of the commit (a temporary tree; /etc from /usr/etc, as a deployment has it)
- *   → the 36fcos-live dracut module (images/pxe/36fcos-live) copied into the tree's modules.d
+ *   → the 36fcos-live dracut module (ostree/guest/pxe-live) copied into the tree's modules.d
  *   → dracut in a chroot of the tree: ostree + ignition + fcos + systemd-networkd + fcos-live (network, live root,
  *     installer); the disk initramfs of the deployment is not touched
  *   → mksquashfs of the tree (zstd; the live initramfs downloads it and copies it into a tmpfs root)
@@ -128,7 +128,7 @@ const CACHED: PxeKey[] = ['live-kernel', 'live-initramfs', 'live-rootfs'];
 
 /** Build the PXE artifacts into buildDir; returns images key → file name (relative to buildDir). */
 export async function buildPxe(o: PxeBuildOptions, cleanup: Cleanup): Promise<Record<PxeKey, string>> {
-  const moduleSrc = join(projectRoot(), 'images', 'pxe', '36fcos-live');
+  const moduleSrc = join(projectRoot(), 'ostree', 'guest', 'pxe-live');
   if (!existsSync(join(moduleSrc, 'module-setup.sh'))) throw new BugError(`the fcos-live dracut module is missing: ${moduleSrc}`);
   const cache = cacheDir('pxe', pxeCacheKey(o.commit, moduleSrc));
   const out = (k: PxeKey) => `${o.prefix}-${PXE_FILES[k]}`;

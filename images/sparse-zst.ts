@@ -1,6 +1,6 @@
 /**
  * metal.raw.zst with an extent index: a zstd file that any zstd decompresses to the raw disk image, and that the PXE
- * installer (images/pxe/36fcos-live/fcos-sparse-write.sh) writes without decompressing or writing the image's
+ * installer (ostree/guest/pxe-live/fcos-sparse-write.sh) writes without decompressing or writing the image's
  * all-zero regions.
  *
  * The file is a sequence of zstd frames. Before each ordinary frame sits a zstd *skippable* frame (ignored by every

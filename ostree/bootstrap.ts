@@ -9,9 +9,9 @@
  *   mmdebstrap runs with --skip=update.
  * - SOURCE_DATE_EPOCH makes mmdebstrap's output reproducible (it also removes logs and ld.so aux-cache).
  */
-import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../lib/paths.js';
+import { projectRoot } from '../lib/version.js';
 import { run, shellQuote } from '../lib/run.js';
 import { ExternalError, UserError } from '../lib/errors.js';
 import { isVerbose } from '../lib/log.js';
@@ -23,7 +23,7 @@ export interface BootstrapOptions {
   apt: AptState;
   /** Directory to create (must not exist). */
   target: string;
-  /** Work directory for hook scripts. */
+  /** Work directory (mmdebstrap's TMPDIR). */
   workDir: string;
   sourceDateEpoch: number;
 }
@@ -32,7 +32,27 @@ export function debCacheDir(m: Manifest): string {
   return cacheDir('debs', m.suite);
 }
 
-/** The mmdebstrap command line (exported for the bench's floor measurement and for tests). */
+/** The hook scripts (run on the host by mmdebstrap), from the sources or from dist/ alike. */
+export function bootstrapHook(which: 'setup' | 'customize'): string {
+  return join(projectRoot(), 'ostree', `bootstrap-${which}-hook.sh`);
+}
+
+/**
+ * mmdebstrap's setup and customize hooks: ostree/bootstrap-{setup,customize}-hook.sh with their values as quoted
+ * arguments after the tree ("$1", from mmdebstrap). debs: the .deb cache; lists: the package list files to copy in.
+ */
+export function bootstrapHooks(debs: string, lists: readonly string[]): { setup: string; customize: string } {
+  const q = shellQuote;
+  return {
+    setup: ['sh', q(bootstrapHook('setup')), '"$1"', q(debs), ...lists.map(q)].join(' '),
+    customize: ['sh', q(bootstrapHook('customize')), '"$1"', q(debs)].join(' '),
+  };
+}
+
+/**
+ * The mmdebstrap command line (exported for the bench's floor measurement and for tests). `hooks`: the shell
+ * commands mmdebstrap runs as its setup and customize hooks (it passes the tree as "$1").
+ */
 export function mmdebstrapArgs(o: BootstrapOptions, hooks?: { setup: string; customize: string }): string[] {
   const m = o.manifest;
   const args = [
@@ -48,7 +68,7 @@ export function mmdebstrapArgs(o: BootstrapOptions, hooks?: { setup: string; cus
     '--skip=essential/unlink',
   ];
   if (hooks) {
-    args.push('--skip=update', `--setup-hook=${hooks.setup} "$1"`, `--customize-hook=${hooks.customize} "$1"`);
+    args.push('--skip=update', `--setup-hook=${hooks.setup}`, `--customize-hook=${hooks.customize}`);
   }
   args.push(m.suite, o.target, ...o.apt.sources);
   return args;
@@ -57,38 +77,8 @@ export function mmdebstrapArgs(o: BootstrapOptions, hooks?: { setup: string; cus
 export async function bootstrap(o: BootstrapOptions): Promise<void> {
   const debs = debCacheDir(o.manifest);
   const lists = listFiles(o.apt);
-  const setup = join(o.workDir, 'setup-hook.sh');
-  const customize = join(o.workDir, 'customize-hook.sh');
-  writeFileSync(
-    setup,
-    [
-      '#!/bin/sh',
-      'set -e',
-      'root="$1"',
-      'mkdir -p "$root/var/cache/apt/archives/partial" "$root/var/lib/apt/lists/partial"',
-      // Hard links when possible (same filesystem), copies otherwise.
-      `for f in ${shellQuote(debs)}/*.deb; do [ -e "$f" ] || continue; ln "$f" "$root/var/cache/apt/archives/" 2>/dev/null || cp "$f" "$root/var/cache/apt/archives/"; done`,
-      ...lists.map((f) => `cp ${shellQuote(join(o.apt.lists, f))} "$root/var/lib/apt/lists/"`),
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(
-    customize,
-    [
-      '#!/bin/sh',
-      'set -e',
-      'root="$1"',
-      `for f in "$root"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || continue; b=$(basename "$f"); [ -e ${shellQuote(debs)}/"$b" ] && continue; ln "$f" ${shellQuote(debs)}/".$b.tmp" 2>/dev/null || cp "$f" ${shellQuote(debs)}/".$b.tmp"; mv -f ${shellQuote(debs)}/".$b.tmp" ${shellQuote(debs)}/"$b"; done`,
-      // Reproducible across hosts: mmdebstrap copies the host's resolv.conf and hostname.
-      'rm -f "$root/etc/hostname" "$root/etc/resolv.conf"',
-      // --aptopt/--dpkgopt are written into the tree permanently; they are build-time settings only.
-      'rm -f "$root/etc/apt/apt.conf.d/99mmdebstrap" "$root/etc/dpkg/dpkg.cfg.d/99mmdebstrap"',
-      '',
-    ].join('\n'),
-  );
-  chmodSync(setup, 0o755);
-  chmodSync(customize, 0o755);
-  const r = await run('mmdebstrap', mmdebstrapArgs(o, { setup, customize }), {
+  const hooks = bootstrapHooks(debs, lists.map((f) => join(o.apt.lists, f)));
+  const r = await run('mmdebstrap', mmdebstrapArgs(o, hooks), {
     // INITRD=No: the kernel's postinst hook would run dracut for /boot; compose builds its own initramfs later.
     env: { SOURCE_DATE_EPOCH: String(o.sourceDateEpoch), LC_ALL: 'C.UTF-8', TMPDIR: o.workDir, INITRD: 'No' },
     inherit: isVerbose(),

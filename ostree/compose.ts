@@ -78,7 +78,7 @@ export interface ComposeResult {
 
 /** The built-in overlay (first-boot glue), copied before the manifest's overlay. */
 export function builtinOverlayDir(): string | undefined {
-  const d = join(projectRoot(), 'ostree', 'overlay');
+  const d = join(projectRoot(), 'ostree', 'guest', 'overlay');
   return existsSync(d) ? d : undefined;
 }
 

@@ -6,7 +6,7 @@
  *   packages  the resolved package set "name=version", sorted
  *   compose   the compose format version, the fcos version and SOURCE_DATE_EPOCH
  *   kubelet   (kubelet.enabled only) the kubelet binary's identity (version, source, sha256, module hash, Go
- *             version), ostree/overlay-k8s and the sources + Go version of the pause/hello images
+ *             version), ostree/guest/overlay-k8s and the sources + Go version of the pause/hello images
  *   images    (manifest images only) each image's ref, config and the content of its source
  * A manifest without kubelet and images hashes exactly as before these parts existed.
  *

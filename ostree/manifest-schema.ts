@@ -13,7 +13,7 @@ const pkgName = { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=
 const unitName = { type: 'string', pattern: '^[A-Za-z0-9:_.@\\\\-]+\\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$' } as const;
 const dracutName = { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } as const;
 const imagePath = { type: 'string', minLength: 1, description: 'a path relative to the manifest directory (and inside it)' } as const;
-// The reference rules of ostree/containers/oci.ts validateRef (what containerd and podman accept).
+// The reference rules of ostree/k8s/oci.ts validateRef (what containerd and podman accept).
 const refComp = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 /**
  * An apt mirror (or kubelet download) URL, anchored at both ends: one token of a one-line apt source, so no
@@ -89,7 +89,7 @@ export const MANIFEST_SCHEMA = {
       args: list({ type: 'string', minLength: 1 }, 'extra dracut arguments, verbatim'),
     }),
     kubelet: section('the Kubernetes node payload', {
-      enabled: { type: 'boolean', default: false, description: 'install kubelet, containerd and the CNI config (ostree/overlay-k8s) and the preload images' },
+      enabled: { type: 'boolean', default: false, description: 'install kubelet, containerd and the CNI config (ostree/guest/overlay-k8s) and the preload images' },
       source: { type: 'string', enum: ['go-module', 'url'], description: 'where the binary comes from; default: url when url is given, else go-module' },
       version: { type: 'string', pattern: '^v1\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$', description: 'go-module: the k8s.io/kubernetes version to build (default DEFAULT_KUBELET_VERSION)' },
       url: { type: 'string', pattern: MIRROR_URL, description: 'url: file://, http:// or https:// of a kubelet binary (an official release); needs sha256' },

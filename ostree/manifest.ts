@@ -236,7 +236,7 @@ export function imageArchiveName(spec: Pick<ImageSpec, 'name' | 'tag'>): string 
   return `${spec.name}_${spec.tag}`.replace(/[^A-Za-z0-9._-]/g, '_') + '.tar';
 }
 
-/** The refs of the images fcos builds itself (ostree/containers/images.ts); a manifest image may not reuse them. */
+/** The refs of the images fcos builds itself (ostree/k8s/images.ts); a manifest image may not reuse them. */
 const BUILTIN_IMAGE_REFS = ['localhost/fcos/pause:3.10', 'localhost/fcos/hello:1'];
 
 function imageIssues(doc: PositionedYaml, m: Manifest): ManifestIssue[] {

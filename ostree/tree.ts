@@ -38,7 +38,7 @@ async function unitsCommand(root: string, verb: 'enable' | 'disable' | 'mask', u
 }
 
 export interface LayoutTreeOptions {
-  /** ostree/overlay (first-boot glue). */
+  /** ostree/guest/overlay (first-boot glue). */
   builtinOverlay?: string;
   /** The manifest's overlay: copied after the kubelet payload, so it can override the payload's files. */
   manifestOverlay?: string;

@@ -8,10 +8,11 @@
  * Cached under cacheDir('baseline', <hash of the recipe>); a second call returns at once.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../lib/paths.js';
-import { run } from '../lib/run.js';
+import { run, shellQuote } from '../lib/run.js';
+import { projectRoot } from '../lib/version.js';
 import { requireTools } from '../lib/tools.js';
 import { step, info } from '../lib/log.js';
 import { UserError } from '../lib/errors.js';
@@ -53,46 +54,24 @@ const RECIPE_VERSION = 2;
 export const BASELINE_APPEND = 'root=/dev/vda rw console=ttyS0,115200n8 net.ifnames=0 systemd.show_status=1';
 
 /**
- * systemd >= 256 (trixie) ships systemd-ssh-generator, which fails at every boot under QEMU without vsock (and
- * loads the vsock modules first): fcos images mask it, so the baseline masks it too. Bookworm's script is
- * unchanged (its cached image keeps its key).
+ * The mmdebstrap customize hook (qemu/baseline-customize.sh, run on the host; found from the sources or from dist/
+ * alike). It takes the tree, the SSH public key for core and the suite as arguments (systemd >= 256, trixie, ships
+ * systemd-ssh-generator, which fails at every boot under QEMU without vsock: the hook masks it there, as fcos images
+ * do).
  */
-function suiteTweaks(suite: string): string {
-  if (suite === 'bookworm') return '';
-  return 'mkdir -p "$root/etc/systemd/system-generators"\nln -sf /dev/null "$root/etc/systemd/system-generators/systemd-ssh-generator"\n';
+export function baselineHook(): string {
+  return join(projectRoot(), 'qemu', 'baseline-customize.sh');
 }
 
-function customizeScript(pubkey: string, suite = 'bookworm'): string {
-  return `set -eu
-root="$1"
-echo baseline > "$root/etc/hostname"
-printf '127.0.1.1 baseline\\n' >> "$root/etc/hosts"
-printf '/dev/vda / ext4 defaults 0 1\\n' > "$root/etc/fstab"
-chroot "$root" useradd -m -s /bin/bash -G sudo core
-mkdir -p "$root/home/core/.ssh"
-printf '%s\\n' '${pubkey}' > "$root/home/core/.ssh/authorized_keys"
-chroot "$root" chown -R core:core /home/core/.ssh
-chmod 700 "$root/home/core/.ssh"; chmod 600 "$root/home/core/.ssh/authorized_keys"
-echo 'core ALL=(ALL) NOPASSWD:ALL' > "$root/etc/sudoers.d/core"; chmod 440 "$root/etc/sudoers.d/core"
-mkdir -p "$root/etc/systemd/network"
-printf '[Match]\\nName=eth* en*\\n[Network]\\nDHCP=yes\\n' > "$root/etc/systemd/network/10-dhcp.network"
-chroot "$root" systemctl enable systemd-networkd.service
-# sshd: no DNS lookups (user networking has a slow resolver under TCG)
-echo 'UseDNS no' > "$root/etc/ssh/sshd_config.d/fcos.conf"
-# Boot to multi-user.target, like fcos images.
-chroot "$root" systemctl set-default multi-user.target
-# A unit that always fails, pulled in only by the kernel argument systemd.wants=fcos-selftest-fail.service
-# (the harness's negative control).
-printf '[Unit]\nDescription=fcos selftest fail\n[Service]\nType=oneshot\nExecStart=/bin/false\n' > "$root/etc/systemd/system/fcos-selftest-fail.service"
-: > "$root/etc/machine-id"
-rm -f "$root/var/lib/dbus/machine-id"
-${suiteTweaks(suite)}`;
+/** mmdebstrap's --customize-hook command: the hook with its values quoted after the tree ("$1", from mmdebstrap). */
+export function baselineHookCommand(pubkey: string, suite: string): string {
+  return `sh ${shellQuote(baselineHook())} "$1" ${shellQuote(pubkey)} ${shellQuote(suite)}`;
 }
 
 export function baselineKey(opts: BaselineOptions = {}): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: RECIPE_VERSION, suite: opts.suite ?? 'bookworm', mirror: opts.mirror ?? '', PACKAGES, BASELINE_APPEND }));
-  h.update(customizeScript('KEY', opts.suite ?? 'bookworm'));
+  h.update(readFileSync(baselineHook()));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -115,12 +94,9 @@ export async function ensureBaseline(opts: BaselineOptions = {}): Promise<Baseli
   rmSync(join(dir, 'done'), { force: true });
   for (const f of ['id_ed25519', 'id_ed25519.pub']) rmSync(join(dir, f), { force: true });
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'fcos-baseline', '-f', img.sshKey], { purpose: 'make the baseline SSH key' });
-  const pub = (await import('node:fs')).readFileSync(img.sshKey + '.pub', 'utf8').trim();
+  const pub = readFileSync(img.sshKey + '.pub', 'utf8').trim();
   const rootfs = join(dir, 'rootfs');
   rmSync(rootfs, { recursive: true, force: true });
-  const hook = join(dir, 'customize.sh');
-  writeFileSync(hook, customizeScript(pub, suite));
-  chmodSync(hook, 0o755);
   const args = [
     '--mode=root',
     '--variant=minbase',
@@ -128,7 +104,7 @@ export async function ensureBaseline(opts: BaselineOptions = {}): Promise<Baseli
     '--dpkgopt=path-exclude=/usr/share/doc/*',
     '--dpkgopt=path-exclude=/usr/share/man/*',
     '--dpkgopt=path-exclude=/usr/share/locale/*',
-    `--customize-hook=${hook} "$1"`,
+    `--customize-hook=${baselineHookCommand(pub, suite)}`,
     suite,
     rootfs,
   ];

@@ -1,5 +1,5 @@
 /**
- * `fcos test`: a kola-style harness. Scenarios (qemu/scenarios/*.ts) say what they need and what they check; the
+ * `fcos test`: a kola-style harness. Scenarios (test/scenarios/*.ts) say what they need and what they check; the
  * harness builds or finds the image, makes a per-run SSH key and puts it into the scenario's Ignition config, boots,
  * waits for SSH, runs the scenario's checks, then the machine checks every test gets (console failure patterns,
  * `systemctl is-system-running --wait`, `systemctl --failed`), and collects console.txt and journal.txt into
@@ -18,6 +18,9 @@ import { ensureBaseline, type BaselineImage } from './baseline.js';
 import { Vm, VmError, type VmSpec } from './vm.js';
 import { freePort } from './net.js';
 import { readMeta } from '../ostree/builds.js';
+import { forwardedHostPort, injectSshKey, scenarioNetwork, type CheckResult, type IgnitionConfig, type Scenario, type ScenarioResult, type SetupContext, type TestContext, type TestReport } from './scenario.js';
+
+export * from './scenario.js';
 
 /* ---------- the image build, injected (images/ buildImage after the merge) ---------- */
 
@@ -50,160 +53,6 @@ export function latestBuildImage(buildsDir: string): HarnessImage & { buildId: s
   const path = isAbsolute(rel) ? rel : join(dir, rel);
   if (!existsSync(path)) throw new UserError(`the latest build's qemu image is missing: ${path}`, 'run fcos build again');
   return { path, format: path.endsWith('.qcow2') ? 'qcow2' : 'raw', buildId: meta.buildid ?? 'latest' };
-}
-
-/* ---------- scenarios ---------- */
-
-export type IgnitionConfig = Record<string, unknown> & { ignition: { version: string } };
-
-export interface ScenarioNeeds {
-  /** An fcos image (built from the scenario's config) or the plain Debian baseline (direct kernel boot). */
-  image: 'fcos' | 'baseline';
-  firmware?: Firmware;
-  memoryMiB?: number;
-  /** Extra kernel arguments (baseline: direct kernel boot only). */
-  appendKargs?: string;
-  /** Guest TCP ports the host reaches through QEMU hostfwd on 127.0.0.1 (free host ports; ctx.hostPort(guest)). */
-  forwardPorts?: number[];
-  /**
-   * QEMU user networking with restrict=on: the guest reaches nothing outside (no Internet, not even the host's
-   * 10.0.2.2, so ctx.serve is unusable); only the forwarded ports (SSH, forwardPorts) come in.
-   */
-  restrictNetwork?: boolean;
-  /** QEMU exits when the guest reboots (-no-reboot): the scenario powers it on again (a cold boot, faster under TCG). */
-  noReboot?: boolean;
-}
-
-/** The VM network a scenario's needs ask for, given a host port for each of needs.forwardPorts (pure). */
-export function scenarioNetwork(needs: ScenarioNeeds, hostPorts: readonly number[]): Pick<VmSpec, 'forwards' | 'restrict'> {
-  const guest = needs.forwardPorts ?? [];
-  if (hostPorts.length !== guest.length) throw new BugError(`${guest.length} forwarded port(s) but ${hostPorts.length} host port(s)`);
-  if (new Set(guest).size !== guest.length) throw new BugError(`forwardPorts lists a port twice: ${guest.join(', ')}`);
-  if (guest.includes(22)) throw new BugError('guest port 22 is always forwarded (SSH)');
-  return {
-    ...(guest.length ? { forwards: guest.map((g, i) => ({ hostPort: hostPorts[i]!, guestPort: g })) } : {}),
-    ...(needs.restrictNetwork ? { restrict: true } : {}),
-  };
-}
-
-/** The host port forwarded to a guest TCP port of a VM. */
-export function forwardedHostPort(spec: Pick<VmSpec, 'forwards'>, guestPort: number): number {
-  const f = spec.forwards?.find((x) => x.guestPort === guestPort && (x.proto ?? 'tcp') === 'tcp');
-  if (!f) throw new BugError(`guest port ${guestPort} is not forwarded (forwarded: ${(spec.forwards ?? []).map((x) => x.guestPort).join(', ') || 'none'})`);
-  return f.hostPort;
-}
-
-export interface SetupContext {
-  /** Serve files to the guest from a host HTTP server; the guest reaches it at http://10.0.2.2:PORT/NAME. */
-  serve(files: Record<string, string | Buffer>, onRequest?: (path: string) => void): Promise<{ port: number; url: (name: string) => string }>;
-  outDir: string;
-}
-
-export interface Scenario {
-  name: string;
-  description: string;
-  needs: ScenarioNeeds;
-  /** How many boots it makes (planning: a TCG boot costs about a minute). */
-  boots: number;
-  timeoutMin?: number;
-  /** Excluded from a bare `fcos test` (harness self-tests on the baseline). */
-  selftest?: boolean;
-  /** Run only when named (it changes the builds dir: e.g. `upgrade` composes new versions into it). */
-  explicit?: boolean;
-  /** Boot does not reach SSH on purpose (the harness still reports it as a failure: a negative control). */
-  ignoreConsole?: RegExp[];
-  /** The Ignition config; the harness adds the run's SSH key for user core. */
-  ignition?: (ctx: SetupContext) => Promise<IgnitionConfig> | IgnitionConfig;
-  /** The checks. The first VM is booted and on SSH when this runs. */
-  run(ctx: TestContext): Promise<void>;
-}
-
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  seconds: number;
-  error?: string;
-  detail?: string;
-}
-
-export interface ScenarioResult {
-  name: string;
-  ok: boolean;
-  seconds: number;
-  /** QEMU launches, those started again after an early kernel crash included. */
-  boots: number;
-  /** Launches started again after an early TCG kernel crash (qemu/vm.ts isEarlyTcgCrash). */
-  earlyCrashes?: string[];
-  dir: string;
-  console: string;
-  journal?: string;
-  image?: string;
-  checks: CheckResult[];
-}
-
-export interface TestReport {
-  ok: boolean;
-  passed: number;
-  failed: number;
-  scenarios: ScenarioResult[];
-}
-
-export interface BootOptions {
-  /** Sub-directory name for this VM's files (console.txt...). Default: the scenario dir for the first VM. */
-  name: string;
-  ignition?: IgnitionConfig;
-  /** Console patterns that are not failures for this VM. */
-  ignoreConsole?: RegExp[];
-}
-
-export interface TestContext {
-  scenario: Scenario;
-  /** The first VM, booted and on SSH. */
-  vm: Vm;
-  /** The host port (on 127.0.0.1) forwarded to a guest port listed in needs.forwardPorts, on the first VM. */
-  hostPort(guestPort: number): number;
-  outDir: string;
-  sshKey: string;
-  sshPubKey: string;
-  /** Run one named check; a failing check is recorded and the scenario goes on. Returns whether it passed. */
-  check(name: string, fn: () => Promise<string | void>): Promise<boolean>;
-  /** Start another VM of the same image (with another config); not waited for. Killed at the end. */
-  boot(opts: BootOptions): Promise<Vm>;
-  serve: SetupContext['serve'];
-  log(msg: string): void;
-  /** The builds directory the image came from (scenarios that compose new versions into it). */
-  buildsDir: string;
-}
-
-/** The sudoers drop-in tests rely on (FCOS ships the same for its wheel group); added by injectSshKey. */
-export const TEST_SUDOERS = { path: '/etc/sudoers.d/fcos-test-core', line: 'core ALL=(ALL) NOPASSWD: ALL\n' };
-
-/**
- * Put the run's SSH key into a config for user core (added if absent), and, unless `sudo: false`, a sudoers
- * drop-in giving core passwordless sudo: the checks and the journal collection need root, whatever the image's
- * sudo policy is.
- */
-export function injectSshKey(config: IgnitionConfig, pubKey: string, opts: { sudo?: boolean } = {}): IgnitionConfig {
-  const c = JSON.parse(JSON.stringify(config)) as IgnitionConfig & {
-    passwd?: { users?: { name: string; sshAuthorizedKeys?: string[]; groups?: string[] }[] };
-    storage?: { files?: { path: string }[] };
-  };
-  if (opts.sudo ?? true) {
-    c.storage ??= {};
-    c.storage.files ??= [];
-    if (!c.storage.files.some((f) => f.path === TEST_SUDOERS.path)) {
-      c.storage.files.push({ path: TEST_SUDOERS.path, mode: 0o440, contents: { source: `data:,${encodeURIComponent(TEST_SUDOERS.line)}` } } as { path: string });
-    }
-  }
-  c.passwd ??= {};
-  c.passwd.users ??= [];
-  let core = c.passwd.users.find((u) => u.name === 'core');
-  if (!core) {
-    core = { name: 'core' };
-    c.passwd.users.unshift(core);
-  }
-  core.sshAuthorizedKeys = [...new Set([...(core.sshAuthorizedKeys ?? []), pubKey])];
-  return c;
 }
 
 export interface HarnessOptions {
@@ -252,200 +101,252 @@ export async function runScenarios(opts: HarnessOptions): Promise<TestReport> {
   return { ok: passed === results.length, passed, failed: results.length - passed, scenarios: results };
 }
 
+/** One scenario's run: what its steps below share (the results, the HTTP servers and VMs to stop, the key). */
+interface ScenarioRun {
+  s: Scenario;
+  opts: HarnessOptions;
+  outDir: string;
+  result: ScenarioResult;
+  checks: CheckResult[];
+  servers: Server[];
+  vms: Vm[];
+  /** The scenario's own state for this run (Scenario.state). */
+  state: object;
+  sshKey: string;
+  sshPubKey: string;
+  /** The VM settings every boot of this run shares (the image, the key, memory …), once the image is known. */
+  common?: Omit<VmSpec, 'name' | 'dir'>;
+}
+
 async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, harnessKey: string, harnessPub: string): Promise<ScenarioResult> {
   const t0 = Date.now();
   const outDir = join(outRoot, s.name);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const checks: CheckResult[] = [];
-  const servers: Server[] = [];
-  const vms: Vm[] = [];
   const result: ScenarioResult = { name: s.name, ok: false, seconds: 0, boots: 0, dir: outDir, console: join(outDir, 'console.txt'), checks };
-
-  const record = async (name: string, fn: () => Promise<string | void>): Promise<boolean> => {
-    const c0 = Date.now();
-    try {
-      const detail = await fn();
-      checks.push({ name, ok: true, seconds: (Date.now() - c0) / 1000, ...(detail ? { detail } : {}) });
-      return true;
-    } catch (e) {
-      checks.push({ name, ok: false, seconds: (Date.now() - c0) / 1000, error: errText(e) });
-      return false;
-    }
-  };
-
-  const serve: SetupContext['serve'] = async (files, onRequest) => {
-    const server = createServer((req, res) => {
-      const name = decodeURIComponent((req.url ?? '/').split('?')[0]!.replace(/^\/+/, ''));
-      onRequest?.(name);
-      const body = files[name];
-      if (body === undefined) {
-        res.writeHead(404).end('not found\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body) }).end(body);
-    });
-    servers.push(server);
-    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : 0;
-    return { port, url: (name: string) => `http://10.0.2.2:${port}/${name}` };
-  };
+  const r: ScenarioRun = { s, opts, outDir, result, checks, servers: [], vms: [], state: s.state?.() ?? {}, sshKey: harnessKey, sshPubKey: harnessPub };
 
   await withCleanup(async (cleanup) => {
     cleanup.push('stop the HTTP servers', () => {
-      for (const sv of servers) sv.close();
+      for (const sv of r.servers) sv.close();
     });
     try {
-      // 1. The image and the key.
-      let baseVmSpec: Omit<VmSpec, 'name' | 'dir'>;
-      let sshKey = harnessKey;
-      let sshPubKey = harnessPub;
-      const setup: SetupContext = { serve, outDir };
-      let config: IgnitionConfig | undefined;
-      const writeConfig = (file: string, c: IgnitionConfig): string => {
-        const p = join(outDir, file);
-        writeFileSync(p, JSON.stringify(injectSshKey(c, sshPubKey), null, 2) + '\n');
-        return p;
-      };
-      const buildFor = async (ignPath: string): Promise<HarnessImage> =>
-        opts.build ? opts.build({ ignition: ignPath, firmware: s.needs.firmware ?? 'bios', buildsDir: opts.buildsDir }) : latestBuildImage(opts.buildsDir);
-
-      if (s.needs.image === 'baseline') {
-        const b = await (opts.baseline ?? (() => ensureBaseline()))();
-        sshKey = b.sshKey;
-        sshPubKey = readFileSync(b.sshKey + '.pub', 'utf8').trim();
-        result.image = b.disk;
-        baseVmSpec = {
-          disk: { path: b.disk, format: b.diskFormat },
-          kernelBoot: { kernel: b.kernel, initrd: b.initrd, append: [b.append, s.needs.appendKargs].filter(Boolean).join(' ') },
-          ssh: { key: sshKey },
-        };
-      } else {
-        config = s.ignition ? await s.ignition(setup) : { ignition: { version: '3.3.0' } };
-        const ign = writeConfig('config.ign', config);
-        const img = await buildFor(ign);
-        result.image = img.path;
-        baseVmSpec = { disk: { path: img.path, format: img.format }, ignition: ign, firmware: s.needs.firmware, ssh: { key: sshKey } };
-      }
-      const common = { ...baseVmSpec, memoryMiB: s.needs.memoryMiB, noReboot: s.needs.noReboot, cleanup: cleanup as Cleanup };
-
-      const bootVm = async (name: string, dir: string, extra: Partial<VmSpec> = {}): Promise<Vm> => {
-        const hostPorts = await Promise.all((s.needs.forwardPorts ?? []).map(() => freePort()));
-        const net = scenarioNetwork(s.needs, hostPorts);
-        const vm = await Vm.start({ ...common, ...net, ...extra, name: `${s.name}-${name}`, dir, ignoreConsole: [...(s.ignoreConsole ?? []), ...(extra.ignoreConsole ?? [])] });
-        vms.push(vm);
-        return vm;
-      };
-
-      // 2. First boot, SSH.
-      const vm = await bootVm('1', outDir);
-      const sshTimeout = (opts.sshTimeoutSec ?? 600) * 1000;
-      const up = await record('boot and reach SSH', async () => {
-        await vm.waitForSsh(sshTimeout);
-        return `SSH up (accel ${vm.accel})`;
-      });
-      if (!up) {
-        // Keep what there is: try SSH a little longer, ignoring console failures, for the journal.
-        await collectJournal(vm, outDir, result, 60_000);
-        if (result.journal && !vm.exited) {
-          // SSH came up after all: name the failed units in full (the console shortens them).
-          await record('system is running (no failed units)', async () => {
-            const units = (await vm.ssh('systemctl --failed --no-legend --plain --no-pager')).stdout.trim();
-            if (units) throw new CheckError(`failed units:\n${units}`);
-          });
-        }
-        return;
-      }
-
-      // 3. The scenario's checks, under its time-out.
-      const ctx: TestContext = {
-        scenario: s,
-        vm,
-        hostPort: (g) => forwardedHostPort(vm.spec, g),
-        outDir,
-        sshKey,
-        sshPubKey,
-        check: record,
-        boot: async (o) => {
-          const dir = join(outDir, o.name);
-          mkdirSync(dir, { recursive: true });
-          let extra: Partial<VmSpec> = { ignoreConsole: o.ignoreConsole };
-          if (o.ignition) {
-            const p = writeConfig(join(o.name, 'config.ign'), o.ignition);
-            if (s.needs.image === 'fcos') {
-              const img = opts.build ? await buildFor(p) : undefined;
-              extra = { ...extra, ignition: p, ...(img ? { disk: { path: img.path, format: img.format } } : {}) };
-            }
-          }
-          return bootVm(o.name, dir, extra);
-        },
-        serve,
-        log: (m) => info(`    ${m}`),
-        buildsDir: resolve(opts.buildsDir),
-      };
-      const timeoutMs = (s.timeoutMin ?? 10) * 60_000;
-      let timer: NodeJS.Timeout | undefined;
-      await record('scenario checks finished in time', () =>
-        Promise.race([
-          s.run(ctx).then(() => undefined),
-          new Promise<never>((_, rej) => {
-            timer = setTimeout(() => rej(new CheckError(`scenario ${s.name} timed out after ${s.timeoutMin ?? 10} min`)), timeoutMs);
-          }),
-        ]).finally(() => clearTimeout(timer)),
-      );
-
-      // 4. Machine checks on the first VM (kola): the system settles, no failed units, no console failures.
-      if (!vm.exited) {
-        await record('system is running (no failed units)', async () => {
-          const st = await vm.ssh('timeout 300 systemctl is-system-running --wait', { timeoutMs: 320_000 });
-          const state = st.stdout.trim();
-          const failed = await vm.ssh('systemctl --failed --no-legend --plain --no-pager');
-          const units = failed.stdout.trim();
-          if (units) throw new CheckError(`failed units:\n${units}`);
-          if (state !== 'running') throw new CheckError(`systemctl is-system-running: ${state || st.stderr.trim()}`);
-          return state;
-        });
-        await collectJournal(vm, outDir, result, 30_000);
-      } else {
-        // QEMU is gone (it died, or a scenario powered it off and left it off): the machine checks cannot run, and
-        // a scenario whose machine cannot be checked has not passed.
-        checks.push({
-          name: 'system is running (no failed units)',
-          ok: false,
-          seconds: 0,
-          error: `the VM was not running for the machine checks (${vm.failed ? errText(vm.failed).split('\n')[0] : 'QEMU exited'})`,
-        });
-      }
+      await bootAndCheck(r, cleanup);
     } catch (e) {
       checks.push({ name: 'harness', ok: false, seconds: 0, error: errText(e) });
     } finally {
-      // Console failures of every VM that was not expected to fail count (a VM's own check handles expected ones).
-      for (const v of vms) {
-        await v.kill().catch(() => undefined);
-      }
-      const seen = vms.flatMap((v) => v.scanner.failures.map((f) => ({ vm: v.spec.name, f })));
-      const firstVm = vms[0];
-      if (firstVm) {
-        const own: ConsoleFailure[] = firstVm.scanner.failures;
-        checks.push({
-          name: 'console shows no failure',
-          ok: own.length === 0,
-          seconds: 0,
-          ...(own.length ? { error: own.map(describeFailure).join('\n') } : {}),
-        });
-      }
-      if (seen.length) writeFileSync(join(outDir, 'console-failures.txt'), seen.map((x) => `${x.vm}: ${describeFailure(x.f)}`).join('\n') + '\n');
+      await stopVms(r);
     }
   });
   // Boots are QEMU launches (a cold reboot or a power-on after a cut starts QEMU again), not what a scenario says.
-  result.boots = vms.reduce((n, v) => n + v.launches, 0);
+  result.boots = r.vms.reduce((n, v) => n + v.launches, 0);
   // Launches started again after an early TCG kernel crash (Vm.earlyCrashes): counted in boots, named here.
-  const early = vms.flatMap((v) => v.earlyCrashes.map((c) => `${v.spec.name}: ${c}`));
+  const early = r.vms.flatMap((v) => v.earlyCrashes.map((c) => `${v.spec.name}: ${c}`));
   if (early.length) result.earlyCrashes = early;
   result.seconds = (Date.now() - t0) / 1000;
   result.ok = checks.length > 0 && checks.every((c) => c.ok);
   return result;
+}
+
+/** Run one named check into the run's results; a failure is recorded, not thrown. Returns whether it passed. */
+async function recordCheck(r: ScenarioRun, name: string, fn: () => Promise<string | void>): Promise<boolean> {
+  const c0 = Date.now();
+  try {
+    const detail = await fn();
+    r.checks.push({ name, ok: true, seconds: (Date.now() - c0) / 1000, ...(detail ? { detail } : {}) });
+    return true;
+  } catch (e) {
+    r.checks.push({ name, ok: false, seconds: (Date.now() - c0) / 1000, error: errText(e) });
+    return false;
+  }
+}
+
+/** A host HTTP server for the guest (http://10.0.2.2:PORT/NAME), stopped at the end of the run. */
+async function serveFiles(r: ScenarioRun, files: Record<string, string | Buffer>, onRequest?: (path: string) => void): Promise<{ port: number; url: (name: string) => string }> {
+  const server = createServer((req, res) => {
+    const name = decodeURIComponent((req.url ?? '/').split('?')[0]!.replace(/^\/+/, ''));
+    onRequest?.(name);
+    const body = files[name];
+    if (body === undefined) {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  r.servers.push(server);
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { port, url: (name: string) => `http://10.0.2.2:${port}/${name}` };
+}
+
+/** A config with the run's SSH key, written into the scenario's directory; returns its path. */
+function writeConfig(r: ScenarioRun, file: string, c: IgnitionConfig): string {
+  const p = join(r.outDir, file);
+  writeFileSync(p, JSON.stringify(injectSshKey(c, r.sshPubKey), null, 2) + '\n');
+  return p;
+}
+
+async function buildFor(r: ScenarioRun, ignPath: string): Promise<HarnessImage> {
+  const { opts, s } = r;
+  return opts.build ? opts.build({ ignition: ignPath, firmware: s.needs.firmware ?? 'bios', buildsDir: opts.buildsDir }) : latestBuildImage(opts.buildsDir);
+}
+
+/** 1. The image and the key: the baseline (its own key, direct kernel boot) or an fcos image for the scenario's config. */
+async function prepareImage(r: ScenarioRun, cleanup: Cleanup): Promise<void> {
+  const { s, opts } = r;
+  let base: Omit<VmSpec, 'name' | 'dir'>;
+  if (s.needs.image === 'baseline') {
+    const b = await (opts.baseline ?? (() => ensureBaseline()))();
+    r.sshKey = b.sshKey;
+    r.sshPubKey = readFileSync(b.sshKey + '.pub', 'utf8').trim();
+    r.result.image = b.disk;
+    base = {
+      disk: { path: b.disk, format: b.diskFormat },
+      kernelBoot: { kernel: b.kernel, initrd: b.initrd, append: [b.append, s.needs.appendKargs].filter(Boolean).join(' ') },
+      ssh: { key: r.sshKey },
+    };
+  } else {
+    const setup: SetupContext = { serve: (files, onRequest) => serveFiles(r, files, onRequest), outDir: r.outDir, state: r.state };
+    const config = s.ignition ? await s.ignition(setup) : { ignition: { version: '3.3.0' } };
+    const ign = writeConfig(r, 'config.ign', config);
+    const img = await buildFor(r, ign);
+    r.result.image = img.path;
+    base = { disk: { path: img.path, format: img.format }, ignition: ign, firmware: s.needs.firmware, ssh: { key: r.sshKey } };
+  }
+  r.common = { ...base, memoryMiB: s.needs.memoryMiB, noReboot: s.needs.noReboot, cleanup };
+}
+
+/** Start a VM of the run's image (its network as the scenario needs it); killed at the end of the run. */
+async function bootVm(r: ScenarioRun, name: string, dir: string, extra: Partial<VmSpec> = {}): Promise<Vm> {
+  const { s } = r;
+  if (!r.common) throw new BugError('bootVm before prepareImage');
+  const hostPorts = await Promise.all((s.needs.forwardPorts ?? []).map(() => freePort()));
+  const net = scenarioNetwork(s.needs, hostPorts);
+  const vm = await Vm.start({ ...r.common, ...net, ...extra, name: `${s.name}-${name}`, dir, ignoreConsole: [...(s.ignoreConsole ?? []), ...(extra.ignoreConsole ?? [])] });
+  r.vms.push(vm);
+  return vm;
+}
+
+/** The image, the first boot and SSH, the scenario's checks, then the machine checks. */
+async function bootAndCheck(r: ScenarioRun, cleanup: Cleanup): Promise<void> {
+  await prepareImage(r, cleanup);
+  // 2. First boot, SSH.
+  const vm = await bootVm(r, '1', r.outDir);
+  const sshTimeout = (r.opts.sshTimeoutSec ?? 600) * 1000;
+  const up = await recordCheck(r, 'boot and reach SSH', async () => {
+    await vm.waitForSsh(sshTimeout);
+    return `SSH up (accel ${vm.accel})`;
+  });
+  if (!up) return noSsh(r, vm);
+  // 3. The scenario's checks, under its time-out.
+  await scenarioChecks(r, testContext(r, vm));
+  // 4. Machine checks on the first VM (kola): the system settles, no failed units, no console failures.
+  await machineChecks(r, vm);
+}
+
+/** SSH never came up: keep what there is (try SSH a little longer, ignoring console failures, for the journal). */
+async function noSsh(r: ScenarioRun, vm: Vm): Promise<void> {
+  await collectJournal(vm, r.outDir, r.result, 60_000);
+  if (r.result.journal && !vm.exited) {
+    // SSH came up after all: name the failed units in full (the console shortens them).
+    await recordCheck(r, 'system is running (no failed units)', async () => {
+      const units = (await vm.ssh('systemctl --failed --no-legend --plain --no-pager')).stdout.trim();
+      if (units) throw new CheckError(`failed units:\n${units}`);
+    });
+  }
+}
+
+/** What a scenario's run() gets: the first VM, checks, more VMs, HTTP servers, its state. */
+function testContext(r: ScenarioRun, vm: Vm): TestContext {
+  const { s, outDir, opts } = r;
+  return {
+    scenario: s,
+    vm,
+    hostPort: (g) => forwardedHostPort(vm.spec, g),
+    outDir,
+    sshKey: r.sshKey,
+    sshPubKey: r.sshPubKey,
+    check: (name, fn) => recordCheck(r, name, fn),
+    boot: async (o) => {
+      const dir = join(outDir, o.name);
+      mkdirSync(dir, { recursive: true });
+      let extra: Partial<VmSpec> = { ignoreConsole: o.ignoreConsole };
+      if (o.ignition) {
+        const p = writeConfig(r, join(o.name, 'config.ign'), o.ignition);
+        if (s.needs.image === 'fcos') {
+          const img = opts.build ? await buildFor(r, p) : undefined;
+          extra = { ...extra, ignition: p, ...(img ? { disk: { path: img.path, format: img.format } } : {}) };
+        }
+      }
+      return bootVm(r, o.name, dir, extra);
+    },
+    serve: (files, onRequest) => serveFiles(r, files, onRequest),
+    log: (m) => info(`    ${m}`),
+    buildsDir: resolve(opts.buildsDir),
+    state: r.state,
+  };
+}
+
+/** The scenario's run() as one check, failed when it does not end within the scenario's time-out. */
+async function scenarioChecks(r: ScenarioRun, ctx: TestContext): Promise<void> {
+  const { s } = r;
+  const timeoutMs = (s.timeoutMin ?? 10) * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  await recordCheck(r, 'scenario checks finished in time', () =>
+    Promise.race([
+      s.run(ctx).then(() => undefined),
+      new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(new CheckError(`scenario ${s.name} timed out after ${s.timeoutMin ?? 10} min`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer)),
+  );
+}
+
+/** kola's machine checks on the first VM: the system settles with no failed unit; then the journal is collected. */
+async function machineChecks(r: ScenarioRun, vm: Vm): Promise<void> {
+  if (vm.exited) {
+    // QEMU is gone (it died, or a scenario powered it off and left it off): the machine checks cannot run, and
+    // a scenario whose machine cannot be checked has not passed.
+    r.checks.push({
+      name: 'system is running (no failed units)',
+      ok: false,
+      seconds: 0,
+      error: `the VM was not running for the machine checks (${vm.failed ? errText(vm.failed).split('\n')[0] : 'QEMU exited'})`,
+    });
+    return;
+  }
+  await recordCheck(r, 'system is running (no failed units)', async () => {
+    const st = await vm.ssh('timeout 300 systemctl is-system-running --wait', { timeoutMs: 320_000 });
+    const state = st.stdout.trim();
+    const failed = await vm.ssh('systemctl --failed --no-legend --plain --no-pager');
+    const units = failed.stdout.trim();
+    if (units) throw new CheckError(`failed units:\n${units}`);
+    if (state !== 'running') throw new CheckError(`systemctl is-system-running: ${state || st.stderr.trim()}`);
+    return state;
+  });
+  await collectJournal(vm, r.outDir, r.result, 30_000);
+}
+
+/** Kill every VM; the first VM's console failures are a check, every VM's go into console-failures.txt. */
+async function stopVms(r: ScenarioRun): Promise<void> {
+  // Console failures of every VM that was not expected to fail count (a VM's own check handles expected ones).
+  for (const v of r.vms) {
+    await v.kill().catch(() => undefined);
+  }
+  const seen = r.vms.flatMap((v) => v.scanner.failures.map((f) => ({ vm: v.spec.name, f })));
+  const firstVm = r.vms[0];
+  if (firstVm) {
+    const own: ConsoleFailure[] = firstVm.scanner.failures;
+    r.checks.push({
+      name: 'console shows no failure',
+      ok: own.length === 0,
+      seconds: 0,
+      ...(own.length ? { error: own.map(describeFailure).join('\n') } : {}),
+    });
+  }
+  if (seen.length) writeFileSync(join(r.outDir, 'console-failures.txt'), seen.map((x) => `${x.vm}: ${describeFailure(x.f)}`).join('\n') + '\n');
 }
 
 /** Console failures after which SSH never comes up: no point waiting for it to collect the journal. */

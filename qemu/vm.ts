@@ -2,132 +2,43 @@
  * The VM runner: start QEMU in the background from buildQemuArgs(), stream the serial console into
  * `<dir>/console.txt` and scan it for failures as it grows, wait for SSH (or a console marker), run commands over
  * SSH, reboot (a new boot_id proves it), shut down (QMP system_powerdown) or kill. Everything has a time-out, and a
- * console failure or an unexpected QEMU exit makes every wait fail at once.
+ * console failure or an unexpected QEMU exit makes every wait fail at once. What a launch prepares and the VM's
+ * spec: qemu/vm-spec.ts (re-exported here).
  */
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { CheckError, ExternalError, InterruptedError, UserError, toFcosError } from '../lib/errors.js';
+import { ExternalError, InterruptedError, UserError, toFcosError } from '../lib/errors.js';
 import { abortSignal, interrupted } from '../lib/signals.js';
-import { run, spawnProcess, tail, type ProcessHandle } from '../lib/run.js';
+import { spawnProcess, tail, type ProcessHandle } from '../lib/run.js';
 import { debug, info } from '../lib/log.js';
-import type { Cleanup } from '../lib/signals.js';
-import { buildQemuArgs, OVMF_CODE, OVMF_VARS, type Accel, type Firmware, type KernelBoot, type NicSpec, type PortForward, type QemuConfig } from './args.js';
+import { buildQemuArgs, type Accel, type QemuConfig } from './args.js';
 import { ConsoleScanner, describeFailure, type ConsoleFailure } from './console.js';
-import { detectAccel, type AccelRequest } from './kvm.js';
+import { detectAccel } from './kvm.js';
 import { freePort, portIsFree } from './net.js';
 import { qmpExecute } from './qmp.js';
 import { sshCommandLine, sshExec, type SshResult, type SshTarget } from './ssh.js';
+import {
+  expectGuestFailure,
+  isEarlyTcgCrash,
+  launchConfig,
+  prepareDisk,
+  prepareOvmf,
+  qmpPath,
+  recordLaunch,
+  safeRead,
+  VmError,
+  type LaunchDisk,
+  type VmInfo,
+  type VmSpec,
+} from './vm-spec.js';
 
-export interface VmSpec {
-  /** Short name (QEMU -name, messages). */
-  name: string;
-  /** Where console.txt, the overlay, OVMF vars and the QMP socket go. */
-  dir: string;
-  /** The boot disk image. Booted through a qcow2 overlay (the image stays pristine) unless persist. */
-  disk?: { path: string; format?: 'qcow2' | 'raw' };
-  /** Write to the image itself (no overlay). */
-  persist?: boolean;
-  /** Keep an existing overlay (and OVMF vars) in dir: a second boot of the same machine. */
-  reuseOverlay?: boolean;
-  kernelBoot?: KernelBoot;
-  ignition?: string;
-  firmware?: Firmware;
-  machine?: 'q35' | 'pc';
-  memoryMiB?: number;
-  cpus?: number;
-  accel?: AccelRequest;
-  ssh: { key: string; user?: string; port?: number };
-  forwards?: PortForward[];
-  restrict?: boolean;
-  guestfwd?: string[];
-  netboot?: { tftp?: string; bootfile?: string };
-  /** MAC address of the first NIC (PXE: per-machine configs are picked by MAC). */
-  mac?: string;
-  /** Create this empty qcow2 disk (GiB) in dir when there is no image: a machine to install to. */
-  emptyDiskGiB?: number;
-  extraNics?: NicSpec[];
-  /** The serial console on the terminal too (interactive). */
-  console?: boolean;
-  /** QEMU outlives fcos. */
-  detach?: boolean;
-  /** Console lines matching these are not failures. */
-  ignoreConsole?: RegExp[];
-  noReboot?: boolean;
-  extraArgs?: string[];
-  /** Registered: kill the VM on failure or Ctrl-C. */
-  cleanup?: Cleanup;
-  /** On Ctrl-C, power the guest off through QMP instead of killing QEMU (fcos run). */
-  gracefulOnAbort?: boolean;
-}
-
-export interface VmInfo {
-  name: string;
-  pid: number;
-  accel: Accel;
-  sshPort: number;
-  sshCommand: string;
-  qmpSocket: string;
-  console: string;
-  dir: string;
-  overlay?: string;
-  command: string;
-}
-
-/** A boot that went wrong: what the console showed (or why QEMU stopped), with the console's tail. */
-export class VmError extends ExternalError {
-  constructor(
-    message: string,
-    command: string,
-    consoleTail: string,
-    readonly consoleFailure?: ConsoleFailure,
-    hint?: string,
-  ) {
-    super(message, command, undefined, consoleTail, hint);
-  }
-}
+export * from './vm-spec.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Tests count boots as QEMU launches: with $FCOS_BOOT_LOG set, every QEMU start appends one JSON line
- * ({t, vm, pid}) to that file, whichever process (vitest, `fcos test`, `fcos cluster up`) started it.
- */
-export function recordLaunch(vm: string, pid: number, file = process.env.FCOS_BOOT_LOG): void {
-  if (!file) return;
-  try {
-    appendFileSync(file, JSON.stringify({ t: Date.now(), vm, pid }) + '\n');
-  } catch {
-    /* a missing tmp dir must not stop a VM */
-  }
-}
-
-/** The rule behind Vm.sshFails, pure: exit 0 is "it succeeded", 255 is ssh's own failure, `want` pins the status. */
-export function expectGuestFailure(vm: string, command: string, r: SshResult, want?: number): SshResult {
-  if (r.exitCode === 255) throw new ExternalError(`ssh to VM ${vm} failed (exit 255): the command did not run`, command, 255, tail(r.stderr));
-  if (r.exitCode === 0) throw new CheckError(`${command}: succeeded in VM ${vm}, but it must fail${r.stdout.trim() ? `:\n${tail(r.stdout)}` : ''}`);
-  if (want !== undefined && r.exitCode !== want) throw new CheckError(`${command}: exit ${r.exitCode} in VM ${vm}, want ${want}:\n${tail(r.stderr || r.stdout)}`);
-  return r;
-}
-
 const RUN_INIT = /Run \/\S* as init process/;
-
-/**
- * A kernel oops from an int3 trap before the kernel ran /init: under multi-threaded TCG with -smp 2 the trixie kernel's
- * int3-based code patching occasionally races a stale translated block ("Oops: int3" in a timer path, then "Fatal
- * exception in interrupt"; seen in ~1 of 100 boots here). Only GRUB has run, so the disk is as it was: such a launch is
- * started again once. Any other failure, and this one after /init or a second time, fails the boot as before.
- */
-export function isEarlyTcgCrash(f: ConsoleFailure, initSeen: boolean): boolean {
-  return !initSeen && f.name === 'kernel oops' && /\bOops: int3\b/.test(f.line);
-}
-
-function qmpPath(dir: string, name: string): string {
-  const p = join(dir, 'qmp.sock');
-  // sun_path is 108 bytes.
-  return p.length < 100 ? p : join(tmpdir(), `fcos-qmp-${process.pid}-${name.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20)}-${Date.now() % 100000}.sock`);
-}
 
 export class Vm {
   readonly consolePath: string;
@@ -196,40 +107,9 @@ export class Vm {
     this.retriedLaunch = false;
     mkdirSync(s.dir, { recursive: true });
     this.accel = await detectAccel(s.accel);
-    let diskPath: string | undefined;
-    let diskFormat: 'qcow2' | 'raw' | undefined;
-    if (s.disk) {
-      const image = resolve(s.disk.path);
-      if (!existsSync(image)) throw new UserError(`disk image not found: ${image}`);
-      const fmt = s.disk.format ?? (image.endsWith('.qcow2') ? 'qcow2' : 'raw');
-      if (s.persist) {
-        diskPath = image;
-        diskFormat = fmt;
-      } else {
-        this.overlay = join(s.dir, 'overlay.qcow2');
-        if (!(s.reuseOverlay && existsSync(this.overlay))) {
-          rmSync(this.overlay, { force: true });
-          await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', fmt, '-b', image, this.overlay], { purpose: 'create the VM disk overlay' });
-        }
-        diskPath = this.overlay;
-        diskFormat = 'qcow2';
-      }
-    }
-    if (!s.disk && s.emptyDiskGiB) {
-      diskPath = join(s.dir, 'disk.qcow2');
-      diskFormat = 'qcow2';
-      if (!(s.reuseOverlay && existsSync(diskPath))) {
-        rmSync(diskPath, { force: true });
-        await run('qemu-img', ['create', '-q', '-f', 'qcow2', diskPath, `${s.emptyDiskGiB}G`], { purpose: 'create the empty VM disk' });
-      }
-    }
-    let ovmf: QemuConfig['ovmf'];
-    if (s.firmware === 'uefi') {
-      if (!existsSync(OVMF_CODE)) throw new UserError(`UEFI firmware not found: ${OVMF_CODE}`, 'install it with: apt-get install ovmf');
-      const vars = join(s.dir, 'OVMF_VARS.fd');
-      if (!(s.reuseOverlay && existsSync(vars))) copyFileSync(OVMF_VARS, vars);
-      ovmf = { code: OVMF_CODE, vars };
-    }
+    const disk = await prepareDisk(s);
+    if (disk.overlay) this.overlay = disk.overlay;
+    const ovmf = prepareOvmf(s);
     if (!s.reuseOverlay || !existsSync(this.consolePath)) writeFileSync(this.consolePath, '');
     else {
       this.offset = readFileSync(this.consolePath).length;
@@ -237,58 +117,7 @@ export class Vm {
     this.qmpSocket = qmpPath(s.dir, s.name);
     const userPort = s.ssh.port;
     if (userPort && !(await portIsFree(userPort))) throw new UserError(`port ${userPort} on 127.0.0.1 is in use`, 'pick another --ssh-port or leave it out');
-
-    for (let attempt = 1; ; attempt++) {
-      this.sshPort = userPort || (await freePort());
-      rmSync(this.qmpSocket, { force: true });
-      const config: QemuConfig = {
-        name: `fcos-${s.name}`,
-        accel: this.accel,
-        machine: s.machine,
-        memoryMiB: s.memoryMiB,
-        cpus: s.cpus,
-        firmware: s.firmware,
-        ovmf,
-        disks: diskPath ? [{ path: diskPath, format: diskFormat }] : [],
-        kernelBoot: s.kernelBoot,
-        ignition: s.ignition ? resolve(s.ignition) : undefined,
-        nics: [
-          {
-            kind: 'user',
-            forwards: [{ hostPort: this.sshPort, guestPort: 22 }, ...(s.forwards ?? [])],
-            restrict: s.restrict,
-            guestfwd: s.guestfwd,
-            tftp: s.netboot?.tftp,
-            bootfile: s.netboot?.bootfile,
-            ...(s.mac ? { mac: s.mac } : {}),
-          },
-          ...(s.extraNics ?? []),
-        ],
-        netboot: !!s.netboot,
-        serial: { logFile: this.consolePath, stdio: s.console },
-        qmpSocket: this.qmpSocket,
-        noReboot: s.noReboot,
-        extraArgs: s.extraArgs,
-      };
-      const args = buildQemuArgs(config);
-      this.proc = await spawnProcess('qemu-system-x86_64', args, {
-        purpose: `QEMU (${s.name})`,
-        inheritStdio: s.console,
-        detached: s.detach ? { logFile: join(s.dir, 'qemu.log') } : undefined,
-        killOnAbort: !s.detach && !s.gracefulOnAbort,
-        ownProcessGroup: !!s.gracefulOnAbort && !s.console,
-      });
-      this.command = this.proc.command;
-      writeFileSync(join(s.dir, 'qemu-command.txt'), this.command + '\n');
-      // A port taken between picking and binding makes QEMU exit at once: pick another.
-      const early = await Promise.race([this.proc.exited, sleep(700).then(() => undefined)]);
-      if (early) {
-        const out = this.proc.outputTail() + (s.detach ? safeRead(join(s.dir, 'qemu.log')) : '');
-        if (!userPort && attempt < 4 && /host forwarding rule|Address already in use/i.test(out)) continue;
-        throw new ExternalError(`QEMU (${s.name}) failed to start`, this.command, early.exitCode ?? undefined, tail(out));
-      }
-      break;
-    }
+    await this.spawnQemu(disk, ovmf, userPort);
     this.launches++;
     recordLaunch(s.name, this.proc.pid);
     s.cleanup?.push(`stop VM ${s.name}`, () => this.kill());
@@ -300,6 +129,41 @@ export class Vm {
     });
     this.tailTimer = setInterval(() => void this.pump(), 250);
     debug(`VM ${s.name}: pid ${this.proc.pid}, ssh port ${this.sshPort}, accel ${this.accel}`);
+  }
+
+  /** Start QEMU; a port taken between picking and binding makes QEMU exit at once: pick another (up to 4 tries). */
+  private async spawnQemu(disk: LaunchDisk, ovmf: QemuConfig['ovmf'], userPort: number | undefined): Promise<void> {
+    const s = this.spec;
+    for (let attempt = 1; ; attempt++) {
+      this.sshPort = userPort || (await freePort());
+      rmSync(this.qmpSocket, { force: true });
+      const config = launchConfig(s, { accel: this.accel, ovmf, disk, sshPort: this.sshPort, consolePath: this.consolePath, qmpSocket: this.qmpSocket });
+      const args = buildQemuArgs(config);
+      this.proc = await spawnProcess('qemu-system-x86_64', args, {
+        purpose: `QEMU (${s.name})`,
+        inheritStdio: s.console,
+        detached: s.detach ? { logFile: join(s.dir, 'qemu.log') } : undefined,
+        killOnAbort: !s.detach && !s.gracefulOnAbort,
+        ownProcessGroup: !!s.gracefulOnAbort && !s.console,
+      });
+      this.command = this.proc.command;
+      writeFileSync(join(s.dir, 'qemu-command.txt'), this.command + '\n');
+      const early = await Promise.race([this.proc.exited, sleep(700).then(() => undefined)]);
+      if (!early) return;
+      const out = this.proc.outputTail() + (s.detach ? safeRead(join(s.dir, 'qemu.log')) : '');
+      if (!userPort && attempt < 4 && /host forwarding rule|Address already in use/i.test(out)) continue;
+      throw new ExternalError(`QEMU (${s.name}) failed to start`, this.command, early.exitCode ?? undefined, tail(out));
+    }
+  }
+
+  /** QEMU again on the same overlay, OVMF vars and SSH port (after it stopped), with a note in console.txt. */
+  private async relaunch(note: string): Promise<void> {
+    this.spec.cleanup?.forget(`stop VM ${this.spec.name}`);
+    this.stopping = false;
+    this.spec.reuseOverlay = true;
+    this.spec.ssh = { ...this.spec.ssh, port: this.sshPort };
+    writeFileSync(this.consolePath, `\n--- fcos: ${note} ---\n`, { flag: 'a' });
+    await this.launch();
   }
 
   /** Read what QEMU appended to console.txt and scan it. */
@@ -457,12 +321,7 @@ export class Vm {
     const before = await this.bootId();
     if (opts.cold) {
       await this.poweroff(Math.min(timeoutMs, 180_000));
-      this.spec.cleanup?.forget(`stop VM ${this.spec.name}`);
-      this.stopping = false;
-      this.spec.reuseOverlay = true;
-      this.spec.ssh = { ...this.spec.ssh, port: this.sshPort };
-      writeFileSync(this.consolePath, '\n--- fcos: power cycle (cold reboot) ---\n', { flag: 'a' });
-      await this.launch();
+      await this.relaunch('power cycle (cold reboot)');
       await this.waitForSsh(timeoutMs);
       const id = await this.bootId();
       if (id === before) throw new VmError(`VM ${this.spec.name}: boot_id unchanged after a power cycle`, this.command, this.consoleTail());
@@ -525,13 +384,8 @@ export class Vm {
     }
     await this.proc.exited;
     await this.stopTail();
-    this.spec.cleanup?.forget(`stop VM ${this.spec.name}`);
-    this.stopping = false;
-    this.spec.reuseOverlay = true;
-    this.spec.ssh = { ...this.spec.ssh, port: this.sshPort };
-    writeFileSync(this.consolePath, `\n--- fcos: started again after an early kernel crash (${f.line.slice(0, 80)}) ---\n`, { flag: 'a' });
     try {
-      await this.launch();
+      await this.relaunch(`started again after an early kernel crash (${f.line.slice(0, 80)})`);
       this.retriedLaunch = true;
     } catch (e) {
       this.fail(e instanceof Error ? e : toFcosError(e));
@@ -544,12 +398,7 @@ export class Vm {
   async powerOn(note = 'power on'): Promise<void> {
     if (!this.proc.exit) throw new VmError(`VM ${this.spec.name} is still running`, this.command, this.consoleTail());
     await this.stopTail();
-    this.spec.cleanup?.forget(`stop VM ${this.spec.name}`);
-    this.stopping = false;
-    this.spec.reuseOverlay = true;
-    this.spec.ssh = { ...this.spec.ssh, port: this.sshPort };
-    writeFileSync(this.consolePath, `\n--- fcos: ${note} ---\n`, { flag: 'a' });
-    await this.launch();
+    await this.relaunch(note);
   }
 
   /** Graceful power-off through QMP (ACPI); kill if it does not stop within timeoutMs. */
@@ -621,17 +470,4 @@ export class Vm {
     this.consoleFh = undefined;
     if (removeSocket && this.qmpSocket.startsWith(tmpdir())) rmSync(this.qmpSocket, { force: true });
   }
-}
-
-function safeRead(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/** Touch a file (for markers). */
-export function touch(p: string): void {
-  closeSync(openSync(p, 'a'));
 }

@@ -29,6 +29,8 @@ PKGS=(
   skopeo podman     # e2e: the same archives read by containers/image (skopeo inspect, podman load)
   etcd-client       # etcdctl: fcos cluster status/up, the etcd-cluster e2e test
   etcd-server       # bench/etcd: one local etcd next to the cluster
+  shellcheck        # tests: every shell file of the repository (test/unit/guest-scripts.test.ts)
+  bats              # tests: the guest scripts' unit tests (test/guest/*.bats)
 )
 
 missing=()

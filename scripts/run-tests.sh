@@ -4,6 +4,7 @@
 # "tests: N passed, N failed, N skipped". Exits non-zero when anything failed (see scripts/test-summary.mjs).
 # Arguments: the projects to run (default: unit e2e).
 set -uo pipefail
+# shellcheck disable=SC2164 # the repository root, which holds this script: cd cannot fail
 cd "$(dirname "$0")/.."
 mkdir -p tmp
 # Stale reports must never be summarised as this run's.

@@ -75,7 +75,7 @@ build_butane() {
   local tmp=$1
   mkdir "$tmp/mod"
   printf 'module fcos.local/butane-build\n\ngo 1.23\n\nrequire github.com/coreos/butane %s\n' "$BUTANE_VERSION" >"$tmp/mod/go.mod"
-  # shellcheck disable=SC2016 # the backquotes are Go comment text
+  # shellcheck disable=SC2016 # Go source text: the backquotes are Go's, not the shell's
   printf '%s\n' \
     '// Scratch module: pulls in what github.com/coreos/butane/internal needs, so `go mod tidy` records it.' \
     'package main' '' 'import (' '	_ "github.com/coreos/butane/config"' '	_ "github.com/spf13/pflag"' ')' '' 'func main() {}' \

@@ -2,7 +2,7 @@ import { Args, Flags } from '../oclif.js';
 import { BaseCommand } from '../base.js';
 import { buildsDir } from '../../lib/paths.js';
 import { runScenarios, type TestReport } from '../../qemu/harness.js';
-import { SCENARIOS, selectScenarios } from '../../qemu/scenarios/index.js';
+import { SCENARIOS, selectScenarios } from '../../test/scenarios/index.js';
 
 export default class Test extends BaseCommand {
   static override summary = 'run kola-style test scenarios in QEMU VMs';

@@ -4,7 +4,7 @@
  *   packages   kubelet.enabled adds K8S_REQUIRED_PACKAGES (containerd, runc, CNI plugins, …) unless listed
  *   binary     source go-module: ensureKubelet({version}) (built from the Go module proxy, cached);
  *              source url: fetchKubelet({url, sha256}) (cached by sha256). Warm: no subprocess.
- *   hash       the binary's identity (version, source, sha256, module hash, Go version) + ostree/overlay-k8s + the
+ *   hash       the binary's identity (version, source, sha256, module hash, Go version) + ostree/guest/overlay-k8s + the
  *              pause/hello sources and Go version → InputParts.kubelet; the manifest images' refs, configs and
  *              source contents → InputParts.images
  *   layout     installK8sPayload (overlay-k8s, /usr/bin/kubelet, pause + hello) and the manifest's images as OCI
@@ -69,7 +69,7 @@ export function kubeletRecord(b: KubeletBinary): KubeletRecord {
 
 /**
  * InputParts.kubelet: what decides the kubelet payload besides the manifest: the binary's identity, the files of
- * ostree/overlay-k8s, and the sources and Go version the pause/hello images are built from. Costs no subprocess
+ * ostree/guest/overlay-k8s, and the sources and Go version the pause/hello images are built from. Costs no subprocess
  * when Go's VERSION file is readable (the default toolchain and Debian's both have one).
  */
 export async function k8sPayloadDigest(b: KubeletBinary, opts: { goBin?: string; overlayDir?: string; imageSourcesDir?: string } = {}): Promise<string> {

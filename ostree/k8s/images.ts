@@ -17,7 +17,7 @@ import { buildOciImage, type OciImageResult } from './oci.js';
 
 export const PAUSE_IMAGE_NAME = 'localhost/fcos/pause';
 export const PAUSE_IMAGE_TAG = '3.10';
-/** The reference containerd's sandbox_image points at (ostree/overlay-k8s/etc/containerd/config.toml). */
+/** The reference containerd's sandbox_image points at (ostree/guest/overlay-k8s/etc/containerd/config.toml). */
 export const PAUSE_IMAGE = `${PAUSE_IMAGE_NAME}:${PAUSE_IMAGE_TAG}`;
 export const HELLO_IMAGE_NAME = 'localhost/fcos/hello';
 export const HELLO_IMAGE_TAG = '1';

@@ -1,6 +1,6 @@
 /**
  * Everything the image needs to run a standalone kubelet, put into a rootfs in one call (for compose):
- * - the files of ostree/overlay-k8s (containerd config, CNI config, kubelet config + unit, preload unit + scripts,
+ * - the files of ostree/guest/overlay-k8s (containerd config, CNI config, kubelet config + unit, preload unit + scripts,
  *   tmpfiles, presets, fcos-node.target and its wants links);
  * - the kubelet binary at /usr/bin/kubelet;
  * - the preloaded OCI archives (pause = the CRI sandbox image, hello = the demo HTTP server) in
@@ -22,12 +22,12 @@ import { applyOverlay } from '../layout.js';
 /** Debian packages the overlay relies on; compose should add them to the manifest when kubelet is enabled. */
 export const K8S_REQUIRED_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'openssl', 'tar'] as const;
 
-/** Absolute path of ostree/overlay-k8s, from the sources (vitest) or from dist/ (the built CLI). */
+/** Absolute path of ostree/guest/overlay-k8s, from the sources (vitest) or from dist/ (the built CLI). */
 export function overlayK8sDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '..', 'overlay-k8s'), join(here, '..', '..', '..', 'ostree', 'overlay-k8s')];
+  const candidates = [join(here, '..', 'guest', 'overlay-k8s'), join(here, '..', '..', '..', 'ostree', 'guest', 'overlay-k8s')];
   for (const c of candidates) if (existsSync(join(c, 'etc', 'kubernetes', 'kubelet.yaml'))) return c;
-  throw new BugError(`ostree/overlay-k8s not found (looked in ${candidates.join(', ')})`);
+  throw new BugError(`ostree/guest/overlay-k8s not found (looked in ${candidates.join(', ')})`);
 }
 
 /** Every path in the overlay, relative ("etc/containerd/config.toml"), sorted. */

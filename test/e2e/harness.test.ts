@@ -8,7 +8,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScenarios, type TestReport } from '../../qemu/harness.js';
-import { baselinePanic, baselineQemuDies, baselineSmoke, baselineUnitFailure } from '../../qemu/scenarios/selftest.js';
+import { baselinePanic, baselineQemuDies, baselineSmoke, baselineUnitFailure } from '../../test/scenarios/selftest.js';
 import { ensureBaseline } from '../../qemu/baseline.js';
 
 const outRoot = join('tmp', 'e2e-harness');

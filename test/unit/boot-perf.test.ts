@@ -10,14 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { HASH_ERROR } from '../../qemu/scenarios/basic.js';
+import { HASH_ERROR } from '../../test/scenarios/basic.js';
 import { join, resolve } from 'node:path';
 import { loadManifest } from '../../ostree/manifest.js';
 import { dracutArgs } from '../../ostree/initramfs.js';
-import { BASELINE_SUITE, medianRun, renderBench, type BootBench } from '../../qemu/bench.js';
+import { BASELINE_SUITE, renderBench, type BootBench } from '../../bench/boot.js';
+import { medianRun } from '../../qemu/boot-time.js';
 
 const ROOT = resolve(__dirname, '../..');
-const MODULE = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');
+const MODULE = join(ROOT, 'ostree/guest/overlay/usr/lib/dracut/modules.d/35fcos/module-setup.sh');
 
 /** Run 35fcos's install() with dracut's helpers stubbed: returns what it installs, one call a line. */
 function fcosModuleInstalls(included: string[]): string[] {
@@ -38,7 +39,7 @@ install
   return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
 }
 
-const FCOS_INIT = join(ROOT, 'ostree/overlay/usr/lib/dracut/modules.d/35fcos/fcos-init.sh');
+const FCOS_INIT = join(ROOT, 'ostree/guest/overlay/usr/lib/dracut/modules.d/35fcos/fcos-init.sh');
 
 /** Run a snippet against fcos-init's functions (sourced with FCOS_INIT_LIB=1: nothing is mounted or exec'd). */
 function fcosInit(snippet: string): string {
@@ -185,7 +186,7 @@ describe('bench/boot report', () => {
 });
 
 describe('fcos-ignition-failure (before the initramfs emergency shell)', () => {
-  const script = join(__dirname, '..', '..', 'ostree', 'overlay', 'usr', 'lib', 'dracut', 'modules.d', '35fcos', 'fcos-ignition-failure.sh');
+  const script = join(__dirname, '..', '..', 'ostree', 'guest', 'overlay', 'usr', 'lib', 'dracut', 'modules.d', '35fcos', 'fcos-ignition-failure.sh');
   const runWith = (failedUnits: string) => {
     const d = mkdtempSync(join(tmpdir(), 'fcos-ignfail-'));
     const stub = (name: string, body: string) => writeFileSync(join(d, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });

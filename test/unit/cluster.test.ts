@@ -93,7 +93,7 @@ describe('cluster configs (pure)', () => {
     const check = ign.storage.files.find((f) => f.path === '/etc/fcos/health.d/20-etcd')!;
     expect(check.mode).toBe(0o755);
     expect(fileText(ign, '/etc/fcos/health.d/20-etcd')).toContain('http://127.0.0.1:2381/health');
-    expect(existsSync(join(__dirname, '..', '..', 'ostree', 'overlay', 'usr', 'lib', 'fcos', 'health.d', '20-etcd'))).toBe(true);
+    expect(existsSync(join(__dirname, '..', '..', 'ostree', 'guest', 'overlay', 'usr', 'lib', 'fcos', 'health.d', '20-etcd'))).toBe(true);
   });
 
   it("the cluster's etcd health check passes on etcd's healthy answer and keeps asking otherwise", () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { BugError, CheckError, ExternalError, toFcosError, UserError } from '../../lib/errors.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
-const PRODUCT = ['cli', 'ignition', 'ostree', 'images', 'qemu', 'lib'];
+const PRODUCT = ['cli', 'ignition', 'ostree', 'images', 'qemu', 'lib', 'test/scenarios'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

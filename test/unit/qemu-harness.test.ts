@@ -3,15 +3,15 @@ import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/bench.js';
+import { parseSystemdAnalyze, parseSystemdTime } from '../../qemu/boot-time.js';
 import { forwardedHostPort, latestBuildImage, scenarioNetwork } from '../../qemu/harness.js';
 import { buildQemuArgs } from '../../qemu/args.js';
-import { uefi } from '../../qemu/scenarios/uefi.js';
-import { findPod, helloPodManifest, kubelet, kubeletConfig, podReady, podman, POD_MESSAGE } from '../../qemu/scenarios/kubelet.js';
+import { uefi } from '../../test/scenarios/uefi.js';
+import { findPod, helloPodManifest, kubelet, kubeletConfig, podReady, podman, POD_MESSAGE } from '../../test/scenarios/kubelet.js';
 import { validateConfig } from '../../ignition/validate.js';
 import jsyaml from 'js-yaml';
-import { selectScenarios, SCENARIOS } from '../../qemu/scenarios/index.js';
-import { basicConfig } from '../../qemu/scenarios/basic.js';
+import { selectScenarios, SCENARIOS } from '../../test/scenarios/index.js';
+import { basicConfig } from '../../test/scenarios/basic.js';
 import { UserError } from '../../lib/errors.js';
 
 describe('systemd-analyze parsing', () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Vm, VmError } from '../../qemu/vm.js';
+import { launchConfig, prepareDisk, Vm, VmError } from '../../qemu/vm.js';
 
 const FAKE = `#!/bin/sh
 for a in "$@"; do
@@ -146,5 +146,33 @@ exec sleep 60
     } finally {
       await twice.kill();
     }
+  });
+});
+
+describe('a launch (qemu/vm-spec.ts)', () => {
+  it('launchConfig: SSH forwarded first, then the spec forwards; no disk when the launch has none; the config path absolute', () => {
+    const c = launchConfig(
+      { name: 'n', dir: '/tmp/x', ssh: { key: 'k' }, forwards: [{ hostPort: 9000, guestPort: 80 }], ignition: 'rel/config.ign', mac: '52:54:00:00:00:01' },
+      { accel: 'tcg', ovmf: undefined, disk: {}, sshPort: 2222, consolePath: '/tmp/x/console.txt', qmpSocket: '/tmp/x/qmp.sock' },
+    );
+    expect(c.name).toBe('fcos-n');
+    expect(c.disks).toEqual([]);
+    expect(c.nics?.[0]).toMatchObject({ kind: 'user', mac: '52:54:00:00:00:01', forwards: [{ hostPort: 2222, guestPort: 22 }, { hostPort: 9000, guestPort: 80 }] });
+    expect(c.ignition).toBe(join(process.cwd(), 'rel/config.ign'));
+    expect(c.serial).toEqual({ logFile: '/tmp/x/console.txt', stdio: undefined });
+  });
+
+  it('prepareDisk: a qcow2 overlay over the image (kept with reuseOverlay), the image itself with persist, none without a disk', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'fcos-disk-'));
+    const img = join(d, 'image.raw');
+    writeFileSync(img, Buffer.alloc(1024 * 1024));
+    expect(await prepareDisk({ name: 'p', dir: d, ssh: { key: 'k' }, disk: { path: img }, persist: true })).toEqual({ path: img, format: 'raw' });
+    const o = await prepareDisk({ name: 'o', dir: d, ssh: { key: 'k' }, disk: { path: img } });
+    expect(o).toEqual({ path: join(d, 'overlay.qcow2'), format: 'qcow2', overlay: join(d, 'overlay.qcow2') });
+    writeFileSync(o.overlay!, 'kept');
+    await prepareDisk({ name: 'o', dir: d, ssh: { key: 'k' }, disk: { path: img }, reuseOverlay: true });
+    expect(readFileSync(o.overlay!, 'utf8')).toBe('kept');
+    expect(await prepareDisk({ name: 'e', dir: d, ssh: { key: 'k' } })).toEqual({});
+    await expect(prepareDisk({ name: 'm', dir: d, ssh: { key: 'k' }, disk: { path: join(d, 'missing') } })).rejects.toThrow(/disk image not found/);
   });
 });

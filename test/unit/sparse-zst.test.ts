@@ -1,6 +1,6 @@
 /**
  * metal.raw.zst with an extent index (images/sparse-zst.ts) and the installer's writer
- * (images/pxe/36fcos-live/fcos-sparse-write.sh), run here on files: a 64 MiB sparse image with a few data blocks,
+ * (ostree/guest/pxe-live/fcos-sparse-write.sh), run here on files: a 64 MiB sparse image with a few data blocks,
  * encoded, then written into a fresh file by the same script the PXE initramfs runs.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER_BYTES, SPARSE_MAGIC, markerFrame, scanRegions, writeSparseZst, zeroFrame } from '../../images/sparse-zst.js';
 
 const ROOT = join(__dirname, '..', '..');
-const WRITER = join(ROOT, 'images', 'pxe', '36fcos-live', 'fcos-sparse-write.sh');
+const WRITER = join(ROOT, 'ostree', 'guest', 'pxe-live', 'fcos-sparse-write.sh');
 const MiB = 1024 * 1024;
 const SIZE = 64 * MiB + 12_345; // a partial last block too
 const t = mkdtempSync(join(tmpdir(), 'fcos-sparse-'));
@@ -180,7 +180,7 @@ describe('the installer writer (fcos-sparse-write.sh)', () => {
 });
 
 describe('the installer uses it', () => {
-  const dir = join(ROOT, 'images', 'pxe', '36fcos-live');
+  const dir = join(ROOT, 'ostree', 'guest', 'pxe-live');
   it('fcos-install.sh pipes the download through fcos-sparse-write, zeroed only after a successful blkdiscard', () => {
     const s = readFileSync(join(dir, 'fcos-install.sh'), 'utf8');
     expect(s).toMatch(/\| tee \$w\/sum\.fifo \\\n\s+\| \/usr\/libexec\/fcos-sparse-write "\$dev" \$w\/head \$w "\$zeroed"/);

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { expectGuestFailure } from '../../qemu/vm.js';
-import { bootedDeployments } from '../../qemu/scenarios/ostree-status.js';
-import { HASH_ERROR } from '../../qemu/scenarios/basic.js';
-import { BROKEN_SCRIPT, OSTREE_ERR } from '../../qemu/scenarios/upgrade.js';
+import { bootedDeployments } from '../../test/scenarios/ostree-status.js';
+import { HASH_ERROR } from '../../test/scenarios/basic.js';
+import { brokenScript, OSTREE_ERR, TRIAL_SEEN } from '../../test/scenarios/upgrade.js';
 // @ts-expect-error: a plain .mjs script without types
 import { summarize, closingLine } from '../../scripts/test-summary.mjs';
 // @ts-expect-error: a plain .mjs script without types
@@ -153,7 +153,9 @@ describe('the failure texts the scenarios require', () => {
   it("v3's broken check waits for the test's flag, then fails with its message", () => {
     const d = tmp();
     const script = join(d, 'check');
-    writeFileSync(script, BROKEN_SCRIPT.replace('/run/fcos-test-trial-seen', join(d, 'seen')).replace('seq 1 50', 'seq 1 2'), { mode: 0o755 });
+    // The flag the scenario touches over SSH is the one the script waits for.
+    expect(brokenScript()).toContain(`[ -e ${TRIAL_SEEN} ]`);
+    writeFileSync(script, brokenScript().replace(TRIAL_SEEN, join(d, 'seen')).replace('seq 1 50', 'seq 1 2'), { mode: 0o755 });
     writeFileSync(join(d, 'seen'), '');
     const res = spawnSync(script, { encoding: 'utf8' });
     expect(res.status).toBe(1);

@@ -9,7 +9,7 @@ import { buildIndex, deltaDir } from '../../ostree/updates/publish.js';
 import { layerBase, layerBlocker, overlayFiles } from '../../ostree/layer.js';
 import { inputParts } from '../../ostree/inputs.js';
 import { addBuild, writeMeta, type BuildMeta } from '../../ostree/builds.js';
-import { parseStatus } from '../../qemu/scenarios/upgrade.js';
+import { parseStatus } from '../../test/scenarios/upgrade.js';
 
 function err(text: string): string {
   try {
