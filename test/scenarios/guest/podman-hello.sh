@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The basic test's podman check (test/scenarios/basic.ts): a tiny container image made inside the VM from
 # /usr/bin/echo and its libraries, imported and run with podman; prints hello-from-podman.
 set -e
