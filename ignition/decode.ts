@@ -222,3 +222,69 @@ export function nodeAt(root: JsonNode, path: readonly (string | number)[], exact
 export function formatPath(path: readonly (string | number)[]): string {
   return path.length === 0 ? '$' : '$.' + path.join('.');
 }
+
+/** A missing key the spec's schema requires: the object's path and the key. */
+export interface MissingKey {
+  path: Path;
+  key: string;
+}
+
+/** Per type, what the required-keys walk does: the type's own required keys and the fields to go down. */
+interface RequiredPlan {
+  required: readonly string[];
+  down: { name: string; t: GoType }[];
+}
+const REQUIRED = Symbol('required plan');
+
+/** The plan of a type (kept on it), or null when no required key can be missing at or below it. */
+function requiredPlan(t: GoType): RequiredPlan | null {
+  return memoOnType(
+    t,
+    REQUIRED,
+    () => {
+      if (t.k === 'array') return requiredPlan(t.item) ? { required: [], down: [] } : null;
+      if (t.k !== 'object') return null;
+      const down = Object.entries(t.fields)
+        .filter(([, ft]) => requiredPlan(ft))
+        .map(([name, ft]) => ({ name, t: ft }));
+      const required = t.required ?? [];
+      return required.length || down.length ? { required, down } : null;
+    },
+    null,
+  );
+}
+
+/**
+ * The keys the spec's schema requires that a decoded value lacks, in the order a JSON-schema validator (ajv, with
+ * allErrors) reports them: at each object its own required keys, then its fields in struct order, list items in
+ * order. Values of the wrong JSON type (decode's stand-ins) are not looked into, as a schema validator does not.
+ */
+export function missingRequired(value: unknown, t: ObjT): MissingKey[] {
+  const out: MissingKey[] = [];
+  const path: Path = [];
+  const walk = (v: unknown, t: GoType): void => {
+    const plan = requiredPlan(t);
+    if (!plan) return;
+    if (t.k === 'array') {
+      if (!Array.isArray(v)) return;
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        walk(v[i], t.item);
+        path.pop();
+      }
+      return;
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return;
+    const o = v as Record<string, unknown>;
+    for (const key of plan.required) if (o[key] === undefined) out.push({ path: path.slice(), key });
+    for (const { name, t: ft } of plan.down) {
+      const fv = o[name];
+      if (fv === undefined) continue;
+      path.push(name);
+      walk(fv, ft);
+      path.pop();
+    }
+  };
+  walk(value, t);
+  return out;
+}

@@ -6,15 +6,14 @@
  * errors stop here, like Go's json.Unmarshal), then the per-struct rules, duplicates, and unused keys (warnings).
  */
 import { constants } from 'node:buffer';
-import type { ErrorObject } from 'ajv';
-import { decodeConfig, formatPath, nodeAt, type Path } from './decode.js';
+import { decodeConfig, formatPath, missingRequired, nodeAt, type Path } from './decode.js';
 import { JsonSyntaxError, parseJson, type JsonNode, type ObjectNode } from './parse.js';
 import { Positions } from './positions.js';
 import type { Finding } from './report.js';
 import { walkDups } from './rules/dups.js';
 import { walkRules } from './rules/index.js';
 import { Report } from './rules/report.js';
-import { specFor, validatorFor, SPECS, type SpecVersion } from './schema/index.js';
+import { specFor, SPECS, type SpecVersion } from './schema/index.js';
 import { typeAt } from './schema/types.js';
 import { ErrEmpty, goKind, readVersion } from './version.js';
 
@@ -109,7 +108,9 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
     return { findings: [{ severity: 'error', path: '$', ...pos, message: 'config is not valid UTF-8 text' }] };
   }
   const text = decoded.text;
-  const positions = new Positions(text);
+  // Line and column are worked out only for findings: most configs have none.
+  let positions: Positions | undefined;
+  const lineCol = (offset: number) => (positions ??= new Positions(text)).lineCol(offset);
 
   let root: JsonNode;
   try {
@@ -117,38 +118,31 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
     // Go's SyntaxError.Offset counts the offending character; Ignition prints that offset as the column.
-    const pos = positions.lineCol(e.offset);
+    const pos = lineCol(e.offset);
     if (e.offset < text.length) pos.col += 1;
     return { findings: [{ severity: 'error', path: '$', ...pos, message: e.message }] };
   }
 
   const ver = readVersion(root, (v) => specFor(v) !== undefined);
   if (!ver.ok) {
-    const pos = ver.node ? positions.lineCol(ver.typeError ? goTypeErrorOffset(ver.node) : ver.node.start) : {};
+    const pos = ver.node ? lineCol(ver.typeError ? goTypeErrorOffset(ver.node) : ver.node.start) : {};
     return { findings: [{ severity: 'error', path: '$', ...pos, message: ver.message }] };
   }
   const spec = specFor(ver.version)!;
-  return { version: ver.version, ...validateSpec(root as ObjectNode, spec, positions) };
+  return { version: ver.version, ...validateSpec(root as ObjectNode, spec, lineCol) };
 }
 
-function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions): { config?: unknown; findings: Finding[] } {
+function validateSpec(root: ObjectNode, spec: SpecVersion, lineCol: (offset: number) => { line: number; col: number }): { config?: unknown; findings: Finding[] } {
   const { value, unused, intErrors, nulls, kindErrors } = decodeConfig(root, spec.tree);
 
-  // Type errors: Go reports the first one in the document and stops.
-  const check = validatorFor(spec);
-  if (!check(value) || intErrors.length > 0 || kindErrors.length > 0) {
-    const typeErrors: { start: number; offset: number; message: string }[] = [];
-    for (const e of (check.errors ?? []) as ErrorObject[]) {
-      if (e.keyword !== 'type') continue;
-      const path = pointerToPath(e.instancePath);
-      const { node } = nodeAt(root, path);
-      typeErrors.push({ start: node.start, offset: goTypeErrorOffset(node), message: typeMessage(spec, path, goKind(node)) });
-    }
-    for (const ke of kindErrors) typeErrors.push({ start: ke.node.start, offset: goTypeErrorOffset(ke.node), message: typeMessage(spec, ke.path, goKind(ke.node)) });
-    for (const ie of intErrors) typeErrors.push({ start: ie.node.start, offset: goTypeErrorOffset(ie.node), message: typeMessage(spec, ie.path, `number ${ie.raw}`) });
-    typeErrors.sort((a, b) => a.start - b.start);
-    const first = typeErrors[0];
-    if (first) return { findings: [{ severity: 'error', path: '$', ...positions.lineCol(first.offset), message: first.message }] };
+  // Type errors (a value of the wrong JSON type, a number that is not an int64): Go reports the first one in the
+  // document and stops.
+  if (kindErrors.length > 0 || intErrors.length > 0) {
+    let first: { path: Path; node: JsonNode; raw?: string } | undefined;
+    for (const ke of kindErrors) if (!first || ke.node.start < first.node.start) first = ke;
+    for (const ie of intErrors) if (!first || ie.node.start < first.node.start) first = ie;
+    const kind = first!.raw !== undefined ? `number ${first!.raw}` : goKind(first!.node);
+    return { findings: [{ severity: 'error', path: '$', ...lineCol(goTypeErrorOffset(first!.node)), message: typeMessage(spec, first!.path, kind) }] };
   }
 
   const r = new Report();
@@ -158,20 +152,21 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
 
   // Beyond Ignition: what the spec's schema forbids but Ignition silently accepts (a null it ignores, a required key
   // it defaults to empty) is a warning, unless Ignition already reports an error there.
-  const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
-  for (const p of nulls) {
-    if (errorAt.has(formatPath(p))) continue;
-    // Ignition itself warns at a null where a struct belongs (ValidateUnusedKeys finds no JSON object there,
-    // config/validate/validate.go:86), when the key is spelled exactly; fcos's own warning covers the other nulls.
-    const at = nodeAt(root, p, true);
-    if (at.exact && at.node.kind === 'null' && typeAt(spec.tree, p)?.type.k === 'object') r.warn(p, contextTreeMismatch(formatPath(p)));
-    else r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
-  }
-  for (const e of (check.errors ?? []) as ErrorObject[]) {
-    if (e.keyword !== 'required') continue;
-    const key = (e.params as { missingProperty: string }).missingProperty;
-    const p = [...pointerToPath(e.instancePath), key];
-    if (!errorAt.has(formatPath(p))) r.warn(p, `missing required key ${key} (spec ${spec.version})`);
+  const missing = missingRequired(value, spec.tree);
+  if (nulls.length > 0 || missing.length > 0) {
+    const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
+    for (const p of nulls) {
+      if (errorAt.has(formatPath(p))) continue;
+      // Ignition itself warns at a null where a struct belongs (ValidateUnusedKeys finds no JSON object there,
+      // config/validate/validate.go:86), when the key is spelled exactly; fcos's own warning covers the other nulls.
+      const at = nodeAt(root, p, true);
+      if (at.exact && at.node.kind === 'null' && typeAt(spec.tree, p)?.type.k === 'object') r.warn(p, contextTreeMismatch(formatPath(p)));
+      else r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
+    }
+    for (const { path, key } of missing) {
+      const p = [...path, key];
+      if (!errorAt.has(formatPath(p))) r.warn(p, `missing required key ${key} (spec ${spec.version})`);
+    }
   }
 
   const findings: Finding[] = r.entries.map((e) => {
@@ -180,23 +175,14 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
     const { node } = nodeAt(root, e.path, true);
     // Like Ignition, an object or array is located just inside its opening bracket.
     const offset = node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.start;
-    return { severity: e.severity, path: formatPath(e.path), ...positions.lineCol(offset), message: e.message };
+    return { severity: e.severity, path: formatPath(e.path), ...lineCol(offset), message: e.message };
   });
-  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `unused key ${u.key}` });
+  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...lineCol(u.keyStart), message: `unused key ${u.key}` });
   return { config: value, findings };
 }
 
 const contextTreeMismatch = (p: string): string =>
   `context tree does not match content tree at ${p}. Line and column reporting may be inconsistent. Unused keys may not be reported`;
-
-function pointerToPath(pointer: string): Path {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
 /** Go's UnmarshalTypeError text: "json: cannot unmarshal string into Go struct field File.storage.files.path of type string". */
 function typeMessage(spec: SpecVersion, path: Path, kind: string): string {

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // The second half of `make build` (after tsc): what is generated from the compiled code, so that a start of the CLI
 // loads only what the invoked command needs.
-//  - dist/ignition/schema/validators/v3_X_0.cjs: the ajv validators as standalone code (ignition/schema/standalone.ts);
 //  - dist/vendor/oclif-core.cjs: @oclif/core bundled into one file (esbuild), with a V8 code cache made here
 //    (oclif-core.cjs.v8cache), and dist/cli/oclif.js replaced by its loader (see cli/oclif.ts);
 //  - oclif.manifest.json: every command's id, flags, args and help texts, so that oclif imports only the invoked
 //    command's module (without it, oclif imports every command to list them). bin/fcos ignores a manifest older
 //    than the compiled commands or package.json (see manifestFresh there), so a stale one cannot break a command.
 // Every file is written aside and renamed into place: a CLI started meanwhile never reads half a file.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,10 +23,10 @@ function put(path, data) {
   renameSync(`${path}.${process.pid}.tmp`, path);
 }
 
-// 1. The ajv validators.
-const { writeStandaloneValidators } = await import(pathToFileURL(join(dist, 'ignition', 'schema', 'standalone.js')).href);
-const files = writeStandaloneValidators();
-say(`${files.length} ajv validators in ${relative(root, dirname(files[0]))}`);
+// 1. What earlier builds generated and nothing loads any more: the ajv validators (validation checks types and
+// required keys in decode.ts now).
+rmSync(join(dist, 'ignition', 'schema', 'validators'), { recursive: true, force: true });
+rmSync(join(dist, 'ignition', 'schema', 'standalone.js'), { force: true });
 
 // 2. @oclif/core in one file. typescript stays outside: oclif loads it only to run .ts commands in development.
 // Code compiled by vm.Script has no import() of its own (Node 20 loses vm's import callback when the code comes from
