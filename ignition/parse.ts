@@ -313,6 +313,33 @@ export function parseJson(text: string): JsonNode {
   return root!;
 }
 
+const STRINGS = /"[^"\\]*(?:\\.[^"\\]*)*"/g;
+const NOT_SHORT_INT = /\d[.eE]|\d{16}/;
+
+/**
+ * For text that JSON.parse accepted: the number of keys in it (repeated ones too) when every number is an integer of
+ * at most 15 digits and no value is nested deeper than MAX_DEPTH; otherwise undefined. Then JSON.parse's value holds
+ * what parseJson would find (as long as it has as many keys: JSON.parse keeps one of a repeated key), and every
+ * number is exactly the integer written.
+ */
+export function plainJsonKeys(text: string): number | undefined {
+  // Outside strings only punctuation, literals and numbers are left: every ':' ends a key.
+  const bare = text.replace(STRINGS, '');
+  if (NOT_SHORT_INT.test(bare)) return undefined;
+  let keys = 0;
+  for (let i = bare.indexOf(':'); i >= 0; i = bare.indexOf(':', i + 1)) keys++;
+  if (bare.length > 2 * MAX_DEPTH) {
+    let depth = 0;
+    for (let i = 0; i < bare.length; i++) {
+      const c = bare.charCodeAt(i);
+      if (c === 0x7b || c === 0x5b) {
+        if (++depth > MAX_DEPTH) return undefined;
+      } else if (c === 0x7d || c === 0x5d) depth--;
+    }
+  }
+  return keys;
+}
+
 /** Objects with at least this many members get an index (built once, on the first lookup). */
 const INDEX_FROM = 16;
 const foldedIndex = new WeakMap<ObjectNode, Map<string, ObjectMember>>();

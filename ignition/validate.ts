@@ -6,8 +6,8 @@
  * errors stop here, like Go's json.Unmarshal), then the per-struct rules, duplicates, and unused keys (warnings).
  */
 import { constants } from 'node:buffer';
-import { decodeConfig, formatPath, missingRequired, nodeAt, type Path } from './decode.js';
-import { JsonSyntaxError, parseJson, type JsonNode, type ObjectNode } from './parse.js';
+import { decodeConfig, decodePlain, formatPath, missingRequired, nodeAt, type Decoded, type Path } from './decode.js';
+import { findExactMember, JsonSyntaxError, parseJson, plainJsonKeys, type JsonNode, type ObjectNode } from './parse.js';
 import { Positions } from './positions.js';
 import type { Finding } from './report.js';
 import { walkDups } from './rules/dups.js';
@@ -15,7 +15,7 @@ import { walkRules } from './rules/index.js';
 import { Report } from './rules/report.js';
 import { specFor, SPECS, type SpecVersion } from './schema/index.js';
 import { typeAt } from './schema/types.js';
-import { ErrEmpty, goKind, readVersion } from './version.js';
+import { ErrEmpty, goKind, readVersion, readVersionPlain } from './version.js';
 
 export interface ValidationResult {
   /** The config's ignition.version, when it could be read. */
@@ -112,6 +112,15 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
   let positions: Positions | undefined;
   const lineCol = (offset: number) => (positions ??= new Positions(text)).lineCol(offset);
 
+  // The fast way, for most configs: JSON.parse and a decoder of its value; the positioned tree is parsed only to
+  // locate findings. Text with repeated keys, numbers other than short integers, a type error or a version it cannot
+  // use goes the full way.
+  const plain = plainConfig(text);
+  if (plain) {
+    let tree: ObjectNode | undefined;
+    return { version: plain.version, ...validateSpec(() => (tree ??= parseJson(text) as ObjectNode), plain.spec, plain.decoded, lineCol) };
+  }
+
   let root: JsonNode;
   try {
     root = parseJson(text);
@@ -129,12 +138,36 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
     return { findings: [{ severity: 'error', path: '$', ...pos, message: ver.message }] };
   }
   const spec = specFor(ver.version)!;
-  return { version: ver.version, ...validateSpec(root as ObjectNode, spec, lineCol) };
+  const obj = root as ObjectNode;
+  return { version: ver.version, ...validateSpec(() => obj, spec, decodeConfig(obj, spec.tree), lineCol) };
 }
 
-function validateSpec(root: ObjectNode, spec: SpecVersion, lineCol: (offset: number) => { line: number; col: number }): { config?: unknown; findings: Finding[] } {
-  const { value, unused, intErrors, nulls, kindErrors } = decodeConfig(root, spec.tree);
+/** The version and decoded config by the fast way (see validateConfig), or undefined. */
+function plainConfig(text: string): { version: string; spec: SpecVersion; decoded: Decoded } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const keys = plainJsonKeys(text);
+  if (keys === undefined) return undefined;
+  const version = readVersionPlain(value as Record<string, unknown>, (v) => specFor(v) !== undefined);
+  if (version === undefined) return undefined;
+  const spec = specFor(version)!;
+  const r = decodePlain(value as Record<string, unknown>, spec.tree);
+  // Fewer keys than the text has: one was repeated, and JSON.parse kept only the last.
+  if (!r || r.keys !== keys) return undefined;
+  return { version, spec, decoded: r.decoded };
+}
 
+function validateSpec(
+  tree: () => ObjectNode,
+  spec: SpecVersion,
+  { value, unused, intErrors, nulls, kindErrors }: Decoded,
+  lineCol: (offset: number) => { line: number; col: number },
+): { config?: unknown; findings: Finding[] } {
   // Type errors (a value of the wrong JSON type, a number that is not an int64): Go reports the first one in the
   // document and stops.
   if (kindErrors.length > 0 || intErrors.length > 0) {
@@ -159,7 +192,7 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, lineCol: (offset: num
       if (errorAt.has(formatPath(p))) continue;
       // Ignition itself warns at a null where a struct belongs (ValidateUnusedKeys finds no JSON object there,
       // config/validate/validate.go:86), when the key is spelled exactly; fcos's own warning covers the other nulls.
-      const at = nodeAt(root, p, true);
+      const at = nodeAt(tree(), p, true);
       if (at.exact && at.node.kind === 'null' && typeAt(spec.tree, p)?.type.k === 'object') r.warn(p, contextTreeMismatch(formatPath(p)));
       else r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
     }
@@ -172,12 +205,16 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, lineCol: (offset: num
   const findings: Finding[] = r.entries.map((e) => {
     // Positions come from the JSON tree with exact keys, like Ignition's Correlate (a key matched only
     // case-insensitively is located at its nearest ancestor).
-    const { node } = nodeAt(root, e.path, true);
+    const { node } = nodeAt(tree(), e.path, true);
     // Like Ignition, an object or array is located just inside its opening bracket.
     const offset = node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.start;
     return { severity: e.severity, path: formatPath(e.path), ...lineCol(offset), message: e.message };
   });
-  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...lineCol(u.keyStart), message: `unused key ${u.key}` });
+  for (const u of unused) {
+    // The fast way knows no positions: the key is found in the tree (its path is spelled exactly, and not repeated).
+    const keyStart = u.keyStart >= 0 ? u.keyStart : findExactMember(nodeAt(tree(), u.path.slice(0, -1), true).node as ObjectNode, u.key)!.keyStart;
+    findings.push({ severity: 'warning', path: formatPath(u.path), ...lineCol(keyStart), message: `unused key ${u.key}` });
+  }
   return { config: value, findings };
 }
 
