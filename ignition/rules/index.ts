@@ -104,6 +104,16 @@ function utf16Length(s: string): number {
  * are the path's first segments, not all of them.
  */
 function linkPrefixes(paths: readonly string[]): (path: string) => number {
+  if (paths.length === 0) return () => 0;
+  if (paths.length <= 8) {
+    // Few links (the usual case): compared one by one, which costs less than the tree.
+    const prefixes = paths.map((p) => p + '/');
+    return (path: string) => {
+      let total = 0;
+      for (const p of prefixes) if (path.startsWith(p)) total++;
+      return total;
+    };
+  }
   const child = new Map<string, number>();
   const count: number[] = [0];
   for (const p of paths) {
