@@ -203,6 +203,15 @@ export function parseJson(text: string): JsonNode {
     }
   };
 
+  /** End the container on top of the stack at its closing character (text[i]); true when that was the root. */
+  const close = (): boolean => {
+    i++;
+    const node = stack.pop()!.node;
+    node.end = i;
+    attach(node);
+    return stack.length === 0;
+  };
+
   // State machine: after reading a value we look for ',' / ']' / '}' depending on the container.
   let expectValue = true; // the next token is a value
   for (;;) {
@@ -217,27 +226,12 @@ export function parseJson(text: string): JsonNode {
         stack.push({ node });
         skipWs();
         if (i >= n) eof();
-        if (c === '[' && text[i] === ']') {
-          i++;
-          node.end = i;
-          stack.pop();
-          attach(node);
+        if (text[i] === (c === '[' ? ']' : '}')) {
           expectValue = false;
-          if (stack.length === 0) break;
+          if (close()) break;
           continue;
         }
-        if (c === '{') {
-          if (text[i] === '}') {
-            i++;
-            node.end = i;
-            stack.pop();
-            attach(node);
-            expectValue = false;
-            if (stack.length === 0) break;
-            continue;
-          }
-          readKey();
-        }
+        if (c === '{') readKey();
         continue; // value expected
       }
       let v: ScalarNode;
@@ -266,11 +260,7 @@ export function parseJson(text: string): JsonNode {
         continue;
       }
       if (c === ']') {
-        i++;
-        top.node.end = i;
-        stack.pop();
-        attach(top.node);
-        if (stack.length === 0) break;
+        if (close()) break;
         continue;
       }
       err(`invalid character ${quoteChar(c)} after array element`, i);
@@ -283,11 +273,7 @@ export function parseJson(text: string): JsonNode {
         continue;
       }
       if (c === '}') {
-        i++;
-        top.node.end = i;
-        stack.pop();
-        attach(top.node);
-        if (stack.length === 0) break;
+        if (close()) break;
         continue;
       }
       err(`invalid character ${quoteChar(c)} after object key:value pair`, i);

@@ -5,7 +5,7 @@
  */
 import { memoOnType, type GoType } from '../schema/types.js';
 import { E } from './errors.js';
-import type { Ctx, Path } from './report.js';
+import { walkItems, type Ctx, type Path } from './report.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type V = any;
@@ -89,16 +89,7 @@ export function walkDups(v: V, t: GoType, c: Path, ctx: Ctx): void {
 }
 
 function walk(v: V, plan: DupPlan, path: Path, ctx: Ctx): void {
-  if (plan.kind === 'array') {
-    const items = v as V[];
-    const item = plan.item!;
-    for (let i = 0; i < items.length; i++) {
-      path.push(i);
-      walk(items[i], item, path, ctx);
-      path.pop();
-    }
-    return;
-  }
+  if (plan.kind === 'array') return walkItems(v as V[], plan.item!, path, ctx, walk);
   const obj = v ?? {};
   let seen: Map<string, Set<string>> | undefined;
   for (const { name, ns, key } of plan.lists) {

@@ -5,7 +5,7 @@
 import { memoOnType, type GoType } from '../schema/types.js';
 import { E, noInstallSection, noInstallSectionForTemplate } from './errors.js';
 import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
-import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
+import { isFalse, isTrue, nilOrEmpty, notEmpty, walkItems, type Ctx, type Path } from './report.js';
 import { deserializeUnit, UnitParseError, type UnitOption } from './unit-file.js';
 import { goParseUrl, validateUrl, validateUrlNilOk } from './url.js';
 
@@ -487,13 +487,6 @@ function walk(v: V, plan: RulePlan, path: Path, ctx: Ctx): void {
       walk(fv, down[k]!.plan, path, ctx);
       path.pop();
     }
-  } else if (plan.kind === 'array') {
-    const items = v as V[];
-    const item = plan.item!;
-    for (let i = 0; i < items.length; i++) {
-      path.push(i);
-      walk(items[i], item, path, ctx);
-      path.pop();
-    }
-  } else plan.own!(v, path, ctx);
+  } else if (plan.kind === 'array') walkItems(v as V[], plan.item!, path, ctx, walk);
+  else plan.own!(v, path, ctx);
 }

@@ -46,3 +46,12 @@ export const isTrue = (b: unknown): boolean => b === true;
 export const isFalse = (b: unknown): boolean => b === false;
 export const nilOrEmpty = (s: unknown): boolean => s === undefined || s === '';
 export const notEmpty = (s: unknown): boolean => typeof s === 'string' && s !== '';
+
+/** A walk's visit of each item of a list, with the item's index on the path while it is visited. */
+export function walkItems<P>(items: readonly unknown[], plan: P, path: Path, ctx: Ctx, walk: (v: unknown, plan: P, path: Path, ctx: Ctx) => void): void {
+  for (let i = 0; i < items.length; i++) {
+    path.push(i);
+    walk(items[i], plan, path, ctx);
+    path.pop();
+  }
+}
