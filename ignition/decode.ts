@@ -210,14 +210,16 @@ export function decodeConfig(root: ObjectNode, tree: ObjT): Decoded {
  * repeated key in any object and no number other than a short integer (the caller checks that: then the value holds
  * all the text says, in document order). Undefined when the config has a type error: the caller then decodes the
  * positioned tree, which locates it. Unused keys come without keyStart (-1); `keys` counts the keys of every object in
- * the value, unknown subtrees included, for the caller's check that none was repeated.
+ * the value, unknown subtrees included, for the caller's check that none was repeated; `missing` is false when no
+ * object lacks a key its struct requires (missingRequired then finds nothing).
  */
-export function decodePlain(root: Record<string, unknown>, tree: ObjT): { decoded: Decoded; keys: number } | undefined {
+export function decodePlain(root: Record<string, unknown>, tree: ObjT): { decoded: Decoded; keys: number; missing: boolean } | undefined {
   const unused: UnusedKey[] = [];
   const nulls: Path[] = [];
   const seenUnused = new Set<string>();
   let keys = 0;
   let typeError = false;
+  let missing = false;
 
   const decode = (v: unknown, t: GoType, path: PathLink | undefined, into: unknown, reportUnused: boolean): unknown => {
     switch (t.k) {
@@ -226,24 +228,15 @@ export function decodePlain(root: Record<string, unknown>, tree: ObjT): { decode
         const obj = v as Record<string, unknown>;
         const out: Record<string, unknown> = into && typeof into === 'object' && !Array.isArray(into) ? (into as Record<string, unknown>) : {};
         const index = fieldIndex(t);
-        // Unused keys of this object, sorted by key, before those below it (as decodeConfig reports them).
-        if (reportUnused) {
-          let here: string[] | undefined;
-          for (const key in obj) if (!index.exact.has(key)) (here ??= []).push(key);
-          if (here) {
-            for (const key of here.sort()) {
-              const u = { path: toPath(path, key), key, keyStart: -1 };
-              const id = u.path.join('\u0000');
-              if (!seenUnused.has(id)) {
-                seenUnused.add(id);
-                unused.push(u);
-              }
-            }
-          }
-        }
+        // Unused keys of this object go before those of the objects below it (as decodeConfig reports them): they
+        // are put in at this mark after the members are decoded.
+        const mark = unused.length;
+        let here: string[] | undefined;
         for (const key in obj) {
           keys++;
-          const name = index.exact.has(key) ? key : index.lower.get(key.toLowerCase());
+          const exact = index.exact.has(key);
+          if (!exact && reportUnused) (here ??= []).push(key);
+          const name = exact ? key : index.lower.get(key.toLowerCase());
           const m = obj[key];
           if (name === undefined) {
             keys += countKeys(m);
@@ -256,12 +249,29 @@ export function decodePlain(root: Record<string, unknown>, tree: ObjT): { decode
             if (ft.k === 'array' || !nonNull) delete out[name];
             continue;
           }
-          if (ft.k === 'object') out[name] = decode(m, ft, { up: path, seg: name }, out[name], reportUnused && key === name);
-          else if (ft.k === 'array') out[name] = decode(m, ft, { up: path, seg: name }, undefined, reportUnused && key === name);
+          if (ft.k === 'object') out[name] = decode(m, ft, { up: path, seg: name }, out[name], reportUnused && exact);
+          else if (ft.k === 'array') out[name] = decode(m, ft, { up: path, seg: name }, undefined, reportUnused && exact);
           else if (scalarMatches(m, ft)) out[name] = m;
           else typeError = true;
           if (typeError) return undefined;
         }
+        if (here) {
+          // Sorted by key.
+          const mine: UnusedKey[] = [];
+          for (const key of here.sort()) {
+            const u = { path: toPath(path, key), key, keyStart: -1 };
+            const id = u.path.join('\u0000');
+            if (!seenUnused.has(id)) {
+              seenUnused.add(id);
+              mine.push(u);
+            }
+          }
+          const below = unused.splice(mark);
+          for (const u of mine) unused.push(u);
+          for (const u of below) unused.push(u);
+        }
+        // A required key missing here (checked on the object as it ends up): the caller then lists them.
+        if (t.required) for (const k of t.required) if (out[k] === undefined) missing = true;
         return out;
       }
       case 'array': {
@@ -275,6 +285,8 @@ export function decodePlain(root: Record<string, unknown>, tree: ObjT): { decode
           } else {
             if (!t.nullItems) nulls.push(toPath(path, i));
             out[i] = zeroOf(t.item);
+            // An empty struct lacks every key its type requires.
+            if (t.item.k === 'object' && t.item.required?.length) missing = true;
           }
         }
         return out;
@@ -295,7 +307,7 @@ export function decodePlain(root: Record<string, unknown>, tree: ObjT): { decode
   };
   const value = decode(root, tree, undefined, undefined, true) as Record<string, unknown> | undefined;
   if (typeError || !value) return undefined;
-  return { decoded: { value, unused, intErrors: [], nulls, kindErrors: [] }, keys };
+  return { decoded: { value, unused, intErrors: [], nulls, kindErrors: [] }, keys, missing };
 }
 
 /** Whether a JSON value (not null) is of a scalar Go type: a string, a number (short integers only, see decodePlain) or a bool. */

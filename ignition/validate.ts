@@ -118,7 +118,7 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
   const plain = plainConfig(text);
   if (plain) {
     let tree: ObjectNode | undefined;
-    return { version: plain.version, ...validateSpec(() => (tree ??= parseJson(text) as ObjectNode), plain.spec, plain.decoded, lineCol) };
+    return { version: plain.version, ...validateSpec(() => (tree ??= parseJson(text) as ObjectNode), plain.spec, plain.decoded, plain.missing, lineCol) };
   }
 
   let root: JsonNode;
@@ -139,11 +139,11 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
   }
   const spec = specFor(ver.version)!;
   const obj = root as ObjectNode;
-  return { version: ver.version, ...validateSpec(() => obj, spec, decodeConfig(obj, spec.tree), lineCol) };
+  return { version: ver.version, ...validateSpec(() => obj, spec, decodeConfig(obj, spec.tree), true, lineCol) };
 }
 
 /** The version and decoded config by the fast way (see validateConfig), or undefined. */
-function plainConfig(text: string): { version: string; spec: SpecVersion; decoded: Decoded } | undefined {
+function plainConfig(text: string): { version: string; spec: SpecVersion; decoded: Decoded; missing: boolean } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -159,13 +159,15 @@ function plainConfig(text: string): { version: string; spec: SpecVersion; decode
   const r = decodePlain(value as Record<string, unknown>, spec.tree);
   // Fewer keys than the text has: one was repeated, and JSON.parse kept only the last.
   if (!r || r.keys !== keys) return undefined;
-  return { version, spec, decoded: r.decoded };
+  return { version, spec, decoded: r.decoded, missing: r.missing };
 }
 
 function validateSpec(
   tree: () => ObjectNode,
   spec: SpecVersion,
   { value, unused, intErrors, nulls, kindErrors }: Decoded,
+  /** Whether a required key may be missing (false: decodePlain saw none missing). */
+  mayMiss: boolean,
   lineCol: (offset: number) => { line: number; col: number },
 ): { config?: unknown; findings: Finding[] } {
   // Type errors (a value of the wrong JSON type, a number that is not an int64): Go reports the first one in the
@@ -185,7 +187,7 @@ function validateSpec(
 
   // Beyond Ignition: what the spec's schema forbids but Ignition silently accepts (a null it ignores, a required key
   // it defaults to empty) is a warning, unless Ignition already reports an error there.
-  const missing = missingRequired(value, spec.tree);
+  const missing = mayMiss ? missingRequired(value, spec.tree) : [];
   if (nulls.length > 0 || missing.length > 0) {
     const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
     for (const p of nulls) {

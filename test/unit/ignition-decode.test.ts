@@ -130,6 +130,7 @@ describe('the fast way decodes what the positioned tree decodes', () => {
     it(`spec ${spec.version}: decodePlain equals decodeConfig wherever plainJsonKeys allows it`, () => {
       const r = prng(0xfa57 + spec.minor);
       let fast = 0;
+      let missed = 0;
       for (let i = 0; i < 1500; i++) {
         const text = `{"ignition":{"version":"${spec.version}"},` + randomJson(spec.tree, r).slice(1).replace(/^}$/, '"x":0}');
         const keys = plainJsonKeys(text);
@@ -146,8 +147,12 @@ describe('the fast way decodes what the positioned tree decodes', () => {
         expect(plain.decoded.value, text).toEqual(full.value);
         expect(plain.decoded.nulls, text).toEqual(full.nulls);
         expect(plain.decoded.unused.map((u) => ({ path: u.path, key: u.key })), text).toEqual(full.unused.map((u) => ({ path: u.path, key: u.key })));
+        // No required key missing, as far as decodePlain saw: then there is none.
+        if (!plain.missing) expect(missingRequired(full.value, spec.tree), text).toEqual([]);
+        else missed++;
       }
       expect(fast).toBeGreaterThan(100);
+      expect(missed).toBeGreaterThan(10);
     });
   }
 });
