@@ -28,7 +28,7 @@ function put(path, data) {
 // 1. What earlier builds generated and nothing loads any more: the ajv validators (validation checks types and
 // required keys in decode.ts now).
 rmSync(join(dist, 'ignition', 'schema', 'validators'), { recursive: true, force: true });
-rmSync(join(dist, 'ignition', 'schema', 'standalone.js'), { force: true });
+for (const f of ['standalone.js', 'standalone.js.map']) rmSync(join(dist, 'ignition', 'schema', f), { force: true });
 
 // 2. @oclif/core in one file. typescript stays outside: oclif loads it only to run .ts commands in development.
 // Code compiled by vm.Script has no import() of its own (Node 20 loses vm's import callback when the code comes from
