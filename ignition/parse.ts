@@ -203,6 +203,15 @@ export function parseJson(text: string): JsonNode {
     }
   };
 
+  /** End the container on top of the stack at its closing character (text[i]); true when that was the root. */
+  const close = (): boolean => {
+    i++;
+    const node = stack.pop()!.node;
+    node.end = i;
+    attach(node);
+    return stack.length === 0;
+  };
+
   // State machine: after reading a value we look for ',' / ']' / '}' depending on the container.
   let expectValue = true; // the next token is a value
   for (;;) {
@@ -217,27 +226,12 @@ export function parseJson(text: string): JsonNode {
         stack.push({ node });
         skipWs();
         if (i >= n) eof();
-        if (c === '[' && text[i] === ']') {
-          i++;
-          node.end = i;
-          stack.pop();
-          attach(node);
+        if (text[i] === (c === '[' ? ']' : '}')) {
           expectValue = false;
-          if (stack.length === 0) break;
+          if (close()) break;
           continue;
         }
-        if (c === '{') {
-          if (text[i] === '}') {
-            i++;
-            node.end = i;
-            stack.pop();
-            attach(node);
-            expectValue = false;
-            if (stack.length === 0) break;
-            continue;
-          }
-          readKey();
-        }
+        if (c === '{') readKey();
         continue; // value expected
       }
       let v: ScalarNode;
@@ -266,11 +260,7 @@ export function parseJson(text: string): JsonNode {
         continue;
       }
       if (c === ']') {
-        i++;
-        top.node.end = i;
-        stack.pop();
-        attach(top.node);
-        if (stack.length === 0) break;
+        if (close()) break;
         continue;
       }
       err(`invalid character ${quoteChar(c)} after array element`, i);
@@ -283,11 +273,7 @@ export function parseJson(text: string): JsonNode {
         continue;
       }
       if (c === '}') {
-        i++;
-        top.node.end = i;
-        stack.pop();
-        attach(top.node);
-        if (stack.length === 0) break;
+        if (close()) break;
         continue;
       }
       err(`invalid character ${quoteChar(c)} after object key:value pair`, i);
@@ -311,6 +297,33 @@ export function parseJson(text: string): JsonNode {
   skipWs();
   if (i < n) err(`invalid character ${quoteChar(text[i]!)} after top-level value`, i);
   return root!;
+}
+
+const STRINGS = /"[^"\\]*(?:\\.[^"\\]*)*"/g;
+const NOT_SHORT_INT = /\d[.eE]|\d{16}/;
+
+/**
+ * For text that JSON.parse accepted: the number of keys in it (repeated ones too) when every number is an integer of
+ * at most 15 digits and no value is nested deeper than MAX_DEPTH; otherwise undefined. Then JSON.parse's value holds
+ * what parseJson would find (as long as it has as many keys: JSON.parse keeps one of a repeated key), and every
+ * number is exactly the integer written.
+ */
+export function plainJsonKeys(text: string): number | undefined {
+  // Outside strings only punctuation, literals and numbers are left: every ':' ends a key.
+  const bare = text.replace(STRINGS, '');
+  if (NOT_SHORT_INT.test(bare)) return undefined;
+  let keys = 0;
+  for (let i = bare.indexOf(':'); i >= 0; i = bare.indexOf(':', i + 1)) keys++;
+  if (bare.length > 2 * MAX_DEPTH) {
+    let depth = 0;
+    for (let i = 0; i < bare.length; i++) {
+      const c = bare.charCodeAt(i);
+      if (c === 0x7b || c === 0x5b) {
+        if (++depth > MAX_DEPTH) return undefined;
+      } else if (c === 0x7d || c === 0x5d) depth--;
+    }
+  }
+  return keys;
 }
 
 /** Objects with at least this many members get an index (built once, on the first lookup). */

@@ -6,17 +6,16 @@
  * errors stop here, like Go's json.Unmarshal), then the per-struct rules, duplicates, and unused keys (warnings).
  */
 import { constants } from 'node:buffer';
-import type { ErrorObject } from 'ajv';
-import { decodeConfig, formatPath, nodeAt, type Path } from './decode.js';
-import { JsonSyntaxError, parseJson, type JsonNode, type ObjectNode } from './parse.js';
+import { decodeConfig, decodePlain, formatPath, missingRequired, nodeAt, type Decoded, type Path } from './decode.js';
+import { findExactMember, JsonSyntaxError, parseJson, plainJsonKeys, type JsonNode, type ObjectNode } from './parse.js';
 import { Positions } from './positions.js';
 import type { Finding } from './report.js';
 import { walkDups } from './rules/dups.js';
 import { walkRules } from './rules/index.js';
 import { Report } from './rules/report.js';
-import { specFor, validatorFor, SPECS, type SpecVersion } from './schema/index.js';
+import { specFor, SPECS, type SpecVersion } from './schema/index.js';
 import { typeAt } from './schema/types.js';
-import { ErrEmpty, goKind, readVersion } from './version.js';
+import { ErrEmpty, goKind, readVersion, readVersionPlain } from './version.js';
 
 export interface ValidationResult {
   /** The config's ignition.version, when it could be read. */
@@ -109,7 +108,18 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
     return { findings: [{ severity: 'error', path: '$', ...pos, message: 'config is not valid UTF-8 text' }] };
   }
   const text = decoded.text;
-  const positions = new Positions(text);
+  // Line and column are worked out only for findings: most configs have none.
+  let positions: Positions | undefined;
+  const lineCol = (offset: number) => (positions ??= new Positions(text)).lineCol(offset);
+
+  // The fast way, for most configs: JSON.parse and a decoder of its value; the positioned tree is parsed only to
+  // locate findings. Text with repeated keys, numbers other than short integers, a type error or a version it cannot
+  // use goes the full way.
+  const plain = plainConfig(text);
+  if (plain) {
+    let tree: ObjectNode | undefined;
+    return { version: plain.version, ...validateSpec(() => (tree ??= parseJson(text) as ObjectNode), plain.spec, plain.decoded, plain.missing, lineCol) };
+  }
 
   let root: JsonNode;
   try {
@@ -117,38 +127,57 @@ export function validateConfig(input: string | Uint8Array): ValidationResult {
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
     // Go's SyntaxError.Offset counts the offending character; Ignition prints that offset as the column.
-    const pos = positions.lineCol(e.offset);
+    const pos = lineCol(e.offset);
     if (e.offset < text.length) pos.col += 1;
     return { findings: [{ severity: 'error', path: '$', ...pos, message: e.message }] };
   }
 
   const ver = readVersion(root, (v) => specFor(v) !== undefined);
   if (!ver.ok) {
-    const pos = ver.node ? positions.lineCol(ver.typeError ? goTypeErrorOffset(ver.node) : ver.node.start) : {};
+    const pos = ver.node ? lineCol(ver.typeError ? goTypeErrorOffset(ver.node) : ver.node.start) : {};
     return { findings: [{ severity: 'error', path: '$', ...pos, message: ver.message }] };
   }
   const spec = specFor(ver.version)!;
-  return { version: ver.version, ...validateSpec(root as ObjectNode, spec, positions) };
+  const obj = root as ObjectNode;
+  return { version: ver.version, ...validateSpec(() => obj, spec, decodeConfig(obj, spec.tree), true, lineCol) };
 }
 
-function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions): { config?: unknown; findings: Finding[] } {
-  const { value, unused, intErrors, nulls, kindErrors } = decodeConfig(root, spec.tree);
+/** The version and decoded config by the fast way (see validateConfig), or undefined. */
+function plainConfig(text: string): { version: string; spec: SpecVersion; decoded: Decoded; missing: boolean } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const keys = plainJsonKeys(text);
+  if (keys === undefined) return undefined;
+  const version = readVersionPlain(value as Record<string, unknown>, (v) => specFor(v) !== undefined);
+  if (version === undefined) return undefined;
+  const spec = specFor(version)!;
+  const r = decodePlain(value as Record<string, unknown>, spec.tree);
+  // Fewer keys than the text has: one was repeated, and JSON.parse kept only the last.
+  if (!r || r.keys !== keys) return undefined;
+  return { version, spec, decoded: r.decoded, missing: r.missing };
+}
 
-  // Type errors: Go reports the first one in the document and stops.
-  const check = validatorFor(spec);
-  if (!check(value) || intErrors.length > 0 || kindErrors.length > 0) {
-    const typeErrors: { start: number; offset: number; message: string }[] = [];
-    for (const e of (check.errors ?? []) as ErrorObject[]) {
-      if (e.keyword !== 'type') continue;
-      const path = pointerToPath(e.instancePath);
-      const { node } = nodeAt(root, path);
-      typeErrors.push({ start: node.start, offset: goTypeErrorOffset(node), message: typeMessage(spec, path, goKind(node)) });
-    }
-    for (const ke of kindErrors) typeErrors.push({ start: ke.node.start, offset: goTypeErrorOffset(ke.node), message: typeMessage(spec, ke.path, goKind(ke.node)) });
-    for (const ie of intErrors) typeErrors.push({ start: ie.node.start, offset: goTypeErrorOffset(ie.node), message: typeMessage(spec, ie.path, `number ${ie.raw}`) });
-    typeErrors.sort((a, b) => a.start - b.start);
-    const first = typeErrors[0];
-    if (first) return { findings: [{ severity: 'error', path: '$', ...positions.lineCol(first.offset), message: first.message }] };
+function validateSpec(
+  tree: () => ObjectNode,
+  spec: SpecVersion,
+  { value, unused, intErrors, nulls, kindErrors }: Decoded,
+  /** Whether a required key may be missing (false: decodePlain saw none missing). */
+  mayMiss: boolean,
+  lineCol: (offset: number) => { line: number; col: number },
+): { config?: unknown; findings: Finding[] } {
+  // Type errors (a value of the wrong JSON type, a number that is not an int64): Go reports the first one in the
+  // document and stops.
+  if (kindErrors.length > 0 || intErrors.length > 0) {
+    let first: { path: Path; node: JsonNode; raw?: string } | undefined;
+    for (const ke of kindErrors) if (!first || ke.node.start < first.node.start) first = ke;
+    for (const ie of intErrors) if (!first || ie.node.start < first.node.start) first = ie;
+    const kind = first!.raw !== undefined ? `number ${first!.raw}` : goKind(first!.node);
+    return { findings: [{ severity: 'error', path: '$', ...lineCol(goTypeErrorOffset(first!.node)), message: typeMessage(spec, first!.path, kind) }] };
   }
 
   const r = new Report();
@@ -158,45 +187,41 @@ function validateSpec(root: ObjectNode, spec: SpecVersion, positions: Positions)
 
   // Beyond Ignition: what the spec's schema forbids but Ignition silently accepts (a null it ignores, a required key
   // it defaults to empty) is a warning, unless Ignition already reports an error there.
-  const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
-  for (const p of nulls) {
-    if (errorAt.has(formatPath(p))) continue;
-    // Ignition itself warns at a null where a struct belongs (ValidateUnusedKeys finds no JSON object there,
-    // config/validate/validate.go:86), when the key is spelled exactly; fcos's own warning covers the other nulls.
-    const at = nodeAt(root, p, true);
-    if (at.exact && at.node.kind === 'null' && typeAt(spec.tree, p)?.type.k === 'object') r.warn(p, contextTreeMismatch(formatPath(p)));
-    else r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
-  }
-  for (const e of (check.errors ?? []) as ErrorObject[]) {
-    if (e.keyword !== 'required') continue;
-    const key = (e.params as { missingProperty: string }).missingProperty;
-    const p = [...pointerToPath(e.instancePath), key];
-    if (!errorAt.has(formatPath(p))) r.warn(p, `missing required key ${key} (spec ${spec.version})`);
+  const missing = mayMiss ? missingRequired(value, spec.tree) : [];
+  if (nulls.length > 0 || missing.length > 0) {
+    const errorAt = new Set(r.entries.filter((e) => e.severity === 'error').map((e) => formatPath(e.path)));
+    for (const p of nulls) {
+      if (errorAt.has(formatPath(p))) continue;
+      // Ignition itself warns at a null where a struct belongs (ValidateUnusedKeys finds no JSON object there,
+      // config/validate/validate.go:86), when the key is spelled exactly; fcos's own warning covers the other nulls.
+      const at = nodeAt(tree(), p, true);
+      if (at.exact && at.node.kind === 'null' && typeAt(spec.tree, p)?.type.k === 'object') r.warn(p, contextTreeMismatch(formatPath(p)));
+      else r.warn(p, `null is not allowed here by spec ${spec.version} (Ignition ignores it)`);
+    }
+    for (const { path, key } of missing) {
+      const p = [...path, key];
+      if (!errorAt.has(formatPath(p))) r.warn(p, `missing required key ${key} (spec ${spec.version})`);
+    }
   }
 
   const findings: Finding[] = r.entries.map((e) => {
     // Positions come from the JSON tree with exact keys, like Ignition's Correlate (a key matched only
     // case-insensitively is located at its nearest ancestor).
-    const { node } = nodeAt(root, e.path, true);
+    const { node } = nodeAt(tree(), e.path, true);
     // Like Ignition, an object or array is located just inside its opening bracket.
     const offset = node.kind === 'object' || node.kind === 'array' ? node.start + 1 : node.start;
-    return { severity: e.severity, path: formatPath(e.path), ...positions.lineCol(offset), message: e.message };
+    return { severity: e.severity, path: formatPath(e.path), ...lineCol(offset), message: e.message };
   });
-  for (const u of unused) findings.push({ severity: 'warning', path: formatPath(u.path), ...positions.lineCol(u.keyStart), message: `unused key ${u.key}` });
+  for (const u of unused) {
+    // The fast way knows no positions: the key is found in the tree (its path is spelled exactly, and not repeated).
+    const keyStart = u.keyStart >= 0 ? u.keyStart : findExactMember(nodeAt(tree(), u.path.slice(0, -1), true).node as ObjectNode, u.key)!.keyStart;
+    findings.push({ severity: 'warning', path: formatPath(u.path), ...lineCol(keyStart), message: `unused key ${u.key}` });
+  }
   return { config: value, findings };
 }
 
 const contextTreeMismatch = (p: string): string =>
   `context tree does not match content tree at ${p}. Line and column reporting may be inconsistent. Unused keys may not be reported`;
-
-function pointerToPath(pointer: string): Path {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
 /** Go's UnmarshalTypeError text: "json: cannot unmarshal string into Go struct field File.storage.files.path of type string". */
 function typeMessage(spec: SpecVersion, path: Path, kind: string): string {

@@ -54,3 +54,24 @@ export function readVersion(root: JsonNode, supported: (v: string) => boolean): 
   if (!supported(v)) return { ok: false, message: ErrUnknownVersion, node: ver };
   return { ok: true, version: v, node: ver };
 }
+
+/**
+ * readVersion on the value JSON.parse made (no repeated keys: see parse.ts plainJsonKeys): the version when
+ * readVersion would accept it, otherwise undefined (the caller then reads the positioned tree, which locates the
+ * problem).
+ */
+export function readVersionPlain(root: Record<string, unknown>, supported: (v: string) => boolean): string | undefined {
+  let ver: string | undefined;
+  for (const key in root) {
+    const ign = root[key];
+    if (key.toLowerCase() !== 'ignition' || ign === null) continue;
+    if (typeof ign !== 'object' || Array.isArray(ign)) return undefined;
+    for (const vk in ign) {
+      const v = (ign as Record<string, unknown>)[vk];
+      if (vk.toLowerCase() !== 'version' || v === null) continue;
+      if (typeof v !== 'string') return undefined;
+      ver = v;
+    }
+  }
+  return ver !== undefined && SEMVER.test(ver) && supported(ver) ? ver : undefined;
+}

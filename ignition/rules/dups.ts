@@ -5,7 +5,7 @@
  */
 import { memoOnType, type GoType } from '../schema/types.js';
 import { E } from './errors.js';
-import type { Ctx, Path } from './report.js';
+import { walkItems, type Ctx, type Path } from './report.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type V = any;
@@ -46,16 +46,13 @@ const IGNORED: Record<string, Set<string>> = {
   File: new Set(['append']),
 };
 
-function keyOf(item: V, t: GoType): string | undefined {
-  if (t.k === 'string') return item as string;
-  if (t.k === 'object') return KEYS[t.struct]?.(item);
-  return undefined;
-}
-
-/** Per struct type, what the walk needs, computed once: the keyed lists checked here, and the fields to go down. */
+/** Per type, what the walk needs, computed once: for a struct, the keyed lists checked here and the fields to go down. */
 interface DupPlan {
-  lists: { name: string; ns: string; item: GoType }[];
-  down: { name: string; t: GoType }[];
+  kind: 'object' | 'array';
+  lists: { name: string; ns: string; key: (v: V) => string }[];
+  down: { name: string; plan: DupPlan }[];
+  /** For lists: the items' plan. */
+  item: DupPlan | undefined;
 }
 const PLAN = Symbol('dups plan');
 
@@ -64,59 +61,54 @@ function planOf(t: GoType): DupPlan | null {
   return memoOnType(t, PLAN, () => makePlan(t), null);
 }
 
+const stringKey = (item: V): string => item as string;
+
 function makePlan(t: GoType): DupPlan | null {
-  let plan: DupPlan | null = null;
-  if (t.k === 'array') plan = planOf(t.item) ? { lists: [], down: [] } : null;
-  else if (t.k === 'object') {
-    const lists: DupPlan['lists'] = [];
-    const down: DupPlan['down'] = [];
-    for (const [name, ft] of Object.entries(t.fields)) {
-      if (ft.k === 'array' && !IGNORED[t.struct]?.has(name) && (ft.item.k === 'string' || (ft.item.k === 'object' && KEYS[ft.item.struct])))
-        lists.push({ name, ns: MERGED[t.struct]?.[name] ?? name, item: ft.item });
-      if ((ft.k === 'object' || ft.k === 'array') && planOf(ft)) down.push({ name, t: ft });
-    }
-    plan = lists.length || down.length ? { lists, down } : null;
+  if (t.k === 'array') {
+    const item = planOf(t.item);
+    return item ? { kind: 'array', lists: [], down: [], item } : null;
   }
-  return plan;
+  if (t.k !== 'object') return null;
+  const lists: DupPlan['lists'] = [];
+  const down: DupPlan['down'] = [];
+  for (const [name, ft] of Object.entries(t.fields)) {
+    if (ft.k === 'array' && !IGNORED[t.struct]?.has(name) && (ft.item.k === 'string' || (ft.item.k === 'object' && KEYS[ft.item.struct]))) {
+      const item = ft.item;
+      lists.push({ name, ns: MERGED[t.struct]?.[name] ?? name, key: item.k === 'string' ? stringKey : KEYS[item.struct]! });
+    }
+    const plan = ft.k === 'object' || ft.k === 'array' ? planOf(ft) : null;
+    if (plan) down.push({ name, plan });
+  }
+  return lists.length || down.length ? { kind: 'object', lists, down, item: undefined } : null;
 }
 
 export function walkDups(v: V, t: GoType, c: Path, ctx: Ctx): void {
-  // One path array for the whole walk, copied only for a finding.
-  if (planOf(t)) walk(v, t, [...c], ctx);
+  // One path array for the whole walk (ctx.r copies it for a finding).
+  const plan = planOf(t);
+  if (plan) walk(v, plan, c.slice(), ctx);
 }
 
-function walk(v: V, t: GoType, path: Path, ctx: Ctx): void {
-  if (t.k === 'array') {
-    const items = v as V[];
-    for (let i = 0; i < items.length; i++) {
-      path.push(i);
-      walk(items[i], t.item, path, ctx);
-      path.pop();
-    }
-    return;
-  }
-  if (t.k !== 'object') return;
+function walk(v: V, plan: DupPlan, path: Path, ctx: Ctx): void {
+  if (plan.kind === 'array') return walkItems(v as V[], plan.item!, path, ctx, walk);
   const obj = v ?? {};
-  const plan = planOf(t)!;
   let seen: Map<string, Set<string>> | undefined;
-  for (const { name, ns, item } of plan.lists) {
+  for (const { name, ns, key } of plan.lists) {
     const list = obj[name];
     if (!Array.isArray(list) || list.length === 0) continue;
     seen ??= new Map();
     let keys = seen.get(ns);
     if (!keys) seen.set(ns, (keys = new Set()));
     for (let i = 0; i < list.length; i++) {
-      const k = keyOf(list[i], item);
-      if (k === undefined) continue;
-      if (keys.has(k)) ctx.r.error([...path, name, i], E.Duplicate);
+      const k = key(list[i]);
+      if (keys.has(k)) ctx.r.error(path, E.Duplicate, name, i);
       keys.add(k);
     }
   }
-  for (const { name, t: ft } of plan.down) {
+  for (const { name, plan: fp } of plan.down) {
     const fv = obj[name];
-    if (fv === undefined || (ft.k === 'array' && !Array.isArray(fv))) continue;
+    if (fv === undefined || (fp.kind === 'array' && !Array.isArray(fv))) continue;
     path.push(name);
-    walk(fv, ft, path, ctx);
+    walk(fv, fp, path, ctx);
     path.pop();
   }
 }

@@ -5,7 +5,7 @@
 import { memoOnType, type GoType } from '../schema/types.js';
 import { E, noInstallSection, noInstallSectionForTemplate } from './errors.js';
 import { goClean, goJoin, validatePath, validatePathNilOk } from './paths.js';
-import { isFalse, isTrue, nilOrEmpty, notEmpty, type Ctx, type Path } from './report.js';
+import { isFalse, isTrue, nilOrEmpty, notEmpty, walkItems, type Ctx, type Path } from './report.js';
 import { deserializeUnit, UnitParseError, type UnitOption } from './unit-file.js';
 import { goParseUrl, validateUrl, validateUrlNilOk } from './url.js';
 
@@ -13,22 +13,20 @@ import { goParseUrl, validateUrl, validateUrlNilOk } from './url.js';
 type V = any;
 type Rule = (v: V, c: Path, ctx: Ctx) => void;
 
-const at = (c: Path, ...more: (string | number)[]): Path => c.concat(more);
-
 function validateMode(m: number | undefined): string | undefined {
   if (m !== undefined && (m < 0 || m > 0o7777)) return E.FileIllegalMode;
   return undefined;
 }
 
 function modeRules(v: V, c: Path, ctx: Ctx): void {
-  ctx.r.error(at(c, 'mode'), validateMode(v.mode));
+  ctx.r.error(c, validateMode(v.mode), 'mode');
   // Spec 3.6.0 accepts setuid/setgid/sticky; older specs warn (Ignition v2.24.0 config/v3_{0..5}/types/file.go:28 and
   // directory.go:25, validateModeSpecialBits in mode.go:28; Ignition 2.14 warned below 3.4.0 only).
-  if (ctx.minor < 6 && v.mode !== undefined && (v.mode & 0o7000) !== 0) ctx.r.warn(at(c, 'mode'), E.ModeSpecialBits);
+  if (ctx.minor < 6 && v.mode !== undefined && (v.mode & 0o7000) !== 0) ctx.r.warn(c, E.ModeSpecialBits, 'mode');
 }
 
 function nodeRules(v: V, c: Path, ctx: Ctx): void {
-  ctx.r.error(at(c, 'path'), validatePath(v.path));
+  ctx.r.error(c, validatePath(v.path), 'path');
 }
 
 function ownerRule(v: V, c: Path, ctx: Ctx): void {
@@ -36,28 +34,27 @@ function ownerRule(v: V, c: Path, ctx: Ctx): void {
 }
 
 function hashRules(v: V, c: Path, ctx: Ctx): void {
-  const p = at(c, 'hash');
   if (v.hash === undefined) return;
   const h: string = v.hash;
   const dash = h.indexOf('-');
-  if (dash < 0) return ctx.r.error(p, E.HashMalformed);
+  if (dash < 0) return ctx.r.error(c, E.HashMalformed, 'hash');
   const fn = h.slice(0, dash);
   const sum = h.slice(dash + 1);
   let size: number;
   if (fn === 'sha512') size = 128;
   else if (fn === 'sha256' && ctx.minor >= 1) size = 64;
-  else return ctx.r.error(p, E.HashUnrecognized);
-  if (sum.length !== size) ctx.r.error(p, E.HashWrongSize);
+  else return ctx.r.error(c, E.HashUnrecognized, 'hash');
+  if (sum.length !== size) ctx.r.error(c, E.HashWrongSize, 'hash');
 }
 
 function compressionRule(v: V, c: Path, ctx: Ctx): void {
-  if (v.compression !== undefined && v.compression !== '' && v.compression !== 'gzip') ctx.r.error(at(c, 'compression'), E.CompressionInvalid);
+  if (v.compression !== undefined && v.compression !== '' && v.compression !== 'gzip') ctx.r.error(c, E.CompressionInvalid, 'compression');
 }
 
 function resourceRules(v: V, c: Path, ctx: Ctx): void {
   compressionRule(v, c, ctx);
-  if (v.verification?.hash !== undefined && v.source === undefined) ctx.r.error(at(c, 'verification', 'hash'), E.VerificationAndNilSource);
-  ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
+  if (v.verification?.hash !== undefined && v.source === undefined) ctx.r.error(c, E.VerificationAndNilSource, 'verification', 'hash');
+  ctx.r.error(c, validateUrlNilOk(v.source, ctx.minor), 'source');
   if (Array.isArray(v.httpHeaders) && v.httpHeaders.length > 0) {
     let err: string | undefined;
     if (nilOrEmpty(v.source)) err = E.InvalidUrl;
@@ -66,7 +63,7 @@ function resourceRules(v: V, c: Path, ctx: Ctx): void {
       if (!u) err = E.InvalidUrl;
       else if (u.scheme !== 'http' && u.scheme !== 'https') err = E.UnsupportedSchemeForHTTPHeaders;
     }
-    ctx.r.error(at(c, 'httpHeaders'), err);
+    ctx.r.error(c, err, 'httpHeaders');
   }
 }
 
@@ -107,6 +104,16 @@ function utf16Length(s: string): number {
  * are the path's first segments, not all of them.
  */
 function linkPrefixes(paths: readonly string[]): (path: string) => number {
+  if (paths.length === 0) return () => 0;
+  if (paths.length <= 8) {
+    // Few links (the usual case): compared one by one, which costs less than the tree.
+    const prefixes = paths.map((p) => p + '/');
+    return (path: string) => {
+      let total = 0;
+      for (const p of prefixes) if (path.startsWith(p)) total++;
+      return total;
+    };
+  }
   const child = new Map<string, number>();
   const count: number[] = [0];
   for (const p of paths) {
@@ -142,12 +149,12 @@ function partitionEnd(p: V): number {
   return p.startMiB + p.sizeMiB - 1;
 }
 
-function validateProxyUrl(s: string | undefined, p: Path, ctx: Ctx, httpOk: boolean): void {
+function validateProxyUrl(s: string | undefined, c: Path, key: string, ctx: Ctx, httpOk: boolean): void {
   if (s === undefined) return;
   const u = goParseUrl(s);
-  if (!u) return ctx.r.error(p, E.InvalidUrl);
-  if (u.scheme !== 'https' && u.scheme !== 'http') return ctx.r.error(p, E.InvalidProxy);
-  if (u.scheme === 'http' && !httpOk) ctx.r.warn(p, E.InsecureProxy);
+  if (!u) return ctx.r.error(c, E.InvalidUrl, key);
+  if (u.scheme !== 'https' && u.scheme !== 'http') return ctx.r.error(c, E.InvalidProxy, key);
+  if (u.scheme === 'http' && !httpOk) ctx.r.warn(c, E.InsecureProxy, key);
 }
 
 const STRUCT_RULES: Record<string, Rule> = {
@@ -161,7 +168,7 @@ const STRUCT_RULES: Record<string, Rule> = {
     }
     for (const kind of ['files', 'directories', 'links'] as const) {
       (v.storage?.[kind] ?? []).forEach((n: V, i: number) => {
-        if (unitPaths.has(n.path ?? '')) ctx.r.error(at(c, 'storage', kind, i, 'path'), E.PathConflictsSystemd);
+        if (unitPaths.has(n.path ?? '')) ctx.r.error(c, E.PathConflictsSystemd, 'storage', kind, i, 'path');
       });
     }
   },
@@ -169,42 +176,42 @@ const STRUCT_RULES: Record<string, Rule> = {
     if (ctx.minor < 1) return;
     // Resource.validateRequiredSource (config/v3_1/types/resource.go:87): util.NilOrEmpty, so "" is "source is required".
     (v.merge ?? []).forEach((m: V, i: number) => {
-      if (nilOrEmpty(m.source)) ctx.r.error(at(c, 'merge', i), E.SourceRequired);
-      else ctx.r.error(at(c, 'merge', i), validateUrl(m.source, ctx.minor));
+      if (nilOrEmpty(m.source)) ctx.r.error(c, E.SourceRequired, 'merge', i);
+      else ctx.r.error(c, validateUrl(m.source, ctx.minor), 'merge', i);
     });
   },
   TLS(v, c, ctx) {
     if (ctx.minor < 1) return;
     (v.certificateAuthorities ?? []).forEach((m: V, i: number) => {
-      if (nilOrEmpty(m.source)) ctx.r.error(at(c, 'certificateAuthorities', i), E.SourceRequired);
-      else ctx.r.error(at(c, 'certificateAuthorities', i), validateUrl(m.source, ctx.minor));
+      if (nilOrEmpty(m.source)) ctx.r.error(c, E.SourceRequired, 'certificateAuthorities', i);
+      else ctx.r.error(c, validateUrl(m.source, ctx.minor), 'certificateAuthorities', i);
     });
   },
   Proxy(v, c, ctx) {
-    validateProxyUrl(v.httpProxy, at(c, 'httpProxy'), ctx, true);
-    validateProxyUrl(v.httpsProxy, at(c, 'httpsProxy'), ctx, false);
+    validateProxyUrl(v.httpProxy, c, 'httpProxy', ctx, true);
+    validateProxyUrl(v.httpsProxy, c, 'httpsProxy', ctx, false);
   },
   Resource: resourceRules,
   ConfigReference(v, c, ctx) {
-    ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
+    ctx.r.error(c, validateUrlNilOk(v.source, ctx.minor), 'source');
   },
   CaReference(v, c, ctx) {
-    ctx.r.error(at(c, 'source'), validateUrl(v.source ?? '', ctx.minor));
+    ctx.r.error(c, validateUrl(v.source ?? '', ctx.minor), 'source');
   },
   FileContents(v, c, ctx) {
     compressionRule(v, c, ctx);
-    if (v.verification?.hash !== undefined && v.source === undefined) ctx.r.error(at(c, 'verification', 'hash'), E.VerificationAndNilSource);
-    ctx.r.error(at(c, 'source'), validateUrlNilOk(v.source, ctx.minor));
+    if (v.verification?.hash !== undefined && v.source === undefined) ctx.r.error(c, E.VerificationAndNilSource, 'verification', 'hash');
+    ctx.r.error(c, validateUrlNilOk(v.source, ctx.minor), 'source');
   },
   HTTPHeader(v, c, ctx) {
-    if (nilOrEmpty(v.name)) ctx.r.error(at(c, 'name'), E.EmptyHTTPHeaderName);
-    if (v.value === '') ctx.r.error(at(c, 'value'), E.InvalidHTTPHeader);
+    if (nilOrEmpty(v.name)) ctx.r.error(c, E.EmptyHTTPHeaderName, 'name');
+    if (v.value === '') ctx.r.error(c, E.InvalidHTTPHeader, 'value');
   },
   Verification: hashRules,
   File(v, c, ctx) {
     nodeRules(v, c, ctx);
     modeRules(v, c, ctx);
-    if (isTrue(v.overwrite) && v.contents?.source === undefined) ctx.r.error(at(c, 'overwrite'), E.OverwriteAndNilSource);
+    if (isTrue(v.overwrite) && v.contents?.source === undefined) ctx.r.error(c, E.OverwriteAndNilSource, 'overwrite');
   },
   Directory(v, c, ctx) {
     nodeRules(v, c, ctx);
@@ -223,25 +230,25 @@ const STRUCT_RULES: Record<string, Rule> = {
     const dirCount = (p: string) => dirPaths.get(p) ?? 0;
     (v.directories ?? []).forEach((d: V, i: number) => {
       if (typeof d.path === 'string') dirPaths.set(d.path, dirCount(d.path) + 1);
-      for (let k = under(d.path ?? ''); k > 0; k--) ctx.r.error(at(c, 'directories', i), E.DirectoryUsedSymlink);
+      for (let k = under(d.path ?? ''); k > 0; k--) ctx.r.error(c, E.DirectoryUsedSymlink, 'directories', i);
     });
     (v.files ?? []).forEach((f: V, i: number) => {
-      for (let k = under(f.path ?? ''); k > 0; k--) ctx.r.error(at(c, 'files', i), E.FileUsedSymlink);
+      for (let k = under(f.path ?? ''); k > 0; k--) ctx.r.error(c, E.FileUsedSymlink, 'files', i);
     });
     links.forEach((l1: V, i: number) => {
-      for (let k = under(l1.path ?? ''); k > 0; k--) ctx.r.error(at(c, 'links', i), E.LinkUsedSymlink);
+      for (let k = under(l1.path ?? ''); k > 0; k--) ctx.r.error(c, E.LinkUsedSymlink, 'links', i);
       // Spec 3.3+: a link needs a target (reported here, in Storage's checks, before the links are walked).
-      if (ctx.minor >= 3 && (l1.target === undefined || l1.target === '')) return ctx.r.error(at(c, 'links', i, 'target'), E.LinkTargetRequired);
+      if (ctx.minor >= 3 && (l1.target === undefined || l1.target === '')) return ctx.r.error(c, E.LinkTargetRequired, 'links', i, 'target');
       if (!isTrue(l1.hard)) return;
       const t: string = l1.target ?? '';
       let target = goClean(t);
       if (!target.startsWith('/')) target = goJoin(l1.path ?? '', t);
-      for (let k = dirCount(target); k > 0; k--) ctx.r.error(at(c, 'links', i), E.HardLinkToDirectory);
+      for (let k = dirCount(target); k > 0; k--) ctx.r.error(c, E.HardLinkToDirectory, 'links', i);
       if (ctx.minor >= 4) {
-        if (l1.user?.id !== undefined) ctx.r.warn(at(c, 'links', i, 'user', 'id'), E.HardLinkSpecifiesOwner);
-        if (l1.user?.name !== undefined) ctx.r.warn(at(c, 'links', i, 'user', 'name'), E.HardLinkSpecifiesOwner);
-        if (l1.group?.id !== undefined) ctx.r.warn(at(c, 'links', i, 'group', 'id'), E.HardLinkSpecifiesOwner);
-        if (l1.group?.name !== undefined) ctx.r.warn(at(c, 'links', i, 'group', 'name'), E.HardLinkSpecifiesOwner);
+        if (l1.user?.id !== undefined) ctx.r.warn(c, E.HardLinkSpecifiesOwner, 'links', i, 'user', 'id');
+        if (l1.user?.name !== undefined) ctx.r.warn(c, E.HardLinkSpecifiesOwner, 'links', i, 'user', 'name');
+        if (l1.group?.id !== undefined) ctx.r.warn(c, E.HardLinkSpecifiesOwner, 'links', i, 'group', 'id');
+        if (l1.group?.name !== undefined) ctx.r.warn(c, E.HardLinkSpecifiesOwner, 'links', i, 'group', 'name');
       }
     });
     if (ctx.minor >= 4) {
@@ -250,21 +257,21 @@ const STRUCT_RULES: Record<string, Rule> = {
       (v.filesystems ?? []).forEach((f: V, i: number) => {
         const d = disks.get(f.device ?? '');
         if (!d) return;
-        if ((d.partitions ?? []).length > 0) ctx.r.warn(at(c, 'filesystems', i, 'device'), E.PartitionsOverwritten);
-        else if (!isTrue(f.wipeFilesystem) && isTrue(d.wipeTable)) ctx.r.warn(at(c, 'filesystems', i, 'device'), E.FilesystemImplicitWipe);
+        if ((d.partitions ?? []).length > 0) ctx.r.warn(c, E.PartitionsOverwritten, 'filesystems', i, 'device');
+        else if (!isTrue(f.wipeFilesystem) && isTrue(d.wipeTable)) ctx.r.warn(c, E.FilesystemImplicitWipe, 'filesystems', i, 'device');
       });
     }
   },
   Disk(v, c, ctx) {
-    if (nilOrEmpty(v.device)) return ctx.r.error(at(c, 'device'), E.DiskDeviceRequired);
-    ctx.r.error(at(c, 'device'), validatePath(v.device));
+    if (nilOrEmpty(v.device)) return ctx.r.error(c, E.DiskDeviceRequired, 'device');
+    ctx.r.error(c, validatePath(v.device), 'device');
     const parts: V[] = v.partitions ?? [];
     const numbers = new Set<number>();
     for (let i = 0; i < parts.length; i++) {
       const num = parts[i].number ?? 0;
       if (num === 0) continue;
       if (numbers.has(num)) {
-        ctx.r.error(at(c, 'partitions', i), E.PartitionNumbersCollide);
+        ctx.r.error(c, E.PartitionNumbersCollide, 'partitions', i);
         break;
       }
       numbers.add(num);
@@ -277,18 +284,18 @@ const STRUCT_RULES: Record<string, Rule> = {
         const o = parts[oi];
         if (oi === pi || !usable(o)) continue;
         if ((p.startMiB >= o.startMiB && p.startMiB <= partitionEnd(o)) || (partitionEnd(p) >= o.startMiB && partitionEnd(p) <= partitionEnd(o))) {
-          ctx.r.error(at(c, 'partitions', oi), E.PartitionsOverlap);
+          ctx.r.error(c, E.PartitionsOverlap, 'partitions', oi);
           break overlap;
         }
       }
     }
-    if (parts.some((p) => isFalse(p.shouldExist)) && parts.some((p) => (p.number ?? 0) === 0)) ctx.r.error(at(c, 'partitions'), E.ZeroesWithShouldNotExist);
+    if (parts.some((p) => isFalse(p.shouldExist)) && parts.some((p) => (p.number ?? 0) === 0)) ctx.r.error(c, E.ZeroesWithShouldNotExist, 'partitions');
     const labels = new Set<string>();
     for (let i = 0; i < parts.length; i++) {
       const l = parts[i].label;
       if (l === undefined) continue;
       if (labels.has(l)) {
-        ctx.r.error(at(c, 'partitions', i), E.DuplicateLabels);
+        ctx.r.error(c, E.DuplicateLabels, 'partitions', i);
         break;
       }
       labels.add(l);
@@ -300,22 +307,22 @@ const STRUCT_RULES: Record<string, Rule> = {
     }
     if ((v.number ?? 0) === 0 && v.label === undefined) ctx.r.error(c, E.NeedLabelOrNumber);
     if (v.label !== undefined) {
-      if (utf16Length(v.label) > 36) ctx.r.error(at(c, 'label'), E.LabelTooLong);
-      else if (v.label.includes(':')) ctx.r.error(at(c, 'label'), E.LabelContainsColon);
+      if (utf16Length(v.label) > 36) ctx.r.error(c, E.LabelTooLong, 'label');
+      else if (v.label.includes(':')) ctx.r.error(c, E.LabelContainsColon, 'label');
     }
-    ctx.r.error(at(c, 'guid'), validateGuid(v.guid));
-    ctx.r.error(at(c, 'typeGuid'), validateGuid(v.typeGuid));
+    ctx.r.error(c, validateGuid(v.guid), 'guid');
+    ctx.r.error(c, validateGuid(v.typeGuid), 'typeGuid');
   },
   Filesystem(v, c, ctx) {
-    ctx.r.error(at(c, 'path'), validatePathNilOk(v.path));
-    ctx.r.error(at(c, 'device'), validatePath(v.device));
+    ctx.r.error(c, validatePathNilOk(v.path), 'path');
+    ctx.r.error(c, validatePath(v.device), 'device');
     if (nilOrEmpty(v.format)) {
       if (notEmpty(v.path) || notEmpty(v.label) || notEmpty(v.uuid) || isTrue(v.wipeFilesystem) || (v.options ?? []).length > 0 || (v.mountOptions ?? []).length > 0) {
-        ctx.r.error(at(c, 'format'), E.FormatNilWithOthers);
+        ctx.r.error(c, E.FormatNilWithOthers, 'format');
       }
-    } else if (!FS_FORMATS.has(v.format) || (v.format === 'none' && ctx.minor < 3)) ctx.r.error(at(c, 'format'), E.FilesystemInvalidFormat);
+    } else if (!FS_FORMATS.has(v.format) || (v.format === 'none' && ctx.minor < 3)) ctx.r.error(c, E.FilesystemInvalidFormat, 'format');
     if (!nilOrEmpty(v.label)) {
-      if (nilOrEmpty(v.format)) ctx.r.error(at(c, 'label'), E.LabelNeedsFormat);
+      if (nilOrEmpty(v.format)) ctx.r.error(c, E.LabelNeedsFormat, 'label');
       else {
         const max: Record<string, [number, string]> = {
           ext4: [16, E.Ext4LabelTooLong],
@@ -325,50 +332,50 @@ const STRUCT_RULES: Record<string, Rule> = {
           vfat: [11, E.VfatLabelTooLong],
         };
         const m = max[v.format];
-        if (m && Buffer.byteLength(v.label, 'utf8') > m[0]) ctx.r.error(at(c, 'label'), m[1]);
+        if (m && Buffer.byteLength(v.label, 'utf8') > m[0]) ctx.r.error(c, m[1], 'label');
       }
     }
   },
   Raid(v, c, ctx) {
-    if (nilOrEmpty(v.level) && ctx.minor >= 3) ctx.r.error(at(c, 'level'), E.RaidLevelRequired);
+    if (nilOrEmpty(v.level) && ctx.minor >= 3) ctx.r.error(c, E.RaidLevelRequired, 'level');
     else {
       const level = String(v.level ?? ''); // matched exactly, as Ignition does ("RAID1" is invalid)
-      if (!RAID_LEVELS.has(level)) ctx.r.error(at(c, 'level'), E.UnrecognizedRaidLevel);
-      else if (['linear', 'raid0', '0', 'stripe'].includes(level) && v.spares !== undefined && v.spares !== 0) ctx.r.error(at(c, 'level'), E.SparesUnsupportedForLevel);
+      if (!RAID_LEVELS.has(level)) ctx.r.error(c, E.UnrecognizedRaidLevel, 'level');
+      else if (['linear', 'raid0', '0', 'stripe'].includes(level) && v.spares !== undefined && v.spares !== 0) ctx.r.error(c, E.SparesUnsupportedForLevel, 'level');
     }
-    if ((v.devices ?? []).length === 0) ctx.r.error(at(c, 'devices'), E.RaidDevicesRequired);
+    if ((v.devices ?? []).length === 0) ctx.r.error(c, E.RaidDevicesRequired, 'devices');
   },
   Luks(v, c, ctx) {
-    if ((v.name ?? '').includes('/')) ctx.r.error(at(c, 'name'), E.LuksNameContainsSlash);
-    if (!nilOrEmpty(v.label) && Buffer.byteLength(v.label, 'utf8') > 47) ctx.r.error(at(c, 'label'), E.LuksLabelTooLong);
-    if (nilOrEmpty(v.device)) ctx.r.error(at(c, 'device'), E.DiskDeviceRequired);
-    else ctx.r.error(at(c, 'device'), validatePath(v.device));
+    if ((v.name ?? '').includes('/')) ctx.r.error(c, E.LuksNameContainsSlash, 'name');
+    if (!nilOrEmpty(v.label) && Buffer.byteLength(v.label, 'utf8') > 47) ctx.r.error(c, E.LuksLabelTooLong, 'label');
+    if (nilOrEmpty(v.device)) ctx.r.error(c, E.DiskDeviceRequired, 'device');
+    else ctx.r.error(c, validatePath(v.device), 'device');
     const cl = v.clevis;
     if (cl !== undefined) {
       // 3.3+: util.NotEmpty(l.Clevis.Custom.Pin) (config/v3_3/types/luks.go:48); 3.2: a custom object at all (v3_2 luks.go:49).
       const hasCustom = ctx.minor >= 3 ? notEmpty(cl.custom?.pin) : cl.custom !== undefined;
-      if (hasCustom && ((cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0))) ctx.r.error(at(c, 'clevis'), E.ClevisCustomWithOthers);
+      if (hasCustom && ((cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0))) ctx.r.error(c, E.ClevisCustomWithOthers, 'clevis');
     }
-    if (validateUrlNilOk(v.keyFile?.source, ctx.minor) !== undefined) ctx.r.error(at(c, 'keys'), E.InvalidLuksKeyFile);
+    if (validateUrlNilOk(v.keyFile?.source, ctx.minor) !== undefined) ctx.r.error(c, E.InvalidLuksKeyFile, 'keys');
     // Spec 3.5+ (config/v3_5/types/luks.go:57-65): cex excludes clevis (Clevis.IsPresent) and a key file.
     if (ctx.minor >= 5 && isTrue(v.cex?.enabled)) {
       const clevisPresent = cl !== undefined && (notEmpty(cl.custom?.pin) || (cl.tang ?? []).length > 0 || isTrue(cl.tpm2) || (cl.threshold !== undefined && cl.threshold !== 0));
-      if (clevisPresent) ctx.r.error(at(c, 'cex'), E.CexWithClevis);
-      if (notEmpty(v.keyFile?.source)) ctx.r.error(at(c, 'cex'), E.CexWithKeyFile);
+      if (clevisPresent) ctx.r.error(c, E.CexWithClevis, 'cex');
+      if (notEmpty(v.keyFile?.source)) ctx.r.error(c, E.CexWithKeyFile, 'cex');
     }
   },
   ClevisCustom: customRules,
   Custom: customRules,
   Tang(v, c, ctx) {
     const u = goParseUrl(v.url ?? '');
-    if (!u) ctx.r.error(at(c, 'url'), E.InvalidUrl);
-    else if (u.scheme !== 'http' && u.scheme !== 'https') ctx.r.error(at(c, 'url'), E.InvalidScheme);
-    if (nilOrEmpty(v.thumbprint)) ctx.r.error(at(c, 'thumbprint'), E.TangThumbprintRequired);
+    if (!u) ctx.r.error(c, E.InvalidUrl, 'url');
+    else if (u.scheme !== 'http' && u.scheme !== 'https') ctx.r.error(c, E.InvalidScheme, 'url');
+    if (nilOrEmpty(v.thumbprint)) ctx.r.error(c, E.TangThumbprintRequired, 'thumbprint');
     if (ctx.minor >= 4 && !nilOrEmpty(v.advertisement)) {
       try {
         JSON.parse(v.advertisement);
       } catch {
-        ctx.r.error(at(c, 'advertisement'), E.InvalidTangAdvertisement);
+        ctx.r.error(c, E.InvalidTangAdvertisement, 'advertisement');
       }
     }
   },
@@ -385,19 +392,19 @@ const STRUCT_RULES: Record<string, Rule> = {
       const t = byName.get(template);
       if (!t || !notEmpty(t.contents)) return;
       const { opts } = unitContents(t.contents);
-      if (opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(at(c, 'units', i, 'contents'), noInstallSectionForTemplate(template, u.name));
+      if (opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(c, noInstallSectionForTemplate(template, u.name), 'units', i, 'contents');
     });
   },
   Unit(v, c, ctx) {
     const name: string = v.name ?? '';
-    if (!UNIT_EXTS.has(goExt(name))) ctx.r.error(at(c, 'name'), E.InvalidSystemdExt);
+    if (!UNIT_EXTS.has(goExt(name))) ctx.r.error(c, E.InvalidSystemdExt, 'name');
     const { opts, err } = unitContents(v.contents);
-    ctx.r.error(at(c, 'contents'), err);
-    if (isTrue(v.enabled) && !nilOrEmpty(v.contents) && opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(at(c, 'contents'), noInstallSection(name));
+    ctx.r.error(c, err, 'contents');
+    if (isTrue(v.enabled) && !nilOrEmpty(v.contents) && opts && !opts.some((o) => o.section === 'Install')) ctx.r.warn(c, noInstallSection(name), 'contents');
   },
   Dropin(v, c, ctx) {
-    ctx.r.error(at(c, 'contents'), unitContents(v.contents).err);
-    if (goExt(v.name ?? '') !== '.conf') ctx.r.error(at(c, 'name'), E.InvalidSystemdDropinExt);
+    ctx.r.error(c, unitContents(v.contents).err, 'contents');
+    if (goExt(v.name ?? '') !== '.conf') ctx.r.error(c, E.InvalidSystemdDropinExt, 'name');
   },
 };
 
@@ -406,15 +413,15 @@ function customRules(v: V, c: Path, ctx: Ctx): void {
   if (ctx.minor < 3) {
     // config/v3_2/types/custom.go:24: plain strings; an empty pin is an unsupported one.
     if (nilOrEmpty(v.pin) && nilOrEmpty(v.config)) return;
-    if (!pins.includes(v.pin ?? '')) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
-    if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
+    if (!pins.includes(v.pin ?? '')) ctx.r.error(c, E.UnknownClevisPin, 'pin');
+    if (nilOrEmpty(v.config)) ctx.r.error(c, E.ClevisConfigRequired, 'config');
     return;
   }
   // config/v3_3/types/clevis.go:32 (and 3.4–3.6): empty strings count as unset.
   if (nilOrEmpty(v.pin) && nilOrEmpty(v.config) && !isTrue(v.needsNetwork)) return;
-  if (nilOrEmpty(v.pin)) ctx.r.error(at(c, 'pin'), E.ClevisPinRequired);
-  else if (!pins.includes(v.pin)) ctx.r.error(at(c, 'pin'), E.UnknownClevisPin);
-  if (nilOrEmpty(v.config)) ctx.r.error(at(c, 'config'), E.ClevisConfigRequired);
+  if (nilOrEmpty(v.pin)) ctx.r.error(c, E.ClevisPinRequired, 'pin');
+  else if (!pins.includes(v.pin)) ctx.r.error(c, E.UnknownClevisPin, 'pin');
+  if (nilOrEmpty(v.config)) ctx.r.error(c, E.ClevisConfigRequired, 'config');
 }
 
 /** Rules on named string types (items of string lists). */
@@ -426,9 +433,12 @@ const STRING_RULES: Record<string, Rule> = {
 
 /** Per type, what the walk does, worked out once and kept on the type (a symbol key: JSON and Object.entries skip it). */
 interface RulePlan {
+  kind: GoType['k'];
   own: Rule | undefined;
-  /** The fields whose values the walk visits: the ones with a rule at or below them. */
-  down: { name: string; t: GoType }[];
+  /** For structs: the fields whose values the walk visits (the ones with a rule at or below them), with their plans. */
+  down: { name: string; plan: RulePlan }[];
+  /** For lists: the items' plan. */
+  item: RulePlan | undefined;
 }
 const PLAN = Symbol('rule plan');
 
@@ -438,39 +448,45 @@ function planOf(t: GoType): RulePlan | null {
 }
 
 function makePlan(t: GoType): RulePlan | null {
-  let plan: RulePlan | null = null;
   if (t.k === 'object') {
-    const down = Object.entries(t.fields)
-      .filter(([, ft]) => planOf(ft))
-      .map(([name, ft]) => ({ name, t: ft }));
+    const down: RulePlan['down'] = [];
+    for (const [name, ft] of Object.entries(t.fields)) {
+      const plan = planOf(ft);
+      if (plan) down.push({ name, plan });
+    }
     const own: Rule | undefined = STRUCT_RULES[t.struct];
-    plan = own !== undefined || down.length ? { own, down } : null;
-  } else if (t.k === 'array') plan = planOf(t.item) ? { own: undefined, down: [] } : null;
-  else if (t.k === 'string' && STRING_RULES[t.go]) plan = { own: STRING_RULES[t.go], down: [] };
-  return plan;
+    return own !== undefined || down.length ? { kind: 'object', own, down, item: undefined } : null;
+  }
+  if (t.k === 'array') {
+    const item = planOf(t.item);
+    return item ? { kind: 'array', own: undefined, down: [], item } : null;
+  }
+  if (t.k === 'string' && STRING_RULES[t.go]) return { kind: 'string', own: STRING_RULES[t.go], down: [], item: undefined };
+  return null;
 }
 
-/** Walk a decoded value like vcontext's validate.Validate: the struct's rules, then each field in order. */
+/**
+ * Walk a decoded value like vcontext's validate.Validate: the struct's rules, then each field in order. The path is
+ * one array for the whole walk (rules report through ctx.r, which copies it).
+ */
 export function walkRules(v: V, t: GoType, c: Path, ctx: Ctx): void {
   const plan = planOf(t);
-  if (!plan) return;
-  if (t.k === 'object') {
+  if (plan) walk(v, plan, c.slice(), ctx);
+}
+
+function walk(v: V, plan: RulePlan, path: Path, ctx: Ctx): void {
+  if (plan.kind === 'object') {
     const obj = v ?? {};
-    plan.own?.(obj, c, ctx);
+    plan.own?.(obj, path, ctx);
     // Absent (zero-valued) structs are skipped: none of Ignition's rules reports anything on a zero value.
-    for (const { name, t: ft } of plan.down) {
-      const fv = obj[name];
+    const down = plan.down;
+    for (let k = 0; k < down.length; k++) {
+      const fv = obj[down[k]!.name];
       if (fv === undefined) continue;
-      const p = c.slice();
-      p.push(name);
-      walkRules(fv, ft, p, ctx);
+      path.push(down[k]!.name);
+      walk(fv, down[k]!.plan, path, ctx);
+      path.pop();
     }
-  } else if (t.k === 'array') {
-    const items = v as V[];
-    for (let i = 0; i < items.length; i++) {
-      const p = c.slice();
-      p.push(i);
-      walkRules(items[i], t.item, p, ctx);
-    }
-  } else plan.own?.(v, c, ctx);
+  } else if (plan.kind === 'array') walkItems(v as V[], plan.item!, path, ctx, walk);
+  else plan.own!(v, path, ctx);
 }

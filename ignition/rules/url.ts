@@ -9,10 +9,13 @@ export interface GoUrl {
   rawQuery: string;
 }
 
-const HEX = /^[0-9a-fA-F]{2}$/;
+/** Whether a UTF-16 unit is a hex digit (NaN, past the end of a string, is not). */
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
 
 function badEscape(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s[i] === '%' && !HEX.test(s.slice(i + 1, i + 3))) return true;
+  for (let i = s.indexOf('%'); i >= 0; i = s.indexOf('%', i + 1)) if (!isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) return true;
   return false;
 }
 
@@ -31,13 +34,14 @@ export function goParseUrl(raw: string): GoUrl | undefined {
   // getScheme
   let scheme = '';
   for (let i = 0; i < rest.length; i++) {
-    const c = rest[i]!;
-    if (/[a-zA-Z]/.test(c)) continue;
-    if (/[0-9+\-.]/.test(c)) {
+    const c = rest.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a)) continue; // a-z A-Z
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e) {
+      // 0-9 + - .
       if (i === 0) break;
       continue;
     }
-    if (c === ':') {
+    if (c === 0x3a) {
       if (i === 0) return undefined; // missing protocol scheme
       scheme = rest.slice(0, i).toLowerCase();
       rest = rest.slice(i + 1);
@@ -235,7 +239,7 @@ function unescapeDataError(s: string): string | undefined {
   for (let i = s.indexOf('%'); i >= 0; i = s.indexOf('%', i + 3)) {
     for (let k = 1; k <= 2; k++) {
       if (i + k >= s.length) return 'rfc2396: unexpected end of unescape sequence';
-      if (!/[0-9a-fA-F]/.test(s[i + k]!)) return 'rfc2396: invalid char 0x25 in unescape sequence';
+      if (!isHex(s.charCodeAt(i + k))) return 'rfc2396: invalid char 0x25 in unescape sequence';
     }
   }
   return undefined;

@@ -1,8 +1,8 @@
 /**
  * The shape of an Ignition config, described as the Go types Ignition decodes it into.
  *
- * Each spec version has one tree (build.ts, made on first use by index.ts). From the tree come the JSON schema compiled by ajv (schemaOf), the
- * wording of type errors (Go's "cannot unmarshal … of type …"), the list of known keys (unused-key warnings),
+ * Each spec version has one tree (build.ts, made on first use by index.ts). From the tree come the JSON types and
+ * required keys decode.ts checks (and the JSON schema they are tested against, schemaOf), the wording of type errors (Go's "cannot unmarshal … of type …"), the list of known keys (unused-key warnings),
  * and the struct order in which Ignition walks the config.
  */
 export type GoType = StrT | IntT | BoolT | ObjT | ArrT;
@@ -50,17 +50,17 @@ export function withRules(o: ObjT, nonNull: string[], required: string[] = []): 
 }
 
 /**
- * The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Nulls are removed before validation, as Go ignores
- * them. A struct schema used more than once (Resource, Verification, HTTPHeader, …) is written once under
- * `definitions` and referred to, so that ajv generates one function for it rather than a copy at every use (the
- * generated validators are loaded at each start: a third of the size).
+ * The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Validation does not run it: decode.ts checks the
+ * JSON types and required keys itself, and test/unit/ignition-schema.test.ts holds those checks to what ajv finds
+ * with this schema. Nulls are removed before validation, as Go ignores them. A struct schema used more than once
+ * (Resource, Verification, HTTPHeader, …) is written once under `definitions` and referred to.
  */
 export function schemaOf(t: GoType): Record<string, unknown> {
   const inline = (x: GoType): Record<string, unknown> => {
     switch (x.k) {
       // Scalars are not typed here: decode.ts checks every scalar's JSON type (and Go's int64 rules, stricter than
       // "integer") as it decodes, and a value of the wrong type reaches ajv as itself, so ajv's type error would only
-      // repeat decode's. Leaving them out halves the generated code, which runs cold at every start.
+      // repeat decode's.
       case 'string':
       case 'int':
       case 'bool':
