@@ -16,8 +16,8 @@ node_modules/.installed: package.json package-lock.json
 
 node-deps: node_modules/.installed
 
-# tsc, then what is generated from the compiled code (scripts/build-dist.mjs): the ajv validators as standalone code
-# and oclif.manifest.json, so that a start loads only the invoked command.
+# tsc, then what is generated from the compiled code (scripts/build-dist.mjs): oclif.manifest.json, the esbuild
+# bundles (@oclif/core with its V8 code cache, the validate command), so that a start loads only the invoked command.
 build: node-deps
 	npx tsc -p tsconfig.json
 	node scripts/build-dist.mjs

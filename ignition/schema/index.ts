@@ -1,7 +1,7 @@
 /**
  * The per-version type trees. A tree is built on first use, so a start builds only the versions it meets. Its JSON
  * schema (schemaOf) is what ajv would check; validation does without it: decode.ts checks every value's JSON type
- * and the required keys itself (test/unit/ignition-schema.test.ts holds it to ajv's findings on that schema).
+ * and the required keys itself (test/unit/ignition-decode.test.ts holds it to ajv's findings on that schema).
  */
 import { buildTree } from './build.js';
 import { schemaOf, type ObjT } from './types.js';

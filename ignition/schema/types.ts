@@ -51,7 +51,7 @@ export function withRules(o: ObjT, nonNull: string[], required: string[] = []): 
 
 /**
  * The JSON schema (draft-07, what plain ajv 8 speaks) of a tree. Validation does not run it: decode.ts checks the
- * JSON types and required keys itself, and test/unit/ignition-schema.test.ts holds those checks to what ajv finds
+ * JSON types and required keys itself, and test/unit/ignition-decode.test.ts holds those checks to what ajv finds
  * with this schema. Nulls are removed before validation, as Go ignores them. A struct schema used more than once
  * (Resource, Verification, HTTPHeader, …) is written once under `definitions` and referred to.
  */
