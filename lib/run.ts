@@ -43,6 +43,11 @@ export interface RunOptions {
    * 30 s in CI or a pipe, JSON events under --json. A label, or the options. Off with `inherit` (the output is shown).
    */
   progress?: string | ProgressOptions;
+  /**
+   * After Ctrl-C or the timeout's SIGTERM, how long the child may take to end before SIGKILL (default 5000 ms). Longer
+   * for a child that cleans up after itself (an `fcos compose` unmounting and removing its work dir).
+   */
+  killGraceMs?: number;
 }
 
 export interface RunResult {
@@ -83,7 +88,7 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
     ...(opts.cleanup ? {} : { cancelSignal: signal }),
     timeout: opts.timeoutMs,
     // Ctrl-C or the timeout sends SIGTERM; SIGKILL follows if the child is still there.
-    forceKillAfterDelay: KILL_GRACE_MS,
+    forceKillAfterDelay: opts.killGraceMs ?? KILL_GRACE_MS,
     stripFinalNewline: false,
     encoding: opts.binary ? 'buffer' : 'utf8',
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
@@ -163,7 +168,10 @@ export interface ProcessHandle {
   readonly exit: ProcessExit | undefined;
   /** The tail of what it wrote to stderr (and stdout), for error messages. */
   outputTail(lines?: number): string;
-  /** SIGTERM, then SIGKILL after graceMs (default: killGraceMs) if still alive. Resolves on exit. */
+  /**
+   * SIGTERM, then SIGKILL after graceMs if still alive. Resolves on exit. graceMs may be shorter than the process's
+   * killGraceMs (its default), not longer: execa's own SIGKILL follows killGraceMs after any SIGTERM.
+   */
   stop(graceMs?: number): Promise<ProcessExit>;
   /** An ExternalError describing an unexpected exit. */
   exitError(what?: string): ExternalError;

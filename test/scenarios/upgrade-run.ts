@@ -107,6 +107,8 @@ export async function composeManifest(manifest: string, buildsDir: string, sde: 
     env: composeEnv(sde),
     purpose: label,
     progress: label,
+    // On Ctrl-C the compose gets SIGTERM and unwinds (unmounts, work dir, lock): give it time before SIGKILL.
+    killGraceMs: 120_000,
   });
   return JSON.parse(out.stdout) as ComposeResult;
 }

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run, formatCommand, shellQuote } from '../../lib/run.js';
 import { ExternalError, InterruptedError, UserError, toFcosError, BugError } from '../../lib/errors.js';
 
@@ -46,6 +49,22 @@ describe('run()', () => {
     expect(err.command).toBe(`sh -c 'trap "" TERM; while :; do sleep 0.05; done'`);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(5000);
     expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('killGraceMs: a child that cleans up after SIGTERM is given that long before SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fcos-run-grace-'));
+    try {
+      // On TERM: clean up for 1 s (longer than the 200 ms grace below, shorter than the 10 s one), then mark it done.
+      const script = `trap 'sleep 1; echo done > "$1"; exit 3' TERM; while :; do sleep 0.05; done`;
+      const long = await run('bash', ['-c', script, 'x', join(dir, 'long')], { timeoutMs: 200, killGraceMs: 10_000 }).catch((e) => e);
+      expect(long).toBeInstanceOf(ExternalError);
+      expect(readFileSync(join(dir, 'long'), 'utf8')).toBe('done\n');
+      const short = await run('bash', ['-c', script, 'x', join(dir, 'short')], { timeoutMs: 200, killGraceMs: 200 }).catch((e) => e);
+      expect(short).toBeInstanceOf(ExternalError);
+      expect(existsSync(join(dir, 'short'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('allowFailure returns the exit code instead of throwing', async () => {
