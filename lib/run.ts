@@ -85,7 +85,9 @@ export async function run(file: string, args: readonly string[] = [], opts: RunO
     env: opts.env,
     extendEnv: true,
     reject: false,
-    ...(opts.cleanup ? {} : { cancelSignal: signal }),
+    // A cleanup-mode child (mount, umount, losetup) runs in a process group of its own, so that the terminal's Ctrl-C
+    // (sent to the whole foreground group) cannot kill it half-way either: what it did is then always known.
+    ...(opts.cleanup ? { detached: true } : { cancelSignal: signal }),
     timeout: opts.timeoutMs,
     // Ctrl-C or the timeout sends SIGTERM; SIGKILL follows if the child is still there.
     forceKillAfterDelay: opts.killGraceMs ?? KILL_GRACE_MS,
