@@ -14,17 +14,11 @@ import { MAX_DEPTH, parseJson, plainJsonKeys, type ObjectNode } from '../../igni
 import { validateConfig } from '../../ignition/validate.js';
 import { SPECS } from '../../ignition/schema/index.js';
 import type { GoType } from '../../ignition/schema/types.js';
+import { mulberry32 } from '../differential/generate.js';
 
-/** mulberry32. */
+/** The differential generators' mulberry32, with an integer helper. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { next, int: (n: number) => Math.floor(next() * n) };
 }
 
