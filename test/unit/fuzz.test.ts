@@ -18,6 +18,7 @@ import { validateConfig } from '../../ignition/validate.js';
 import { decodeButane, translateButaneFile } from '../../ignition/butane/index.js';
 import { UserError } from '../../lib/errors.js';
 import { REPO, referencePath } from './ignition-helpers.js';
+import { mulberry32 } from '../differential/generate.js';
 
 const SEED = Number(process.env.FCOS_FUZZ_SEED ?? 0x15f00d);
 const CASES = Number(process.env.FCOS_FUZZ_CASES ?? 2000);
@@ -26,16 +27,9 @@ const BUTANE_DOCS = referencePath(['ignition', 'doc-examples', 'butane']);
 const DOC_EXAMPLES = referencePath(['ignition', 'doc-examples', 'ignition']);
 const FILES_DIR = join(REPO, 'test', 'fixtures', 'butane', 'files');
 
-/** mulberry32: small, fast, deterministic. */
+/** The differential generators' mulberry32 (small, fast, deterministic), with integer and pick helpers. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   return { next, int, pick };
