@@ -6,12 +6,13 @@
  * Each node gets: its hostname; a systemd-networkd .network file giving the private NIC (matched by MAC) its static
  * IP; the CA, its server/peer certificate and key under /etc/etcd/pki (root, keys 0600, handed to the etcd user with
  * systemd's LoadCredential); an environment file with the ETCD_* settings; a drop-in for etcd.service that reads it;
- * etcd enabled; and the user core with the SSH key.
+ * etcd enabled; the user core with the SSH key; and /etc/fcos/update.conf for the update agent (./updates.ts).
  */
 import yaml from 'js-yaml';
 import { translateAndValidate } from '../../ignition/butane/index.js';
 import { formatFinding, hasErrors } from '../../ignition/report.js';
 import { BugError } from '../../lib/errors.js';
+import { UPDATE_CONF_PATH, updateConfText, type ClusterUpdates } from './updates.js';
 
 export interface ClusterNode {
   /** Member name and hostname, e.g. fcos-etcd-1. */
@@ -32,6 +33,8 @@ export interface ClusterPlan {
   /** Raft timings in ms; TCG guests need them raised (etcd defaults: 100 / 1000). */
   heartbeatMs: number;
   electionMs: number;
+  /** Fleet updates (./updates.ts): each node gets /etc/fcos/update.conf; none: no update.conf is written. */
+  updates?: ClusterUpdates;
 }
 
 export interface NodePki {
@@ -72,6 +75,11 @@ export function prefixLength(subnet: string): number {
 /** `--initial-cluster`: name=https://ip:2380,... */
 export function initialCluster(plan: ClusterPlan): string {
   return plan.nodes.map((n) => `${n.name}=https://${n.ip}:${PEER_PORT}`).join(',');
+}
+
+/** Every node's client URL on the private network (the update agents' LOCK_ENDPOINTS). */
+export function clientUrls(plan: ClusterPlan): string[] {
+  return plan.nodes.map((n) => `https://${n.ip}:${CLIENT_PORT}`);
 }
 
 /** The ETCD_* environment of one node (etcd reads ETCD_<FLAG> for every flag). */
@@ -168,6 +176,7 @@ export function nodeButane(plan: ClusterPlan, node: ClusterNode, pki: NodePki): 
         file(ETCD_ENV_FILE, 0o644, envFileText(etcdEnv(plan, node))),
         file('/etc/systemd/system.conf.d/10-fcos-cluster.conf', 0o644, SYSTEM_CONF_TEXT),
         file(ETCD_HEALTH_CHECK_PATH, 0o755, ETCD_HEALTH_CHECK),
+        ...(plan.updates ? [file(UPDATE_CONF_PATH, 0o644, updateConfText(plan.name, plan.updates, node.name, clientUrls(plan)))] : []),
       ],
     },
     systemd: {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { ExternalError, UserError } from '../../lib/errors.js';
 import { run } from '../../lib/run.js';
 import type { ClusterNode } from './config.js';
+import { defaultUpdates, type ClusterUpdates } from './updates.js';
 
 /** cluster.json */
 export interface ClusterFile {
@@ -23,6 +24,14 @@ export interface ClusterFile {
   sshKeys: string[];
   /** Private key matching sshKeys (generated, or the user's key file without .pub), for `up` and the ssh lines. */
   sshIdentity?: string;
+  /** Fleet update settings (issue #18); absent in older files: clusterUpdates() gives the defaults. */
+  updates?: ClusterUpdates;
+}
+
+/** The update settings of a cluster.json, the defaults filled in for what an older file lacks. */
+export function clusterUpdates(c: Pick<ClusterFile, 'updates'>): ClusterUpdates {
+  const d = defaultUpdates();
+  return { ...d, ...(c.updates ?? {}), groups: { ...(c.updates?.groups ?? {}) } };
 }
 
 export function clusterPaths(dir: string) {

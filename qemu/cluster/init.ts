@@ -11,7 +11,8 @@ import { info } from '../../lib/log.js';
 import { issueLeaf, makeCa } from '../../lib/pki.js';
 import { run } from '../../lib/run.js';
 import { checkSubnet, nodeConfig, planNodes, type ClusterPlan } from './config.js';
-import { clusterPaths, loadCluster, runningNodes, writeEtcdctlEnv, type ClusterFile } from './dir.js';
+import { clusterPaths, clusterUpdates, loadCluster, runningNodes, writeEtcdctlEnv, type ClusterFile } from './dir.js';
+import { resolveUpdates, type ClusterUpdates, type UpdateOptions } from './updates.js';
 import { freePort, portIsFree } from '../net.js';
 
 export const DEFAULT_NAME = 'fcos-etcd';
@@ -20,7 +21,7 @@ export const DEFAULT_SUBNET = '10.88.0.0/24';
 export const TCG_HEARTBEAT_MS = 500;
 export const TCG_ELECTION_MS = 5000;
 
-export interface InitOptions {
+export interface InitOptions extends UpdateOptions {
   nodes: number;
   name?: string;
   subnet?: string;
@@ -44,6 +45,7 @@ export interface InitResult {
   /** --force: where the previous pki/ went. */
   movedAside?: string;
   sshIdentity?: string;
+  updates: ClusterUpdates;
 }
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -114,11 +116,16 @@ export function claimClusterDir(p: ReturnType<typeof clusterPaths>): void {
 }
 
 function isOldClusterDir(p: ReturnType<typeof clusterPaths>): boolean {
+  const c = peekCluster(p);
+  return c?.version === 1 && typeof c.name === 'string' && Array.isArray(c.nodes);
+}
+
+/** cluster.json as it is, or undefined (read before the directory is claimed; nothing is trusted yet). */
+function peekCluster(p: ReturnType<typeof clusterPaths>): Partial<ClusterFile> | undefined {
   try {
-    const c = JSON.parse(readFileSync(p.file, 'utf8')) as Partial<ClusterFile>;
-    return c.version === 1 && typeof c.name === 'string' && Array.isArray(c.nodes);
+    return JSON.parse(readFileSync(p.file, 'utf8')) as Partial<ClusterFile>;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -149,6 +156,9 @@ export async function initCluster(o: InitOptions): Promise<InitResult> {
   const running = existsSync(p.state) ? runningNodes(p.dir) : [];
   if (running.length) throw new UserError(`the cluster in ${p.dir} is up (${running.join(', ')})`, `stop it first: fcos cluster down ${p.dir}`);
   userSshKeys(o);
+  // The update flags over the previous run's settings (--force: over the defaults); checked before a file is touched.
+  const peek = o.force ? undefined : peekCluster(p);
+  const updates = resolveUpdates(o, Array.from({ length: o.nodes }, (_, i) => `${name}-${i + 1}`), peek ? clusterUpdates(peek) : undefined);
   claimClusterDir(p);
   let prev: ClusterFile | undefined;
   if (existsSync(p.file)) prev = loadCluster(p.dir);
@@ -182,7 +192,7 @@ export async function initCluster(o: InitOptions): Promise<InitResult> {
   const macPrefix = (!o.force && prev?.macPrefix) || `52:54:00:${randomBytes(2).toString('hex').replace(/(..)(..)/, '$1:$2')}`;
   const token = (!o.force && prev?.name === name && prev.token) || `${name}-${randomBytes(6).toString('hex')}`;
   const nodes = planNodes(name, subnet, o.nodes, macPrefix);
-  const plan: ClusterPlan = { name, subnet, token, nodes, sshKeys: ssh.keys, heartbeatMs: TCG_HEARTBEAT_MS, electionMs: TCG_ELECTION_MS };
+  const plan: ClusterPlan = { name, subnet, token, nodes, sshKeys: ssh.keys, heartbeatMs: TCG_HEARTBEAT_MS, electionMs: TCG_ELECTION_MS, updates };
 
   const out: InitResult['nodes'] = [];
   const filePorts: ClusterFile['nodes'] = [];
@@ -219,9 +229,9 @@ export async function initCluster(o: InitOptions): Promise<InitResult> {
   const cr = await issueLeaf(ca, client.key, client.cert, { cn: 'etcdctl', usage: ['clientAuth'] });
   (cr.newKey ? newKeys : keptKeys).push(client.key);
 
-  const file: ClusterFile = { version: 1, name, subnet, token, macPrefix, heartbeatMs: plan.heartbeatMs, electionMs: plan.electionMs, nodes: filePorts, sshKeys: ssh.keys, sshIdentity: ssh.identity };
+  const file: ClusterFile = { version: 1, name, subnet, token, macPrefix, heartbeatMs: plan.heartbeatMs, electionMs: plan.electionMs, nodes: filePorts, sshKeys: ssh.keys, sshIdentity: ssh.identity, updates };
   writeFileSync(p.file, JSON.stringify(file, null, 2) + '\n');
   writeEtcdctlEnv(p.dir, file);
   tightenModes(p);
-  return { dir: p.dir, name, subnet, nodes: out, ca: { ...ca, reused: caReused }, client, etcdctlEnv: p.env, newKeys, keptKeys, movedAside, sshIdentity: ssh.identity };
+  return { dir: p.dir, name, subnet, nodes: out, ca: { ...ca, reused: caReused }, client, etcdctlEnv: p.env, newKeys, keptKeys, movedAside, sshIdentity: ssh.identity, updates };
 }

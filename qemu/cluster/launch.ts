@@ -5,7 +5,8 @@
  *   while the cluster is up, so a node that died restarts with its disk), the config by fw_cfg, a user-net NIC with
  *   the SSH and etcd client ports forwarded from 127.0.0.1, and a NIC on the cluster's private segment (QEMU socket
  *   multicast on 127.0.0.1: nothing leaves the host). State in run/state.json; waits until every member is healthy.
- * - downCluster(): stops the VMs, drops the overlays. statusCluster(): members and health through etcdctl.
+ * - downCluster(): stops the VMs, drops the overlays. statusCluster(): members and health through etcdctl, and the
+ *   fleet update state under /fcos/updates/ (./updates.ts).
  * The cluster directory is made by initCluster() (./init.ts). Design notes: docs/cluster.md.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { ExternalError, UserError } from '../../lib/errors.js';
 import { info } from '../../lib/log.js';
 import { CLIENT_PORT } from './config.js';
+import { emptyReports, parseUpdatesDump, UPDATES_PREFIX, type UpdatesStatus } from './updates.js';
 import { clusterPaths, etcdctl, loadCluster, pidAlive, randomGroup, readState, writeEtcdctlEnv, writeState, type ClusterFile, type ClusterState, type NodeState } from './dir.js';
 import { latestBuildImage } from '../harness.js';
 import type { AccelRequest } from '../kvm.js';
@@ -230,6 +232,8 @@ export interface StatusResult {
   members: MemberInfo[];
   /** Every node runs and is healthy, and every member started. */
   healthy: boolean;
+  /** What the update agents wrote under /fcos/updates/ (./updates.ts); not part of `healthy`. */
+  updates: UpdatesStatus;
 }
 
 /** `etcdctl member list -w json`: IDs are uint64, kept exact as strings. */
@@ -261,6 +265,12 @@ export async function statusCluster(dirArg: string): Promise<StatusResult> {
     const r = await etcdctl(p.dir, eps, ['member', 'list', '-w', 'json']);
     if (r.exitCode === 0) members = parseMemberList(r.stdout);
   }
+  const names = c.nodes.map((n) => n.name);
+  let updates: UpdatesStatus = { ...emptyReports(names), error: 'no healthy member to ask' };
+  if (eps.length) {
+    const r = await etcdctl(p.dir, eps, ['get', '--prefix', UPDATES_PREFIX, '-w', 'json']);
+    updates = r.exitCode === 0 ? parseUpdatesDump(r.stdout, names) : { ...emptyReports(names), error: `etcdctl get failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
+  }
   const healthy = nodes.every((n) => n.healthy) && members.length === c.nodes.length && members.every((m) => m.started);
-  return { dir: p.dir, name: c.name, nodes, members, healthy };
+  return { dir: p.dir, name: c.name, nodes, members, healthy, updates };
 }
