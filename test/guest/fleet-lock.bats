@@ -257,6 +257,26 @@ EOF
   [ ! -e "$(S failed-marker-todo)" ]
 }
 
+@test "fallback: the marker cannot be written but etcd answers otherwise: the healthy old version keeps the slot" {
+  run "$UPDATE" auto
+  set_deployments "other:42.0:$C2" "booted:41.1:$C1"
+  grubenv boot_counter=-1 boot_success=0
+  health_check 10-a 0
+  cat >"$BATS_TEST_TMPDIR/etcdctl" <<EOF
+#!/bin/bash
+case " \$* " in *" put /fcos/updates/failed/"*) echo "Error: etcdserver: permission denied" >&2; exit 1 ;; esac
+exec "$BATS_TEST_DIRNAME/stubs/etcdctl" "\$@"
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/etcdctl"
+  PATH=$BATS_TEST_TMPDIR:$PATH run "$HEALTH"
+  [ "$status" -eq 0 ]
+  [[ $output == *"41.1 is healthy"* ]]
+  [[ $output == *"could not mark 42.0 (222222222222) failed in etcd: Error: etcdserver: permission denied"* ]]
+  [ -s "$(S failed-marker-todo)" ]
+  [ "$(json_node "$(value $LOCK0)")" = node-a ]
+  [ "$(cat "$(S lock)")" = "$LOCK0 $L1" ]
+}
+
 @test "a failed marker blocks staging (auto and upgrade); failed list shows it; failed clear unblocks" {
   etcd put "/fcos/updates/failed/$C2" '{"version":"42.0","checksum":"'"$C2"'","node":"node-x","at":1764806400,"reason":"fell back: \"kubelet\" down"}' >/dev/null
   run "$UPDATE" auto
