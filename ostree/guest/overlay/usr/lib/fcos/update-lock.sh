@@ -86,7 +86,8 @@ lock_try() {
   value=${value//\"/\\\"}
   for ((i = 0; i < LOCK_SLOTS; i++)); do
     k=$LOCK_ROOT/lock/$LOCK_GROUP/$i
-    if ! out=$(printf 'create("%s") = "0"\n\nput %s "%s" --lease=%s\n\n' "$k" "$k" "$value" "$lease" | etcd txn); then
+    # etcdctl txn reads three sections, each ended by an empty line: compares, success, failure (none here)
+    if ! out=$(printf 'create("%s") = "0"\n\nput %s "%s" --lease=%s\n\n\n' "$k" "$k" "$value" "$lease" | etcd txn); then
       LOCK_ERR="etcd txn failed ($LOCK_ENDPOINTS): $(etcd_err)"
       etcd lease revoke "$lease" >/dev/null
       return 2
