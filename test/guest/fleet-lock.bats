@@ -375,6 +375,21 @@ EOF
   [ ! -e "$(S lock)" ]
 }
 
+@test "upgrade by hand with etcd-lock reboots only holding a slot" {
+  run "$UPDATE" auto
+  node node-b
+  run "$UPDATE" upgrade
+  [ "$status" -eq 0 ]
+  called '^ostree admin deploy --stage'
+  not_called '^systemctl reboot'
+  [[ $output == *"not rebooting: no slot of group default (fcos-update status says why); 42.0 stays staged"* ]]
+  etcd fake-expire "$L1"
+  run "$UPDATE" upgrade
+  [ "$status" -eq 0 ]
+  called '^systemctl reboot$'
+  [ "$(json_node "$(value $LOCK0)")" = node-b ]
+}
+
 @test "etcd-lock without an update URL: auto does nothing, quietly, and never asks etcd" {
   conf STRATEGY=etcd-lock NODE_NAME=node-a
   run "$UPDATE" auto
