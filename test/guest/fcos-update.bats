@@ -24,6 +24,7 @@ setup() {
   [[ $output == *"Strategy: immediate"* ]]
   [[ $output == *"Boot counter: 2"* ]]
   [[ $output == *"Boot success: 0"* ]]
+  [[ $output != *"Lock:"* ]]   # only with STRATEGY=etcd-lock
 }
 
 @test "status with a staged deployment: it is the default and the booted one the rollback" {
@@ -213,6 +214,20 @@ setup() {
   rm "$ROOT/var/lib/fcos-update/last-check"
   FAKE_DATE="Sun 04 00" run "$UPDATE" auto
   not_called '^systemctl reboot'
+}
+
+@test "auto with a staged deployment: immediate leaves it to its reboot; periodic reboots into it in the window" {
+  set_deployments "staged:42.0:$C2" "booted:41.1:$C1" "rollback:41.0:$C0"
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  not_called '^ostree pull'
+  not_called '^systemctl reboot'
+  conf 'URL=http://10.0.2.2:8080/repo' 'STRATEGY=periodic' 'WINDOW_DAYS="Sat Sun"' 'WINDOW_START=03:00' 'WINDOW_MINUTES=60'
+  FAKE_DATE="Sun 03 10" run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  [[ $output == *"42.0 is staged already"* ]]
+  not_called '^ostree admin deploy'
+  called '^systemctl reboot$'
 }
 
 @test "auto, strategy periodic inside the window: upgrades and reboots" {

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # the variables are for the .bats files that load this
 # Shared by test/guest/*.bats: a fake machine for the guest scripts of ostree/guest/overlay.
-#   $ROOT   stands for / (FCOS_ROOT): /boot/grub, /var/lib/fcos-update, /etc/fcos, /usr/lib/fcos (update-lib.sh is
-#           a link to the real one), /ostree/deploy
+#   $ROOT   stands for / (FCOS_ROOT): /boot/grub, /var/lib/fcos-update, /etc/fcos, /usr/lib/fcos (update-lib.sh and
+#           update-lock.sh are links to the real ones), /ostree/deploy
 #   $FAKE   the stubs' state (FAKE_DIR): see the comments of test/guest/stubs/*; `calls` lists every stub call
 # The stubs come first on PATH; everything else (awk, sed, timeout, find, ...) is the host's.
 
@@ -21,6 +21,7 @@ guest_setup() {
   FAKE=$BATS_TEST_TMPDIR/fake
   mkdir -p "$ROOT/boot/grub" "$ROOT/var/lib" "$ROOT/etc/fcos" "$ROOT/usr/lib/fcos/health.d" "$FAKE/versions" "$FAKE/active"
   ln -s "$OVERLAY/usr/lib/fcos/update-lib.sh" "$ROOT/usr/lib/fcos/update-lib.sh"
+  ln -s "$OVERLAY/usr/lib/fcos/update-lock.sh" "$ROOT/usr/lib/fcos/update-lock.sh"
   : >"$FAKE/calls"
   export FCOS_ROOT=$ROOT FAKE_DIR=$FAKE
   export PATH="$BATS_TEST_DIRNAME/stubs:$PATH"

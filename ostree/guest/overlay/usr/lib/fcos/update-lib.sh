@@ -23,10 +23,15 @@ record() { # record FILE TEXT: one line, replaced atomically
 load_conf() {
   # shellcheck disable=SC2034 # used by the scripts that source this file
   REF='' URL='' STRATEGY=immediate CHECK_INTERVAL_MIN=60 WINDOW_DAYS='' WINDOW_START='' WINDOW_MINUTES='' BOOT_TRIES=3 HEALTH_TIMEOUT=120
+  # STRATEGY=etcd-lock (update-lock.sh): the cluster's etcd, this node's client certificate, the semaphore
+  # shellcheck disable=SC2034 # used by update-lock.sh
+  LOCK_ENDPOINTS=https://127.0.0.1:2379 LOCK_CACERT=/etc/etcd/pki/ca.crt LOCK_CERT=/etc/etcd/pki/node.crt \
+    LOCK_KEY=/etc/etcd/pki/node.key LOCK_GROUP=default LOCK_SLOTS=1 LOCK_TTL=600 LOCK_POLL_SEC=10 NODE_NAME=''
   # shellcheck disable=SC1091
   [ -r "$FCOS_ROOT/usr/lib/fcos/update.conf" ] && . "$FCOS_ROOT/usr/lib/fcos/update.conf"
   # shellcheck disable=SC1091
   [ -r "$FCOS_ROOT/etc/fcos/update.conf" ] && . "$FCOS_ROOT/etc/fcos/update.conf"
+  [ -n "$NODE_NAME" ] || NODE_NAME=$(uname -n)
   [ -n "$REF" ] || REF=$(sed -n 's/^refspec=\(.*:\)\{0,1\}//p' "$FCOS_ROOT/ostree/deploy/$(booted_os)/deploy/$(booted_field csum).$(booted_field serial).origin" 2>/dev/null)
   return 0
 }
