@@ -99,9 +99,9 @@ export const MANIFEST_SCHEMA = {
       url: { type: 'string', pattern: '^https?://[^\\s\'"$`\\\\]+$', description: 'the ostree remote URL (`fcos serve` answers at http://HOST:PORT/repo); none: the agent does nothing until set' },
       strategy: {
         type: 'string',
-        enum: ['immediate', 'periodic', 'off'],
+        enum: ['immediate', 'periodic', 'etcd-lock', 'off'],
         default: 'immediate',
-        description: 'immediate: reboot as soon as an update is staged; periodic: only inside the window; off: never by itself',
+        description: 'immediate: reboot as soon as an update is staged; periodic: only inside the window; etcd-lock: one host (LOCK_SLOTS) of a group at a time, through the cluster\'s etcd (docs/upgrade.md, Fleet updates; the LOCK_* settings in /etc/fcos/update.conf); off: never by itself',
       },
       'check-interval-minutes': { type: 'integer', minimum: 1, maximum: 10080, default: 60, description: 'how often the timer checks (minutes)' },
       periodic: {

@@ -49,7 +49,7 @@ line_of() { grep -nE -- "$1" "$FAKE/calls" | head -n 1 | cut -d: -f1; }
 # booted NEW: the host rebooted into 42.0 (what ostree's finalization and GRUB did)
 rebooted_into_new() { set_deployments "booted:42.0:$C2" "rollback:41.1:$C1"; }
 
-@test "auto: stages, takes slot 0 with a lease (txn create = 0), writes the holder, renews the lease, then reboots" {
+@test "auto: takes slot 0 with a lease (txn create = 0), writes the holder, stages, renews the lease, then reboots" {
   run "$UPDATE" auto
   [ "$status" -eq 0 ]
   called '^ostree admin deploy --stage'
@@ -61,7 +61,10 @@ rebooted_into_new() { set_deployments "booted:42.0:$C2" "rollback:41.1:$C1"; }
   [ "$(lease_of $LOCK0)" = "$L1" ]
   grep -qx "$L1 600" "$FAKE_ETCD_DIR/leases"
   [ "$(cat "$(S lock)")" = "$LOCK0 $L1" ]
-  # keep-alive after the staging and the slot, the reboot last
+  # the slot before the staging (a release marked failed while this host waited is never staged), the keep-alive
+  # after both, the reboot last
+  [ "$(line_of '^ostree admin deploy --stage')" -gt "$(line_of '^etcdctl txn$')" ]
+  [ "$(line_of "^etcdctl lease keep-alive --once $L1$")" -gt "$(line_of '^ostree admin deploy --stage')" ]
   [ "$(line_of "^etcdctl lease keep-alive --once $L1$")" -gt "$(line_of '^etcdctl txn$')" ]
   [ "$(line_of '^systemctl reboot$')" -gt "$(line_of "^etcdctl lease keep-alive --once $L1$")" ]
   [[ $output == *"holding $LOCK0 (lease $L1): rebooting into 42.0"* ]]
@@ -72,13 +75,13 @@ rebooted_into_new() { set_deployments "booted:42.0:$C2" "rollback:41.1:$C1"; }
   [[ $output == *"Lock: holding $LOCK0 (lease $L1; group default, 1 slot(s), node node-a)"* ]]
 }
 
-@test "LOCK_SLOTS=1: a second host waits (every LOCK_POLL_SEC, at most CHECK_INTERVAL_MIN), keeps its update staged, does not reboot" {
+@test "LOCK_SLOTS=1: a second host waits (every LOCK_POLL_SEC, at most CHECK_INTERVAL_MIN), stages nothing, does not reboot" {
   run "$UPDATE" auto
   called '^systemctl reboot$'
   node node-b
   run "$UPDATE" auto
   [ "$status" -eq 0 ]
-  called '^ostree admin deploy --stage'
+  not_called '^ostree admin deploy'
   not_called '^systemctl reboot'
   [ "$(ncalls '^etcdctl txn$')" = 3 ]
   [ "$(ncalls '^sleep 20$')" = 2 ]
@@ -88,8 +91,33 @@ rebooted_into_new() { set_deployments "booted:42.0:$C2" "rollback:41.1:$C1"; }
   [ "$(leases)" = "$L1 " ]
   [ "$(json_node "$(value $LOCK0)")" = node-a ]
   run "$UPDATE" status
-  [[ $output == *"Staged: 42.0"* ]]
+  [[ $output != *"Staged:"* ]]
   [[ $output == *"Lock: none held; waiting for a slot to reboot into 42.0: every slot of group default (1) is taken"* ]]
+}
+
+@test "a host waiting for the slot while the holder falls back from that release never stages it, and gives the slot back" {
+  run "$UPDATE" auto
+  called '^systemctl reboot$'
+  node node-b
+  # While node-b waits (its first sleep), node-a falls back from 42.0: it marks 42.0 failed, then frees its slot.
+  cat >"$FAKE/on-sleep" <<EOF
+#!/bin/sh
+rm -f "\$0"
+etcdctl put /fcos/updates/failed/$C2 '{"version":"42.0","checksum":"$C2","node":"node-a","at":1,"reason":"unhealthy"}' >/dev/null
+etcdctl del $LOCK0 >/dev/null
+EOF
+  chmod +x "$FAKE/on-sleep"
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  [ ! -e "$FAKE/on-sleep" ]
+  # it got the slot once node-a let go, asked again, and found 42.0 failed: nothing staged, no reboot
+  called '^sleep 20$'
+  not_called '^ostree admin deploy'
+  not_called '^systemctl reboot'
+  [[ $(state halted) == "42.0 (222222222222) is marked failed in etcd by node-a: unhealthy"* ]]
+  # the slot it took is given back
+  [ ! -e "$(S lock)" ]
+  [ -z "$(value $LOCK0)" ]
 }
 
 json_node() { sed -n 's/^{"node":"\([^"]*\)".*/\1/p' <<<"$1"; }
@@ -140,15 +168,12 @@ json_node() { sed -n 's/^{"node":"\([^"]*\)".*/\1/p' <<<"$1"; }
   not_called '^ostree admin deploy'
   not_called '^systemctl reboot'
   [[ $(state last-error) == "etcd-lock: cannot read /fcos/updates/failed/222222222222… (https://127.0.0.1:2379: Error: context deadline exceeded); not going on with 42.0" ]]
-  # staged while etcd answered, then it went away before the slot: the update stays staged
+  # staged by hand (upgrade --no-reboot) while etcd answered, then etcd went away: the update stays staged
   rm "$FAKE/etcd-down"
-  etcd put $LOCK0 '{"node":"node-x","from":"41.1","to":"42.0","lease":"0"}' >/dev/null
-  rm "$(S last-check)" 2>/dev/null || true
-  run "$UPDATE" auto
+  run "$UPDATE" upgrade --no-reboot
+  [ "$status" -eq 0 ]
   called '^ostree admin deploy --stage'
-  not_called '^systemctl reboot'
   touch "$FAKE/etcd-down"
-  etcd del $LOCK0 >/dev/null
   run "$UPDATE" auto
   [ "$status" -eq 0 ]
   not_called '^systemctl reboot'

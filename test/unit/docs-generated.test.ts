@@ -26,7 +26,7 @@ describe('generated docs', () => {
   it('the key table names every key with its default, and refuses a key without a description', () => {
     const table = renderManifestKeys(MANIFEST_SCHEMA);
     expect(table).toContain('| `packages` | list of string | required |');
-    expect(table).toContain('| `upgrade.strategy` | one of `immediate`, `periodic`, `off` | `"immediate"` |');
+    expect(table).toContain('| `upgrade.strategy` | one of `immediate`, `periodic`, `etcd-lock`, `off` | `"immediate"` |');
     expect(table).toContain('| `images[].from.oci-archive` | string |  |');
     expect(() => renderManifestKeys({ type: 'object', properties: { x: { type: 'string' } } })).toThrow(/manifest key x has no description/);
   });
@@ -74,7 +74,7 @@ describe('generated docs', () => {
 
 describe('the Manifest type derived from MANIFEST_SCHEMA', () => {
   it('has the shapes compose relies on (checked by tsc) and matches what validation returns', () => {
-    expectTypeOf<UpgradeStrategy>().toEqualTypeOf<'immediate' | 'periodic' | 'off'>();
+    expectTypeOf<UpgradeStrategy>().toEqualTypeOf<'immediate' | 'periodic' | 'etcd-lock' | 'off'>();
     expectTypeOf<Manifest['packages']>().toEqualTypeOf<string[]>();
     expectTypeOf<Manifest['ref']>().toEqualTypeOf<string>();
     expectTypeOf<Manifest['overlay']>().toEqualTypeOf<string | undefined>();
