@@ -20,6 +20,10 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOT_BUILDS, buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
+import { clusterTls, memberUp, until, updates, Watcher, Writer, type Tls } from './fleet.js';
+import { forkBuildsDir, type BuildMeta } from '../../ostree/builds.js';
+import { derivedManifest } from '../../ostree/manifest.js';
+import { freePort } from '../../qemu/net.js';
 import { CLUSTER_CONSOLE_IGNORE } from '../../qemu/cluster/launch.js';
 import { ConsoleScanner, describeFailure } from '../../qemu/console.js';
 import { sshExec } from '../../qemu/ssh.js';
@@ -27,6 +31,13 @@ import { sshExec } from '../../qemu/ssh.js';
 const B = BOOT_BUILDS;
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
 const NAME = 'e2e-etcd';
+/** Fleet updates (issue #18): U1 serves B's latest only (what the nodes see until the test publishes), U2 gets v2-v4. */
+const FLEET = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'fleet');
+const U1 = join(FLEET, 'builds-v1');
+const U2 = join(FLEET, 'builds');
+/** The lease TTL of a slot: longer than a node's reboot up to its health service under TCG, short for the power cut. */
+const LOCK_TTL = 180;
+const MIN = 60_000;
 
 interface NodeState {
   pid: number;
@@ -101,13 +112,89 @@ function consoleFailures(i: number): string[] {
   return s.failures.map(describeFailure);
 }
 
+
+/* ---------- fleet updates (issue #18) ---------- */
+
+let v1: BuildMeta;
+let updPort = 0;
+let serve: ResultPromise | undefined;
+let composingV2: Promise<Composed>;
+const composed: Record<string, Composed> = {};
+type Composed = { version: string; commit: string; parent?: string; changed: boolean };
+
+/** `fcos serve` of a builds dir on updPort (the nodes' URL http://10.0.2.2:updPort/repo). */
+function serveUpdates(builds: string): ResultPromise {
+  const p = execa(FCOS, ['serve', '--builds', builds, '--port', String(updPort), '--host', '127.0.0.1'], { reject: false, all: true, buffer: true });
+  p.catch(() => undefined);
+  return p;
+}
+async function waitServing(): Promise<void> {
+  await until('fcos serve answers', 60_000, async () => ((await fetch(`http://127.0.0.1:${updPort}/index.json`).then((r) => r.ok, () => false)) ? true : undefined), 300);
+}
+
+/** A layered compose into U2: the default manifest plus /usr/share/fcos-fleet/version (and v3's broken check). */
+async function composeVersion(name: 'v2' | 'v3' | 'v4'): Promise<Composed> {
+  const files: Record<string, string | { text: string; mode: number }> = { 'usr/share/fcos-fleet/version': `${name}\n` };
+  // v3's required health check fails: the first node that boots it falls back and marks v3 failed in etcd.
+  if (name === 'v3') files['usr/lib/fcos/health.d/50-fleet-broken'] = { text: '#!/bin/sh\necho "fleet e2e: v3 is broken on purpose" >&2\nexit 1\n', mode: 0o755 };
+  const manifest = derivedManifest(join(FLEET, `manifest-${name}`), { files });
+  const r = await execa(FCOS, ['compose', '--manifest', manifest, '--builds', U2, '--json'], {
+    reject: false,
+    env: { SOURCE_DATE_EPOCH: String(v1['source-date-epoch']), FCOS_APT_MAX_AGE: String(30 * 24 * 3600) },
+  });
+  if (r.exitCode !== 0) throw new Error(`fcos compose ${name} failed (${r.exitCode}):\n${String(r.stderr).slice(-3000)}`);
+  const c = JSON.parse(String(r.stdout)) as Composed;
+  expect(c.changed, `${name} is a new commit`).toBe(true);
+  composed[name] = c;
+  return c;
+}
+
+const NODES = [1, 2, 3].map((i) => `${NAME}-${i}`);
+const nodePorts = () => [1, 2, 3].map((i) => ({ name: `${NAME}-${i}`, port: state()[`${NAME}-${i}`]!.clientPort }));
+const clientPorts = () => nodePorts().map((m) => m.port);
+let tls: Tls;
+
+/** Every node: fcos-update auto now (what its timer does), after forgetting when it last checked. */
+async function triggerAll(nodes = [1, 2, 3]): Promise<void> {
+  for (const i of nodes) await onNodeOk(i, 'sudo rm -f /var/lib/fcos-update/last-check && sudo systemctl start --no-block fcos-update.service');
+}
+
+/** fcos-update status of node i as KEY: value lines. */
+async function updateStatus(i: number): Promise<Record<string, string>> {
+  const out = await onNodeOk(i, 'sudo fcos-update status');
+  return Object.fromEntries(out.split('\n').filter((l) => /^[A-Z][A-Za-z ]+: /.test(l)).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
+}
+
+/** Until every node reports `version` booted and healthy in etcd, with the semaphore empty. */
+async function allOn(version: string, timeoutMs: number, nodes = NODES): Promise<void> {
+  await until(`every node (${nodes.join(', ')}) on ${version}, healthy, semaphore empty`, timeoutMs, async () => {
+    const u = await updates(tls, clientPorts(), NODES);
+    if (!u) throw new Error('no member answers');
+    const bad = nodes.filter((n) => {
+      const r = u.nodes.find((x) => x.node === n);
+      return !r || r.booted !== version || !r.health.startsWith('healthy');
+    });
+    if (bad.length || u.locks.length) throw new Error(`not yet: ${JSON.stringify({ nodes: u.nodes.map((x) => [x.node, x.booted, x.staged, x.health.slice(0, 40)]), locks: u.locks })}`);
+    return true;
+  });
+}
+
 describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
   beforeAll(async () => {
     mkdirSync(B, { recursive: true });
-    await buildDefaultImage(B);
+    v1 = await buildDefaultImage(B);
     if (existsSync(join(DIR, 'run', 'state.json'))) await fcos(['cluster', 'down', DIR]);
     rmSync(DIR, { recursive: true, force: true });
-    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json']);
+    // The update server the nodes know from the start, with v1 only: their first timer runs find nothing to do. v2 is
+    // composed meanwhile into U2 (a fork of the same build, so a layered child of v1 signed with the key it trusts).
+    rmSync(FLEET, { recursive: true, force: true });
+    await forkBuildsDir(B, U1);
+    await forkBuildsDir(B, U2);
+    updPort = await freePort();
+    serve = serveUpdates(U1);
+    composingV2 = composeVersion('v2');
+    composingV2.catch(() => undefined);
+    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json', '--update-url', `http://10.0.2.2:${updPort}/repo`, '--lock-ttl', String(LOCK_TTL)]);
     expect(init.exitCode, init.stderr).toBe(0);
     const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1500'], 27 * 60_000);
     if (up.exitCode !== 0) throw new Error(`fcos cluster up failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
@@ -118,6 +205,8 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
   });
 
   afterAll(async () => {
+    serve?.kill('SIGTERM');
+    await serve?.catch(() => undefined);
     // FCOS_E2E_KEEP_CLUSTER=1 leaves the VMs running to look at a failure (stop them with fcos cluster down DIR).
     if (existsSync(DIR) && !process.env.FCOS_E2E_KEEP_CLUSTER) {
       const d = await fcos(['cluster', 'down', DIR, '--json']);
@@ -247,4 +336,119 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
     }
   });
+  it('fleet v2: the three nodes stage and reboot one at a time (never two members down, never two holders), no acknowledged write lost, all on v2 and healthy', async () => {
+    tls = clusterTls(DIR);
+    const v2 = await composingV2;
+    expect(v2.parent).toBe(v1['ostree-commit']);
+    // Publish v2: the server now serves U2.
+    serve?.kill('SIGTERM');
+    await serve?.catch(() => undefined);
+    serve = serveUpdates(U2);
+    await waitServing();
+    for (const i of [1, 2, 3]) await onNodeOk(i, "printf 'LOCK_POLL_SEC=3\\nBOOT_TRIES=1\\nHEALTH_TIMEOUT=60\\n' | sudo tee -a /etc/fcos/update.conf >/dev/null");
+    const watcher = new Watcher(tls, nodePorts());
+    const writer = new Writer(tls, clientPorts());
+    try {
+      await triggerAll();
+      await allOn(v2.version, 40 * MIN);
+    } finally {
+      await writer.stop();
+      await watcher.stop();
+    }
+    const down = watcher.maxDown();
+    const holders = watcher.maxHolders();
+    process.stderr.write(`fleet v2: ${watcher.samples.length} samples, max down ${down.n}, max holders ${holders.n}, ${writer.acked.length} writes acknowledged, ${writer.failures} refused tries\n`);
+    expect(down.n, `two members down at once: ${JSON.stringify(down.at)}`).toBeLessThanOrEqual(1);
+    expect(holders.n, `two holders at once: ${JSON.stringify(holders.at)}`).toBeLessThanOrEqual(1);
+    // Each node rebooted (was seen down), and held the slot at some point.
+    expect([...watcher.seenDown()].sort()).toEqual(NODES);
+    expect(new Set(watcher.samples.flatMap((x) => x.holders.map((h) => h.split(':')[1]))).size).toBe(3);
+    // Every acknowledged write is on every node (serializable reads: each node's own copy).
+    expect(writer.acked.length).toBeGreaterThan(20);
+    for (const i of [1, 2, 3]) {
+      const keys = new Set((await ok(i, ['get', '--prefix', 'fleet/w/', '--keys-only', '--consistency=s'])).split('\n').filter(Boolean));
+      const missing = writer.acked.map((n) => writer.key(n)).filter((k) => !keys.has(k));
+      expect(missing, `acknowledged writes missing on node ${i}`).toEqual([]);
+    }
+    for (const i of [1, 2, 3]) {
+      const st = await updateStatus(i);
+      expect(st.Booted, `node ${i}`).toBe(v2.version);
+      expect(st['Last health check'], `node ${i}`).toMatch(new RegExp(`^healthy: ${v2.version.replace(/\./g, '\\.')}`));
+      expect(st.Lock, `node ${i}`).toMatch(/^none held/);
+      expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v2');
+      await expectNoFailedUnits(i);
+    }
+  }, 50 * MIN);
+
+  it('fleet v3 (a failing health check): the first node to take the slot rolls back to v2 and marks v3 failed; the others never stage v3; cluster status shows it', async () => {
+    const v3 = await composeVersion('v3');
+    await triggerAll();
+    // The marker, then everything back on v2 with the semaphore empty.
+    const marker = await until('v3 marked failed in etcd', 30 * MIN, async () => (await updates(tls, clientPorts(), NODES))?.failed.find((f) => f.checksum === v3.commit));
+    expect(marker.version).toBe(v3.version);
+    await allOn(composed.v2!.version, 20 * MIN);
+    const first = NODES.indexOf(marker.node) + 1;
+    expect(first, `the marker's node ${marker.node}`).toBeGreaterThan(0);
+    const st = await updateStatus(first);
+    expect(st.Booted).toBe(composed.v2!.version);
+    expect(st['Last fallback']).toContain(`fell back from ${v3.version}`);
+    // The others: halted on the marker (they asked, once they held the slot, and gave it back), nothing of v3 staged.
+    for (const i of [1, 2, 3].filter((x) => x !== first)) {
+      const o = await until(`node ${i} halted on v3`, 10 * MIN, async () => {
+        const x = await updateStatus(i);
+        return x.Halted ? x : undefined;
+      });
+      expect(o.Halted).toContain(`${v3.version} (${v3.commit.slice(0, 12)}) is marked failed in etcd by ${marker.node}`);
+      expect(o.Staged).toBeUndefined();
+      expect(o.Booted).toBe(composed.v2!.version);
+      expect(await onNodeOk(i, 'sudo ostree admin status')).not.toContain(v3.commit);
+      expect(await onNodeOk(i, 'sudo cat /var/lib/fcos-update/last-upgrade')).not.toContain(v3.version);
+      expect((await onNode(i, `sudo ostree --repo=/ostree/repo show ${v3.commit}`)).exitCode, `v3's commit in node ${i}'s repo`).not.toBe(0);
+    }
+    const cs = await fcos(['cluster', 'status', DIR, '--json']);
+    expect(cs.exitCode, cs.stderr).toBe(0);
+    const j = JSON.parse(cs.stdout) as { updates: { failed: { version: string; node: string }[]; locks: unknown[]; nodes: { node: string; booted: string }[] } };
+    expect(j.updates.failed).toEqual([expect.objectContaining({ version: v3.version, node: marker.node })]);
+    expect(j.updates.locks).toEqual([]);
+    expect(j.updates.nodes.map((n) => n.booted)).toEqual([composed.v2!.version, composed.v2!.version, composed.v2!.version]);
+    const text = await fcos(['cluster', 'status', DIR]);
+    expect(text.stdout).toContain(v3.version);
+    for (const i of [1, 2, 3]) await expectNoFailedUnits(i);
+  }, 50 * MIN);
+
+  it('fleet v4 with the lock holder killed mid-reboot: its slot comes back through the lease TTL and the others go on to v4', async () => {
+    const v4 = await composeVersion('v4');
+    await triggerAll();
+    // The first holder, once it has gone down for its reboot: power cut (SIGKILL of its QEMU).
+    const holder = await until('a holder that went down for its reboot', 20 * MIN, async () => {
+      const u = await updates(tls, clientPorts(), NODES);
+      const h = u?.locks[0];
+      if (!h) return undefined;
+      const port = state()[h.node]!.clientPort;
+      const up = await memberUp(tls, port);
+      return up ? undefined : h;
+    }, 1000);
+    const pid = state()[holder.node]!.pid;
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
+    const others = NODES.filter((n) => n !== holder.node);
+    // The slot stays the dead holder's until its lease runs out (TTL from its keep-alive before the reboot); then
+    // another node takes it.
+    const next = await until('another node takes the slot', LOCK_TTL * 1000 + 10 * MIN, async () => {
+      const u = await updates(tls, clientPorts(), NODES);
+      const h = u?.locks[0];
+      return h && h.node !== holder.node ? h : undefined;
+    }, 2000);
+    const waited = (Date.now() - killedAt) / 1000;
+    process.stderr.write(`fleet v4: ${holder.node} killed holding ${holder.group}/${holder.slot}; ${next.node} took the slot ${waited.toFixed(0)} s later (TTL ${LOCK_TTL} s)\n`);
+    expect(others).toContain(next.node);
+    expect(waited, 'the slot came back only through the lease').toBeLessThanOrEqual(LOCK_TTL + 60);
+    await allOn(v4.version, 30 * MIN, others);
+    for (const n of others) {
+      const i = NODES.indexOf(n) + 1;
+      expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v4');
+      await expectNoFailedUnits(i);
+    }
+  }, 60 * MIN);
 });
