@@ -87,6 +87,8 @@ rebooted_into_new() { set_deployments "booted:42.0:$C2" "rollback:41.1:$C1"; }
   [ "$(ncalls '^sleep 20$')" = 2 ]
   [ "$(state lock-wait)" = "waiting for a slot to reboot into 42.0: every slot of group default (1) is taken: node-a (slot 0, 41.1 -> 42.0)" ]
   [ ! -e "$(S lock)" ]
+  # no slot this run: the next timer run asks again at once (not only after CHECK_INTERVAL_MIN)
+  [ ! -e "$(S last-check)" ]
   # its unused leases were revoked: only node-a's is left
   [ "$(leases)" = "$L1 " ]
   [ "$(json_node "$(value $LOCK0)")" = node-a ]
@@ -118,6 +120,28 @@ EOF
   # the slot it took is given back
   [ ! -e "$(S lock)" ]
   [ -z "$(value $LOCK0)" ]
+}
+
+@test "etcd stops answering while a host waits for the slot (no quorum while a member reboots): it keeps trying, then takes the slot" {
+  run "$UPDATE" auto
+  called '^systemctl reboot$'
+  node node-b
+  # 1st wait: node-a is done (its slot deleted) but node-b's etcd stops answering; 2nd wait: it answers again.
+  cat >"$FAKE/on-sleep" <<EOF
+#!/bin/sh
+etcdctl del $LOCK0 >/dev/null
+touch "$FAKE/etcd-down"
+printf '#!/bin/sh\\nrm -f "$FAKE/etcd-down" "\\\$0"\\n' >"$FAKE/on-sleep"
+chmod +x "$FAKE/on-sleep"
+EOF
+  chmod +x "$FAKE/on-sleep"
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  [ "$(ncalls '^sleep 20$')" = 2 ]
+  [[ $output == *"trying again in 20s"* ]]
+  called '^ostree admin deploy --stage'
+  called '^systemctl reboot$'
+  [ "$(json_node "$(value $LOCK0)")" = node-b ]
 }
 
 json_node() { sed -n 's/^{"node":"\([^"]*\)".*/\1/p' <<<"$1"; }

@@ -99,17 +99,19 @@ lock_try() {
   return 1
 }
 
-# lock_acquire FROM FROM_CSUM TO TO_CSUM: lock_try every LOCK_POLL_SEC while the slots are taken, for at most
-# CHECK_INTERVAL_MIN (the timer's next run tries again): a oneshot service must not wait for ever.
+# lock_acquire FROM FROM_CSUM TO TO_CSUM: lock_try every LOCK_POLL_SEC while the slots are taken or etcd does not
+# answer (e.g. no quorum while another member reboots), for at most CHECK_INTERVAL_MIN (the timer's next run tries
+# again): a oneshot service must not wait for ever. A txn that timed out but was applied is found again by node name.
 lock_acquire() {
   local tries i rc
   tries=$((CHECK_INTERVAL_MIN * 60 / LOCK_POLL_SEC))
   [ "$tries" -ge 1 ] || tries=1
   for ((i = 1; ; i++)); do
     lock_try "$@"; rc=$?
-    [ "$rc" = 1 ] || return "$rc"
-    [ "$i" -lt "$tries" ] || return 1
+    [ "$rc" = 0 ] && return 0
+    [ "$i" -lt "$tries" ] || return "$rc"
     [ "$i" = 1 ] && log "waiting for a slot (every ${LOCK_POLL_SEC}s, $tries tries): $LOCK_ERR"
+    [ "$rc" = 2 ] && log "etcd: $LOCK_ERR; trying again in ${LOCK_POLL_SEC}s"
     sleep "$LOCK_POLL_SEC"
   done
 }
