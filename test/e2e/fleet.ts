@@ -48,9 +48,9 @@ function prefixEnd(p: string): string {
   return b.toString('base64');
 }
 
-/** A member answers at all (its process and VM are up): GET /version within 1.5 s. */
+/** A member answers at all (its process and VM are up): GET /version within 4 s (a loaded TCG guest is slow). */
 export async function memberUp(tls: Tls, port: number): Promise<boolean> {
-  return etcdHttp(tls, port, '/version', undefined, 1500).then(
+  return etcdHttp(tls, port, '/version', undefined, 4000).then(
     (v) => v.includes('etcdserver'),
     () => false,
   );
@@ -115,10 +115,16 @@ export class Watcher {
     await this.done;
   }
 
-  /** The most members down at once, with the first sample that had them. */
-  maxDown(): { n: number; at?: Sample } {
+  /**
+   * The most members down at once in `k` samples in a row (the same members in each), with the first sample of
+   * that run. A member that misses one sample under load is not a reboot; a reboot keeps it down for a minute.
+   */
+  maxDown(k = 3): { n: number; at?: Sample } {
     let best: { n: number; at?: Sample } = { n: 0 };
-    for (const s of this.samples) if (s.down.length > best.n) best = { n: s.down.length, at: s };
+    for (let i = 0; i + k <= this.samples.length; i++) {
+      const both = this.samples[i]!.down.filter((m) => this.samples.slice(i + 1, i + k).every((x) => x.down.includes(m)));
+      if (both.length > best.n) best = { n: both.length, at: this.samples[i] };
+    }
     return best;
   }
 
@@ -168,7 +174,8 @@ export class Writer {
       if (ok) {
         this.acked.push(n);
         n++;
-        await sleep(200);
+        // About one write a second: enough to see a lost one, little load on the TCG members.
+        await sleep(1000);
       } else {
         this.failures++;
         next++;
