@@ -149,6 +149,15 @@ export function nicDevice(index: number, nic: NicSpec, bootindex?: number): stri
   return ['-netdev', netdev, '-device', dev];
 }
 
+/**
+ * The TCG CPU: QEMU's `max` without CMPXCHG16B. QEMU 7.2's TCG mishandles the flags of the kernel's
+ * `cmpxchg16b %gs:(…)` (SLUB's per-CPU freelist fast path): twice on 2026-12-04 a guest died with "Oops: double
+ * fault" at the same RIP, __kmalloc_cache_node_noprof+0x11a right after that instruction, with EFLAGS holding a
+ * pointer's bits (once with -smp 2 at shutdown, once with -smp 1 during a first boot). Without cx16 the kernel takes
+ * SLUB's locked path; Debian's userland and our Go binaries target x86-64 v1, which has no cx16 either.
+ */
+export const TCG_CPU = 'max,cx16=off';
+
 export function buildQemuArgs(c: QemuConfig): string[] {
   const a: string[] = [];
   const machine = c.machine ?? 'q35';
@@ -156,7 +165,7 @@ export function buildQemuArgs(c: QemuConfig): string[] {
   if (c.name) a.push('-name', qemuEscape(c.name));
   a.push('-nodefaults', '-nographic');
   a.push('-machine', `${machine},accel=${c.accel}`);
-  a.push('-cpu', c.accel === 'kvm' ? 'host' : 'max');
+  a.push('-cpu', c.accel === 'kvm' ? 'host' : TCG_CPU);
   a.push('-smp', String(c.cpus ?? DEFAULT_CPUS));
   a.push('-m', String(c.memoryMiB ?? DEFAULT_MEMORY_MIB));
 

@@ -12,11 +12,11 @@ function values(args: string[], flag: string): string[] {
 const base: QemuConfig = { accel: 'tcg' };
 
 describe('buildQemuArgs', () => {
-  it('defaults: q35, tcg with -cpu max, 2 vCPUs, 2048 MiB, -nodefaults -nographic, virtio-rng', () => {
+  it('defaults: q35, tcg with -cpu max (cx16 off), 2 vCPUs, 2048 MiB, -nodefaults -nographic, virtio-rng', () => {
     const a = buildQemuArgs(base);
     expect(a.slice(0, 2)).toEqual(['-nodefaults', '-nographic']);
     expect(values(a, '-machine')).toEqual(['q35,accel=tcg']);
-    expect(values(a, '-cpu')).toEqual(['max']);
+    expect(values(a, '-cpu')).toEqual(['max,cx16=off']);
     expect(values(a, '-smp')).toEqual(['2']);
     expect(values(a, '-m')).toEqual([String(DEFAULT_MEMORY_MIB)]);
     expect(DEFAULT_MEMORY_MIB).toBe(2048);
