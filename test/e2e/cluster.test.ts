@@ -37,6 +37,7 @@ import { freePort } from '../../qemu/net.js';
 import { CLUSTER_CONSOLE_IGNORE } from '../../qemu/cluster/launch.js';
 import { ConsoleScanner, describeFailure } from '../../qemu/console.js';
 import { sshExec } from '../../qemu/ssh.js';
+import { recordReboot } from '../../qemu/vm-spec.js';
 
 const B = BOOT_BUILDS;
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
@@ -46,7 +47,18 @@ const FLEET = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'fleet');
 const U1 = join(FLEET, 'builds-v1');
 const U2 = join(FLEET, 'builds');
 /** The lease TTL of a slot: longer than a node's reboot up to its health service under TCG, short for the power cut. */
-const LOCK_TTL = 180;
+/**
+ * The fleet cases (issue #18) run with FCOS_E2E_FLEET=1 (`make test-fleet`): about 50 more minutes of TCG boots on
+ * 2 cores, more than `make test` has room for (issue #14). Without it the file is the cluster test alone: no update
+ * server, no fleet case defined (so none is reported skipped either).
+ */
+const FLEET_ON = process.env.FCOS_E2E_FLEET === '1';
+/**
+ * The lease TTL of the v4 case (appended to update.conf there): the dead holder's slot comes back after it. v2 and v3
+ * keep the default (600 s): a TTL shorter than a reboot plus the health checks lets the lease run out while the
+ * holder is still coming up (seen: a 180 s lease gone at 17:48:57 while the node booted from 17:46:45 to 17:51:02).
+ */
+const LOCK_TTL = 150;
 const MIN = 60_000;
 
 interface NodeState {
@@ -175,6 +187,21 @@ async function updateStatus(i: number): Promise<Record<string, string>> {
   return Object.fromEntries(out.split('\n').filter((l) => /^[A-Z][A-Za-z ]+: /.test(l)).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
 }
 
+/** Each node's boots so far (its persistent journal's boot list), for the in-guest reboots of a case. */
+async function bootCounts(nodes = [1, 2, 3]): Promise<Map<number, number>> {
+  const m = new Map<number, number>();
+  for (const i of nodes) m.set(i, Number((await onNodeOk(i, 'sudo journalctl --list-boots -q --no-pager | wc -l')).trim()));
+  return m;
+}
+/** Record the nodes' in-guest reboots since `before` in $FCOS_BOOT_LOG (tmp/test-report.json counts them per test). */
+async function recordReboots(before: Map<number, number>, extra: string[] = []): Promise<number> {
+  const after = await bootCounts([...before.keys()]);
+  let n = 0;
+  for (const [i, b] of before) for (let k = 0; k < after.get(i)! - b; k++, n++) recordReboot(`${NAME}-${i}`);
+  for (const vm of extra) recordReboot(vm), n++;
+  return n;
+}
+
 /** Until every node reports `version` booted and healthy in etcd, with the semaphore empty. */
 async function allOn(version: string, timeoutMs: number, nodes = NODES): Promise<void> {
   await until(`every node (${nodes.join(', ')}) on ${version}, healthy, semaphore empty`, timeoutMs, async () => {
@@ -195,16 +222,20 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     v1 = await buildDefaultImage(B);
     if (existsSync(join(DIR, 'run', 'state.json'))) await fcos(['cluster', 'down', DIR]);
     rmSync(DIR, { recursive: true, force: true });
-    // The update server the nodes know from the start, with v1 only: their first timer runs find nothing to do. v2 is
-    // composed meanwhile into U2 (a fork of the same build, so a layered child of v1 signed with the key it trusts).
-    rmSync(FLEET, { recursive: true, force: true });
-    await forkBuildsDir(B, U1);
-    await forkBuildsDir(B, U2);
-    updPort = await freePort();
-    serve = serveUpdates(U1);
-    composingV2 = composeVersion('v2');
-    composingV2.catch(() => undefined);
-    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json', '--update-url', `http://10.0.2.2:${updPort}/repo`, '--lock-ttl', String(LOCK_TTL)]);
+    const fleetArgs: string[] = [];
+    if (FLEET_ON) {
+      // The update server the nodes know from the start, with v1 only: their first timer runs find nothing to do. v2
+      // is composed meanwhile into U2 (a fork of the same build, so a layered child of v1 signed with the key it trusts).
+      rmSync(FLEET, { recursive: true, force: true });
+      await forkBuildsDir(B, U1);
+      await forkBuildsDir(B, U2);
+      updPort = await freePort();
+      serve = serveUpdates(U1);
+      composingV2 = composeVersion('v2');
+      composingV2.catch(() => undefined);
+      fleetArgs.push('--update-url', `http://10.0.2.2:${updPort}/repo`);
+    }
+    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json', ...fleetArgs]);
     expect(init.exitCode, init.stderr).toBe(0);
     const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1500'], 27 * 60_000);
     if (up.exitCode !== 0) throw new Error(`fcos cluster up failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
@@ -346,122 +377,139 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
     }
   });
-  it('fleet v2: the three nodes stage and reboot one at a time (never two members down, never two holders), no acknowledged write lost, all on v2 and healthy', async () => {
-    tls = clusterTls(DIR);
-    const v2 = await composingV2;
-    expect(v2.parent).toBe(v1['ostree-commit']);
-    // Publish v2: the server now serves U2.
-    serve?.kill('SIGTERM');
-    await serve?.catch(() => undefined);
-    serve = serveUpdates(U2);
-    await waitServing();
-    for (const i of [1, 2, 3]) await onNodeOk(i, "printf 'LOCK_POLL_SEC=3\\nBOOT_TRIES=1\\nHEALTH_TIMEOUT=60\\n' | sudo tee -a /etc/fcos/update.conf >/dev/null");
-    const watcher = new Watcher(tls, nodePorts());
-    const writer = new Writer(tls, clientPorts());
-    try {
+  if (FLEET_ON) {
+    it('fleet v2: the three nodes stage and reboot one at a time (never two members down, never two holders), no acknowledged write lost, all on v2 and healthy', async () => {
+      tls = clusterTls(DIR);
+      const v2 = await composingV2;
+      expect(v2.parent).toBe(v1['ostree-commit']);
+      // Publish v2: the server now serves U2.
+      serve?.kill('SIGTERM');
+      await serve?.catch(() => undefined);
+      serve = serveUpdates(U2);
+      await waitServing();
+      for (const i of [1, 2, 3]) await onNodeOk(i, "printf 'LOCK_POLL_SEC=3\\nBOOT_TRIES=1\\nHEALTH_TIMEOUT=60\\n' | sudo tee -a /etc/fcos/update.conf >/dev/null");
+      const boots0 = await bootCounts();
+      const watcher = new Watcher(tls, nodePorts());
+      const writer = new Writer(tls, clientPorts());
+      try {
+        await triggerAll();
+        await allOn(v2.version, 40 * MIN);
+      } finally {
+        await writer.stop();
+        await watcher.stop();
+      }
+      const down = watcher.maxDown();
+      const holders = watcher.maxHolders();
+      process.stderr.write(`fleet v2: ${watcher.samples.length} samples, max down ${down.n} (in one sample: ${watcher.maxDown(1).n}), max holders ${holders.n}, ${watcher.noQuorum} samples without an answer, ${writer.acked.length} writes acknowledged, ${writer.failures} refused tries\n`);
+      expect(down.n, `two members down at once: ${JSON.stringify(down.at)}`).toBeLessThanOrEqual(1);
+      expect(holders.n, `two holders at once: ${JSON.stringify(holders.at)}`).toBeLessThanOrEqual(1);
+      // Each node rebooted (was seen down), and held the slot at some point.
+      expect([...watcher.seenDown()].sort()).toEqual(NODES);
+      expect(new Set(watcher.samples.flatMap((x) => x.holders.map((h) => h.split(':')[1]))).size).toBe(3);
+      // Every acknowledged write is on every node (serializable reads: each node's own copy).
+      expect(writer.acked.length).toBeGreaterThan(20);
+      for (const i of [1, 2, 3]) {
+        const keys = new Set((await ok(i, ['get', '--prefix', 'fleet/w/', '--keys-only', '--consistency=s'])).split('\n').filter(Boolean));
+        const missing = writer.acked.map((n) => writer.key(n)).filter((k) => !keys.has(k));
+        expect(missing, `acknowledged writes missing on node ${i}`).toEqual([]);
+      }
+      for (const i of [1, 2, 3]) {
+        const st = await updateStatus(i);
+        expect(st.Booted, `node ${i}`).toBe(v2.version);
+        // (status prints each record after its time stamp)
+        expect(st['Last health check'], `node ${i}`).toMatch(new RegExp(`(^|\\s)healthy: ${v2.version.replace(/\./g, '\\.')}`));
+        expect(st.Lock, `node ${i}`).toMatch(/^none held/);
+        expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v2');
+        await expectNoFailedUnits(i);
+      }
+      // One reboot each (the journal's boot list), recorded for tmp/test-report.json.
+      expect(await recordReboots(boots0)).toBe(3);
+    }, 50 * MIN);
+
+    it('fleet v3 (a failing health check): the first node to take the slot rolls back to v2 and marks v3 failed; the others never stage v3; cluster status shows it', async () => {
+      const v3 = await composeVersion('v3');
+      const boots0 = await bootCounts();
       await triggerAll();
-      await allOn(v2.version, 40 * MIN);
-    } finally {
-      await writer.stop();
-      await watcher.stop();
-    }
-    const down = watcher.maxDown();
-    const holders = watcher.maxHolders();
-    process.stderr.write(`fleet v2: ${watcher.samples.length} samples, max down ${down.n} (in one sample: ${watcher.maxDown(1).n}), max holders ${holders.n}, ${watcher.noQuorum} samples without an answer, ${writer.acked.length} writes acknowledged, ${writer.failures} refused tries\n`);
-    expect(down.n, `two members down at once: ${JSON.stringify(down.at)}`).toBeLessThanOrEqual(1);
-    expect(holders.n, `two holders at once: ${JSON.stringify(holders.at)}`).toBeLessThanOrEqual(1);
-    // Each node rebooted (was seen down), and held the slot at some point.
-    expect([...watcher.seenDown()].sort()).toEqual(NODES);
-    expect(new Set(watcher.samples.flatMap((x) => x.holders.map((h) => h.split(':')[1]))).size).toBe(3);
-    // Every acknowledged write is on every node (serializable reads: each node's own copy).
-    expect(writer.acked.length).toBeGreaterThan(20);
-    for (const i of [1, 2, 3]) {
-      const keys = new Set((await ok(i, ['get', '--prefix', 'fleet/w/', '--keys-only', '--consistency=s'])).split('\n').filter(Boolean));
-      const missing = writer.acked.map((n) => writer.key(n)).filter((k) => !keys.has(k));
-      expect(missing, `acknowledged writes missing on node ${i}`).toEqual([]);
-    }
-    for (const i of [1, 2, 3]) {
-      const st = await updateStatus(i);
-      expect(st.Booted, `node ${i}`).toBe(v2.version);
-      // (status prints each record after its time stamp)
-      expect(st['Last health check'], `node ${i}`).toMatch(new RegExp(`(^|\\s)healthy: ${v2.version.replace(/\./g, '\\.')}`));
-      expect(st.Lock, `node ${i}`).toMatch(/^none held/);
-      expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v2');
-      await expectNoFailedUnits(i);
-    }
-  }, 50 * MIN);
+      // The marker, then everything back on v2 with the semaphore empty.
+      const marker = await until('v3 marked failed in etcd', 30 * MIN, async () => (await updates(tls, clientPorts(), NODES))?.failed.find((f) => f.checksum === v3.commit));
+      expect(marker.version).toBe(v3.version);
+      await allOn(composed.v2!.version, 20 * MIN);
+      const first = NODES.indexOf(marker.node) + 1;
+      expect(first, `the marker's node ${marker.node}`).toBeGreaterThan(0);
+      const st = await updateStatus(first);
+      expect(st.Booted).toBe(composed.v2!.version);
+      expect(st['Last fallback']).toContain(`fell back from ${v3.version}`);
+      // The others: halted on the marker (they asked, once they held the slot, and gave it back), nothing of v3 staged.
+      for (const i of [1, 2, 3].filter((x) => x !== first)) {
+        const o = await until(`node ${i} halted on v3`, 10 * MIN, async () => {
+          const x = await updateStatus(i);
+          return x.Halted ? x : undefined;
+        });
+        expect(o.Halted).toContain(`${v3.version} (${v3.commit.slice(0, 12)}) is marked failed in etcd by ${marker.node}`);
+        expect(o.Staged).toBeUndefined();
+        expect(o.Booted).toBe(composed.v2!.version);
+        expect(await onNodeOk(i, 'sudo ostree admin status')).not.toContain(v3.commit);
+        expect(await onNodeOk(i, 'sudo cat /var/lib/fcos-update/last-upgrade')).not.toContain(v3.version);
+        // `check` fetched v3's commit object (metadata only): at most that, never its tree.
+        const c = v3.commit;
+        expect((await onNode(i, `test ! -e /ostree/repo/objects/${c.slice(0, 2)}/${c.slice(2)}.commit || test -e /ostree/repo/state/${c}.commitpartial`)).exitCode, `v3 fully in node ${i}'s repo`).toBe(0);
+      }
+      const cs = await fcos(['cluster', 'status', DIR, '--json']);
+      expect(cs.exitCode, cs.stderr).toBe(0);
+      const j = JSON.parse(cs.stdout) as { updates: { failed: { version: string; node: string }[]; locks: unknown[]; nodes: { node: string; booted: string }[] } };
+      expect(j.updates.failed).toEqual([expect.objectContaining({ version: v3.version, node: marker.node })]);
+      expect(j.updates.locks).toEqual([]);
+      expect(j.updates.nodes.map((n) => n.booted)).toEqual([composed.v2!.version, composed.v2!.version, composed.v2!.version]);
+      const text = await fcos(['cluster', 'status', DIR]);
+      expect(text.stdout).toContain(v3.version);
+      for (const i of [1, 2, 3]) await expectNoFailedUnits(i);
+      // The first holder booted v3 once (BOOT_TRIES=1), then fell back to v2: two reboots; the others none.
+      const after = await bootCounts();
+      for (const i of [1, 2, 3]) expect(after.get(i)! - boots0.get(i)!, `node ${i}'s reboots`).toBe(i === first ? 2 : 0);
+      expect(await recordReboots(boots0)).toBe(2);
+    }, 50 * MIN);
 
-  it('fleet v3 (a failing health check): the first node to take the slot rolls back to v2 and marks v3 failed; the others never stage v3; cluster status shows it', async () => {
-    const v3 = await composeVersion('v3');
-    await triggerAll();
-    // The marker, then everything back on v2 with the semaphore empty.
-    const marker = await until('v3 marked failed in etcd', 30 * MIN, async () => (await updates(tls, clientPorts(), NODES))?.failed.find((f) => f.checksum === v3.commit));
-    expect(marker.version).toBe(v3.version);
-    await allOn(composed.v2!.version, 20 * MIN);
-    const first = NODES.indexOf(marker.node) + 1;
-    expect(first, `the marker's node ${marker.node}`).toBeGreaterThan(0);
-    const st = await updateStatus(first);
-    expect(st.Booted).toBe(composed.v2!.version);
-    expect(st['Last fallback']).toContain(`fell back from ${v3.version}`);
-    // The others: halted on the marker (they asked, once they held the slot, and gave it back), nothing of v3 staged.
-    for (const i of [1, 2, 3].filter((x) => x !== first)) {
-      const o = await until(`node ${i} halted on v3`, 10 * MIN, async () => {
-        const x = await updateStatus(i);
-        return x.Halted ? x : undefined;
-      });
-      expect(o.Halted).toContain(`${v3.version} (${v3.commit.slice(0, 12)}) is marked failed in etcd by ${marker.node}`);
-      expect(o.Staged).toBeUndefined();
-      expect(o.Booted).toBe(composed.v2!.version);
-      expect(await onNodeOk(i, 'sudo ostree admin status')).not.toContain(v3.commit);
-      expect(await onNodeOk(i, 'sudo cat /var/lib/fcos-update/last-upgrade')).not.toContain(v3.version);
-      // `check` fetched v3's commit object (metadata only): at most that, never its tree.
-      const c = v3.commit;
-      expect((await onNode(i, `test ! -e /ostree/repo/objects/${c.slice(0, 2)}/${c.slice(2)}.commit || test -e /ostree/repo/state/${c}.commitpartial`)).exitCode, `v3 fully in node ${i}'s repo`).toBe(0);
-    }
-    const cs = await fcos(['cluster', 'status', DIR, '--json']);
-    expect(cs.exitCode, cs.stderr).toBe(0);
-    const j = JSON.parse(cs.stdout) as { updates: { failed: { version: string; node: string }[]; locks: unknown[]; nodes: { node: string; booted: string }[] } };
-    expect(j.updates.failed).toEqual([expect.objectContaining({ version: v3.version, node: marker.node })]);
-    expect(j.updates.locks).toEqual([]);
-    expect(j.updates.nodes.map((n) => n.booted)).toEqual([composed.v2!.version, composed.v2!.version, composed.v2!.version]);
-    const text = await fcos(['cluster', 'status', DIR]);
-    expect(text.stdout).toContain(v3.version);
-    for (const i of [1, 2, 3]) await expectNoFailedUnits(i);
-  }, 50 * MIN);
-
-  it('fleet v4 with the lock holder killed mid-reboot: its slot comes back through the lease TTL and the others go on to v4', async () => {
-    const v4 = await composeVersion('v4');
-    await triggerAll();
-    // The first holder, once it has gone down for its reboot: power cut (SIGKILL of its QEMU).
-    const holder = await until('a holder that went down for its reboot', 20 * MIN, async () => {
-      const u = await updates(tls, clientPorts(), NODES);
-      const h = u?.locks[0];
-      if (!h) return undefined;
-      const port = state()[h.node]!.clientPort;
-      const up = await memberUp(tls, port);
-      return up ? undefined : h;
-    }, 1000);
-    const pid = state()[holder.node]!.pid;
-    process.kill(pid, 'SIGKILL');
-    const killedAt = Date.now();
-    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
-    const others = NODES.filter((n) => n !== holder.node);
-    // The slot stays the dead holder's until its lease runs out (TTL from its keep-alive before the reboot); then
-    // another node takes it.
-    const next = await until('another node takes the slot', LOCK_TTL * 1000 + 10 * MIN, async () => {
-      const u = await updates(tls, clientPorts(), NODES);
-      const h = u?.locks[0];
-      return h && h.node !== holder.node ? h : undefined;
-    }, 2000);
-    const waited = (Date.now() - killedAt) / 1000;
-    process.stderr.write(`fleet v4: ${holder.node} killed holding ${holder.group}/${holder.slot}; ${next.node} took the slot ${waited.toFixed(0)} s later (TTL ${LOCK_TTL} s)\n`);
-    expect(others).toContain(next.node);
-    expect(waited, 'the slot came back only through the lease').toBeLessThanOrEqual(LOCK_TTL + 60);
-    await allOn(v4.version, 30 * MIN, others);
-    for (const n of others) {
-      const i = NODES.indexOf(n) + 1;
-      expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v4');
-      await expectNoFailedUnits(i);
-    }
-  }, 60 * MIN);
+    it('fleet v4 with the lock holder killed mid-reboot: its slot comes back through the lease TTL and the others go on to v4', async () => {
+      const v4 = await composeVersion('v4');
+      // A short lease for this case only: the first holder's slot has to come back by its TTL.
+      for (const i of [1, 2, 3]) await onNodeOk(i, `echo LOCK_TTL=${LOCK_TTL} | sudo tee -a /etc/fcos/update.conf >/dev/null`);
+      const boots0 = await bootCounts();
+      await triggerAll();
+      // The first holder, once it has gone down for its reboot: power cut (SIGKILL of its QEMU).
+      const holder = await until('a holder that went down for its reboot', 20 * MIN, async () => {
+        const u = await updates(tls, clientPorts(), NODES);
+        const h = u?.locks[0];
+        if (!h) return undefined;
+        const port = state()[h.node]!.clientPort;
+        const up = await memberUp(tls, port);
+        return up ? undefined : h;
+      }, 1000);
+      const pid = state()[holder.node]!.pid;
+      process.kill(pid, 'SIGKILL');
+      const killedAt = Date.now();
+      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
+      const others = NODES.filter((n) => n !== holder.node);
+      // The slot stays the dead holder's until its lease runs out (TTL from its keep-alive before the reboot); then
+      // another node takes it.
+      const next = await until('another node takes the slot', LOCK_TTL * 1000 + 10 * MIN, async () => {
+        const u = await updates(tls, clientPorts(), NODES);
+        const h = u?.locks[0];
+        return h && h.node !== holder.node ? h : undefined;
+      }, 2000);
+      const waited = (Date.now() - killedAt) / 1000;
+      process.stderr.write(`fleet v4: ${holder.node} killed holding ${holder.group}/${holder.slot}; ${next.node} took the slot ${waited.toFixed(0)} s later (TTL ${LOCK_TTL} s)\n`);
+      expect(others).toContain(next.node);
+      expect(waited, 'the slot came back only through the lease').toBeLessThanOrEqual(LOCK_TTL + 60);
+      await allOn(v4.version, 30 * MIN, others);
+      for (const n of others) {
+        const i = NODES.indexOf(n) + 1;
+        expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v4');
+        await expectNoFailedUnits(i);
+      }
+      // The others' reboots from their journals, and the holder's cut one.
+      const holderIdx = NODES.indexOf(holder.node) + 1;
+      boots0.delete(holderIdx);
+      expect(await recordReboots(boots0, [holder.node])).toBe(3);
+    }, 60 * MIN);
+  }
 });
