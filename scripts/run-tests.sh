@@ -14,7 +14,9 @@ projects=("$@")
 ((${#projects[@]})) || projects=(unit e2e)
 parts=()
 for p in "${projects[@]}"; do
-  extra=()
+  # unit: two workers (vitest's default on a 2-core machine is cores - 1 = one, so the unit files ran one after the
+  # other); e2e: one file at a time.
+  extra=("--maxWorkers=$(( $(nproc) > 2 ? $(nproc) : 2 ))")
   [ "$p" = e2e ] && extra=(--no-file-parallelism)
   FCOS_REPORT_PART="tmp/test-report-$p.json" npx vitest run --project "$p" "${extra[@]}" \
     --reporter=default --reporter=./scripts/vitest-report.mjs
