@@ -9,7 +9,7 @@
  *
  * Every file is written to a temp name and renamed into place, so readers never see a partial file.
  */
-import { closeSync, cpSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { UserError } from '../lib/errors.js';
@@ -419,14 +419,18 @@ export function acquireLock(buildsDir: string): () => void {
   throw new UserError(`cannot take the compose lock ${lock}`);
 }
 
-/** The largest serial used so far for versions starting with a prefix (e.g. "13.20251108."). */
+/**
+ * The serial after the largest one used so far (in builds.json or as a build directory) by versionFor's pattern
+ * (e.g. "13.20251108.N"), 0 when none is: versions only grow, like cosa's, also after older builds were pruned or
+ * in a forked builds dir that holds only its source's latest build (a gap is never filled in again).
+ */
 export function nextSerial(buildsDir: string, versionFor: (serial: number) => string): number {
-  const ids = new Set(readBuildsJson(buildsDir).builds.map((b) => b.id));
-  for (let s = 0; s < 100000; s++) {
-    const v = versionFor(s);
-    if (!ids.has(v) && !existsSync(join(buildsDir, v))) return s;
-  }
-  throw new UserError('no free version serial');
+  const used = new Set(readBuildsJson(buildsDir).builds.map((b) => b.id));
+  for (const d of existsSync(buildsDir) ? readdirSync(buildsDir) : []) used.add(d);
+  let last = -1;
+  for (let s = 0; s < 100000; s++) if (used.has(versionFor(s))) last = s;
+  if (last + 1 >= 100000) throw new UserError('no free version serial');
+  return last + 1;
 }
 
 /**

@@ -95,6 +95,19 @@ export function recordLaunch(vm: string, pid: number, file = process.env.FCOS_BO
   }
 }
 
+/**
+ * An in-guest reboot seen by a test (the VM rebooted itself; QEMU went on): one JSON line {t, vm, kind: "reboot"} in
+ * $FCOS_BOOT_LOG, counted apart from launches in tmp/test-report.json.
+ */
+export function recordReboot(vm: string, file = process.env.FCOS_BOOT_LOG): void {
+  if (!file) return;
+  try {
+    appendFileSync(file, JSON.stringify({ t: Date.now(), vm, kind: 'reboot' }) + '\n');
+  } catch {
+    /* as recordLaunch */
+  }
+}
+
 /** The rule behind Vm.sshFails, pure: exit 0 is "it succeeded", 255 is ssh's own failure, `want` pins the status. */
 export function expectGuestFailure(vm: string, command: string, r: SshResult, want?: number): SshResult {
   if (r.exitCode === 255) throw new ExternalError(`ssh to VM ${vm} failed (exit 255): the command did not run`, command, 255, tail(r.stderr));

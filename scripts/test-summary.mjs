@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 export function summarize(runs) {
-  const report = { passed: 0, failed: 0, skipped: 0, wall_s: 0, boots: 0, runs: [], files: [] };
+  const report = { passed: 0, failed: 0, skipped: 0, wall_s: 0, boots: 0, reboots: 0, runs: [], files: [] };
   for (const r of runs) {
     const reasons = [];
     let part;
@@ -30,6 +30,7 @@ export function summarize(runs) {
       failed += (part.unhandled_errors ?? []).length;
       report.wall_s += part.wall_s ?? 0;
       report.boots += part.boots ?? 0;
+      report.reboots += part.reboots ?? 0;
       report.files.push(...(part.files ?? []).map((f) => ({ run: r.name, ...f })));
       for (const f of part.files ?? []) if (f.error) reasons.push(`${f.file} failed outside its tests: ${f.error}`);
     } else {
@@ -63,10 +64,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const r of report.runs) for (const why of r.reasons ?? []) console.error(`test-summary: ${r.name}: ${why}`);
   const table = report.files.filter((f) => f.run === 'e2e' || f.boots > 0 || f.wall_s >= 60);
   if (table.length) {
-    console.error('test-summary: file                                   wall_s  tests  boots');
-    for (const f of table) console.error(`test-summary: ${f.file.padEnd(38)} ${String(f.wall_s).padStart(7)} ${String(f.tests).padStart(6)} ${String(f.boots).padStart(6)}`);
+    console.error('test-summary: file                                   wall_s  tests  boots reboots');
+    for (const f of table) console.error(`test-summary: ${f.file.padEnd(38)} ${String(f.wall_s).padStart(7)} ${String(f.tests).padStart(6)} ${String(f.boots).padStart(6)} ${String(f.reboots ?? 0).padStart(7)}`);
   }
-  console.error(`test-summary: wall ${report.wall_s} s, ${report.boots} QEMU launch(es); report in ${out}`);
+  console.error(`test-summary: wall ${report.wall_s} s, ${report.boots} QEMU launch(es), ${report.reboots} in-guest reboot(s); report in ${out}`);
   console.log(closingLine(report));
   process.exit(report.failed > 0 ? 1 : 0);
 }

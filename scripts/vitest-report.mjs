@@ -1,7 +1,8 @@
 // A vitest reporter that writes one part of tmp/test-report.json: per test file its wall time (from the moment
 // vitest starts the file, so beforeAll's composes and images count), its test counts and the QEMU launches made
-// while it ran (read from $FCOS_BOOT_LOG, one JSON line per launch, written by qemu/vm.ts), plus the run's
-// unhandled errors and end reason. scripts/test-summary.mjs merges the parts and prints the closing line.
+// while it ran (read from $FCOS_BOOT_LOG, one JSON line per launch, written by qemu/vm.ts), the in-guest reboots the
+// tests recorded there (lines with kind "reboot": a reboot inside a running VM is not a QEMU launch), and per e2e test
+// its wall time, launches and reboots ("cases"), plus the run's unhandled errors and end reason. scripts/test-summary.mjs merges the parts and prints the closing line.
 //
 // Use: vitest run --reporter=default --reporter=./scripts/vitest-report.mjs (output file: $FCOS_REPORT_PART).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,10 @@ export default class FcosReportReporter {
 
   onTestRunEnd(modules, unhandledErrors, reason) {
     const t1 = Date.now();
-    const boots = readBootLog(process.env.FCOS_BOOT_LOG);
+    const log = readBootLog(process.env.FCOS_BOOT_LOG);
+    const boots = log.filter((b) => b.kind === undefined);
+    const reboots = log.filter((b) => b.kind === 'reboot');
+    const within = (list, a, b) => list.filter((x) => x.t >= a && x.t <= b).length;
     const files = [];
     let passed = 0;
     let failed = 0;
@@ -71,7 +75,19 @@ export default class FcosReportReporter {
       skipped += counts.skipped;
       cancelled += counts.cancelled;
       failedOutside += outside;
-      const fileBoots = start === undefined ? 0 : boots.filter((b) => b.t >= start && b.t <= end).length;
+      const fileBoots = start === undefined ? 0 : within(boots, start, end);
+      const fileReboots = start === undefined ? 0 : within(reboots, start, end);
+      // Per test of a file that boots VMs: its own wall time (beforeAll not included), launches and reboots.
+      const cases = [];
+      if (fileBoots || fileReboots) {
+        for (const t of m.children.allTests()) {
+          const d = t.diagnostic();
+          if (!d) continue;
+          const a = d.startTime;
+          const b = d.startTime + d.duration;
+          cases.push({ name: t.name, state: t.result().state, wall_s: Math.round(d.duration / 100) / 10, boots: within(boots, a, b), reboots: within(reboots, a, b) });
+        }
+      }
       files.push({
         file: relative(this.root ?? process.cwd(), m.moduleId),
         wall_s: start === undefined ? 0 : Math.round((end - start) / 100) / 10,
@@ -81,6 +97,8 @@ export default class FcosReportReporter {
         skipped: counts.skipped,
         cancelled: counts.cancelled,
         boots: fileBoots,
+        reboots: fileReboots,
+        ...(cases.length ? { cases } : {}),
         ...(outside ? { error: String(m.errors()[0]?.message ?? 'failed outside its tests').split('\n')[0] } : {}),
       });
     }
@@ -93,7 +111,8 @@ export default class FcosReportReporter {
       unhandled_errors: unhandledErrors.map((e) => String(e.message ?? e).split('\n')[0]),
       reason,
       wall_s: Math.round((t1 - this.t0) / 100) / 10,
-      boots: boots.filter((b) => b.t >= this.t0 && b.t <= t1).length,
+      boots: within(boots, this.t0, t1),
+      reboots: within(reboots, this.t0, t1),
       files: files.sort((a, b) => a.file.localeCompare(b.file)),
     };
     mkdirSync(dirname(this.out), { recursive: true });

@@ -208,19 +208,31 @@ json_node() { sed -n 's/^{"node":"\([^"]*\)".*/\1/p' <<<"$1"; }
 
 @test "etcd fails between the slot and the reboot (keep-alive refused): no reboot, the slot forgotten" {
   etcd lease grant 600 >/dev/null  # L1 taken here, so the host's lease is L2
-  # the lease dies right after the txn: the fake's keep-alive then answers 'lease not found'
+  # the keep-alive before the reboot gets no answer
+  touch "$FAKE/keepalive-down"
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  called "^etcdctl lease keep-alive --once $L2$"
+  not_called '^systemctl reboot'
+  [ "$(state last-error)" = "etcd-lock: keep-alive of lease $L2 failed: Error: context deadline exceeded; not rebooting into 42.0 (it stays staged)" ]
+  [ ! -e "$(S lock)" ]
+}
+
+@test "the lease ran out while staging (longer than LOCK_TTL): the free slot is taken again with a new lease, then the reboot" {
+  etcd lease grant 600 >/dev/null  # L1 taken here, so the host's lease is L2
+  # the lease dies right after the txn: the fake's keep-alive of it then answers 'lease not found'
   cat >"$BATS_TEST_TMPDIR/etcdctl" <<EOF
 #!/bin/bash
-case " \$* " in *" keep-alive --once "*) FAKE_DIR=$BATS_TEST_TMPDIR/etcd-test "$BATS_TEST_DIRNAME/stubs/etcdctl" fake-expire $L2 ;; esac
+case " \$* " in *" keep-alive --once $L2 "*) FAKE_DIR=$BATS_TEST_TMPDIR/etcd-test "$BATS_TEST_DIRNAME/stubs/etcdctl" fake-expire $L2 ;; esac
 exec "$BATS_TEST_DIRNAME/stubs/etcdctl" "\$@"
 EOF
   chmod +x "$BATS_TEST_TMPDIR/etcdctl"
   PATH=$BATS_TEST_TMPDIR:$PATH run "$UPDATE" auto
   [ "$status" -eq 0 ]
-  called "^etcdctl lease keep-alive --once $L2$"
-  not_called '^systemctl reboot'
-  [ "$(state last-error)" = "etcd-lock: keep-alive of lease $L2 failed: Error: etcdserver: requested lease not found; not rebooting into 42.0 (it stays staged)" ]
-  [ ! -e "$(S lock)" ]
+  called '^systemctl reboot$'
+  [ "$(json_node "$(value $LOCK0)")" = node-a ]
+  [ "$(lease_of $LOCK0)" = 694d000000000003 ]
+  [ "$(cat "$(S lock)")" = "$LOCK0 694d000000000003" ]
 }
 
 @test "update-health: the new version is healthy: the lease is kept alive during the checks, then the slot is released" {
@@ -242,6 +254,48 @@ EOF
   run "$UPDATE" auto
   called '^systemctl reboot$'
   [ "$(json_node "$(value $LOCK0)")" = node-b ]
+}
+
+@test "update-health: the lease ran out during the reboot (LOCK_TTL too short): the same slot is taken again with a new lease, released once healthy" {
+  run "$UPDATE" auto
+  [ "$(sed 's/.*"lease":"\([^"]*\)".*/\1/' "$(S lock-value)")" = "$L1" ]
+  etcd fake-expire "$L1"
+  [ -z "$(value $LOCK0)" ]
+  rebooted_into_new
+  # the first check looks at the slot: it is held again, by this host, with a new lease
+  health_check 10-a 0
+  printf '#!/bin/sh\n[ "$(etcdctl get --print-value-only %s | sed -n "s/.*\\"node\\":\\"\\([^\\"]*\\)\\".*/\\1/p")" = node-a ] || { echo "slot not held during the checks"; exit 1; }\n' "$LOCK0" >"$ROOT/usr/lib/fcos/health.d/05-slot-held"
+  chmod +x "$ROOT/usr/lib/fcos/health.d/05-slot-held"
+  : >"$FAKE/calls"
+  run "$HEALTH"
+  [ "$status" -eq 0 ]
+  [[ $output == *"the lease of $LOCK0 ran out during this boot"*"took the slot again (lease $L2)"* ]]
+  called "^etcdctl lease grant"
+  called "^etcdctl del $LOCK0$"
+  called "^etcdctl lease revoke $L2$"
+  [ -z "$(value $LOCK0)" ]
+  [ ! -e "$(S lock)" ]
+  [ ! -e "$(S lock-value)" ]
+  [[ $(value /fcos/updates/nodes/node-a) == *'"health":"healthy: 42.0 (2 checks)"'* ]]
+}
+
+@test "update-health: the lease ran out during the reboot and another host holds the slot now: not taken back, not released, forgotten" {
+  run "$UPDATE" auto
+  etcd fake-expire "$L1"
+  node node-b
+  run "$UPDATE" auto
+  called '^systemctl reboot$'
+  [ "$(json_node "$(value $LOCK0)")" = node-b ]
+  node node-a
+  rebooted_into_new
+  health_check 10-a 0
+  : >"$FAKE/calls"
+  run "$HEALTH"
+  [ "$status" -eq 0 ]
+  [[ $output == *"the lease of $LOCK0 ran out during this boot and node-b holds the slot now"* ]]
+  not_called "^etcdctl del"
+  [ "$(json_node "$(value $LOCK0)")" = node-b ]
+  [ ! -e "$(S lock)" ]
 }
 
 @test "update-health: unhealthy on trial: the slot is kept (its lease renewed) and the host reboots for another try" {

@@ -99,6 +99,9 @@ describe('builds directory', () => {
     expect(m2.packages).toEqual({ systemd: '257' });
     expect(nextSerial(b, (s) => `13.20251009.${s}`)).toBe(2);
     expect(nextSerial(b, (s) => `13.20251010.${s}`)).toBe(0);
+    // A forked builds dir holds only its source's latest build: the next version comes after it, never below.
+    mkdirSync(join(b, '13.20251011.6'));
+    expect(nextSerial(b, (s) => `13.20251011.${s}`)).toBe(7);
   });
 
   it('the lock refuses a live holder and takes over a dead one', () => {

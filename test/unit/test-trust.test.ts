@@ -76,18 +76,27 @@ describe('the closing line and tmp/test-report.json', () => {
   it('the reporter places QEMU launches in the file that was running', () => {
     const d = tmp();
     const log = join(d, 'boots.jsonl');
-    writeFileSync(log, [1000, 1500, 2500, 9999].map((t) => JSON.stringify({ t, vm: 'x', pid: 1 })).join('\n') + '\n{"t": 12');
-    expect(readBootLog(log).map((b: { t: number }) => b.t)).toEqual([1000, 1500, 2500, 9999]);
+    writeFileSync(log, [1000, 1500, 2500, 9999].map((t) => JSON.stringify({ t, vm: 'x', pid: 1 })).join('\n') + '\n' + JSON.stringify({ t: 1200, vm: 'x', kind: 'reboot' }) + '\n{"t": 12');
+    expect(readBootLog(log).map((b: { t: number }) => b.t)).toEqual([1000, 1500, 2500, 9999, 1200]);
     const out = join(d, 'part.json');
     const rep = new FcosReportReporter({ outputFile: out });
     rep.onInit({ config: { root: '/r' } });
-    const mod = (id: string, states: string[], state = 'passed') => ({
+    rep.t0 = 0; // the run's window: every line of the log
+    const mod = (id: string, states: string[], state = 'passed', times: [number, number][] = []) => ({
       moduleId: id,
       state: () => state,
       errors: () => [{ message: 'beforeAll: compose failed\nstack' }],
-      children: { *allTests() { for (const s of states) yield { result: () => ({ state: s }) }; } },
+      children: {
+        *allTests() {
+          for (const [i, s] of states.entries()) {
+            const tm = times[i];
+            yield { name: `t${i}`, result: () => ({ state: s }), diagnostic: () => (tm ? { startTime: tm[0], duration: tm[1] } : undefined) };
+          }
+        },
+      },
     });
-    const a = mod('/r/test/e2e/a.test.ts', ['passed', 'passed']);
+    // a's tests ran from 950 to 1050 (the launch at 1000) and from 1100 to 1600 (the launch at 1500, the reboot at 1200).
+    const a = mod('/r/test/e2e/a.test.ts', ['passed', 'passed'], 'passed', [[950, 100], [1100, 500]]);
     const b = mod('/r/test/e2e/b.test.ts', ['skipped', 'skipped'], 'failed');
     rep.started.set(a.moduleId, 900); rep.ended.set(a.moduleId, 2000);
     rep.started.set(b.moduleId, 2001); rep.ended.set(b.moduleId, 3000);
@@ -101,9 +110,16 @@ describe('the closing line and tmp/test-report.json', () => {
     }
     const p = JSON.parse(execFileSync('cat', [out], { encoding: 'utf8' }));
     expect(p.files).toEqual([
-      { file: 'test/e2e/a.test.ts', wall_s: 1.1, tests: 2, passed: 2, failed: 0, skipped: 0, cancelled: 0, boots: 2 },
-      { file: 'test/e2e/b.test.ts', wall_s: 1, tests: 2, passed: 0, failed: 1, skipped: 2, cancelled: 0, boots: 1, error: 'beforeAll: compose failed' },
+      {
+        file: 'test/e2e/a.test.ts', wall_s: 1.1, tests: 2, passed: 2, failed: 0, skipped: 0, cancelled: 0, boots: 2, reboots: 1,
+        cases: [
+          { name: 't0', state: 'passed', wall_s: 0.1, boots: 1, reboots: 0 },
+          { name: 't1', state: 'passed', wall_s: 0.5, boots: 1, reboots: 1 },
+        ],
+      },
+      { file: 'test/e2e/b.test.ts', wall_s: 1, tests: 2, passed: 0, failed: 1, skipped: 2, cancelled: 0, boots: 1, reboots: 0, error: 'beforeAll: compose failed' },
     ]);
+    expect([p.boots, p.reboots]).toEqual([4, 1]);
     expect(p.failed_outside_tests).toBe(1);
   });
 });

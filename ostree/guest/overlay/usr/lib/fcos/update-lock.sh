@@ -69,30 +69,64 @@ lock_holders() { # the holders of the slots on stdin, e.g. "node-a (slot 0, 41.1
   echo "${out:-none}"
 }
 
-lock_save() { echo "$1" >"$STATE/lock.tmp" && mv "$STATE/lock.tmp" "$STATE/lock"; }
+# lock_save "KEY LEASE" [VALUE]: the held slot, and the value written to it (for lock_retake).
+lock_save() {
+  [ -z "${2:-}" ] || { printf '%s\n' "$2" >"$STATE/lock-value.tmp" && mv "$STATE/lock-value.tmp" "$STATE/lock-value"; }
+  echo "$1" >"$STATE/lock.tmp" && mv "$STATE/lock.tmp" "$STATE/lock"
+}
+
+# lock_create KEY VALUE LEASE: put KEY only when it does not exist (a txn on create revision 0). 0: written, 1: the
+# key exists, 2: etcd failed (LOCK_ERR).
+lock_create() {
+  local value=$2 out
+  value=${value//\\/\\\\}   # etcdctl txn reads the value as a Go double-quoted string
+  value=${value//\"/\\\"}
+  # etcdctl txn reads three sections, each ended by an empty line: compares, success, failure (none here)
+  if ! out=$(printf 'create("%s") = "0"\n\nput %s "%s" --lease=%s\n\n\n' "$1" "$1" "$value" "$3" | etcd txn); then
+    LOCK_ERR="etcd txn failed ($LOCK_ENDPOINTS): $(etcd_err)"
+    return 2
+  fi
+  [ "${out%%$'\n'*}" = SUCCESS ]
+}
+
+# lock_retake KEY: the held slot's lease ran out (a reboot and its checks took longer than LOCK_TTL): take the same
+# slot again while it is free, with a new lease, so that no other host reboots before this one passed its checks.
+# 0: held again; 1: another host took it meanwhile (forgotten here; LOCK_ERR says who), 2: etcd failed.
+lock_retake() {
+  local key=$1 lease value rc
+  [ -s "$STATE/lock-value" ] || { LOCK_ERR="the lease of $key ran out"; return 1; }
+  lease=$(etcd lease grant "$LOCK_TTL" | sed -n 's/^lease \([0-9a-f]\{1,\}\) granted.*/\1/p')
+  [ -n "$lease" ] || { LOCK_ERR="etcd lease grant failed ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
+  value=$(sed 's/"lease":"[^"]*"/"lease":"'"$lease"'"/' "$STATE/lock-value")
+  lock_create "$key" "$value" "$lease"; rc=$?
+  if [ "$rc" = 0 ]; then
+    lock_save "$key $lease" "$value"
+    log "the lease of $key ran out during this boot (LOCK_TTL=${LOCK_TTL}s is shorter than the reboot and its checks): took the slot again (lease $lease)"
+    return 0
+  fi
+  etcd lease revoke "$lease" >/dev/null
+  [ "$rc" = 2 ] && return 2
+  LOCK_ERR="the lease of $key ran out during this boot and $(json_get node "$(etcd get --print-value-only "$key")") holds the slot now (LOCK_TTL=${LOCK_TTL}s is shorter than the reboot and its checks)"
+  rm -f "$STATE/lock" "$STATE/lock-value"
+  return 1
+}
 
 # lock_try FROM FROM_CSUM TO TO_CSUM: one attempt at a slot. 0: held (a slot that names this node already is reused),
 # 1: every slot is taken, 2: etcd failed. LOCK_ERR says why on 1 and 2.
 lock_try() {
-  local slots k v lease value i out
+  local slots k v lease value i rc
   slots=$(lock_slots) || { LOCK_ERR="etcd does not answer ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
   while IFS=$'\t' read -r k v; do
-    if [ -n "$k" ] && [ "$(json_get node "$v")" = "$NODE_NAME" ]; then lock_save "$k $(json_get lease "$v")"; return 0; fi
+    if [ -n "$k" ] && [ "$(json_get node "$v")" = "$NODE_NAME" ]; then lock_save "$k $(json_get lease "$v")" "$v"; return 0; fi
   done <<<"$slots"
   lease=$(etcd lease grant "$LOCK_TTL" | sed -n 's/^lease \([0-9a-f]\{1,\}\) granted.*/\1/p')
   [ -n "$lease" ] || { LOCK_ERR="etcd lease grant failed ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
   value=$(lock_value "$1" "$2" "$3" "$4" "$lease")
-  value=${value//\\/\\\\}   # etcdctl txn reads the value as a Go double-quoted string
-  value=${value//\"/\\\"}
   for ((i = 0; i < LOCK_SLOTS; i++)); do
     k=$LOCK_ROOT/lock/$LOCK_GROUP/$i
-    # etcdctl txn reads three sections, each ended by an empty line: compares, success, failure (none here)
-    if ! out=$(printf 'create("%s") = "0"\n\nput %s "%s" --lease=%s\n\n\n' "$k" "$k" "$value" "$lease" | etcd txn); then
-      LOCK_ERR="etcd txn failed ($LOCK_ENDPOINTS): $(etcd_err)"
-      etcd lease revoke "$lease" >/dev/null
-      return 2
-    fi
-    if [ "${out%%$'\n'*}" = SUCCESS ]; then lock_save "$k $lease"; return 0; fi
+    lock_create "$k" "$value" "$lease"; rc=$?
+    [ "$rc" = 2 ] && { etcd lease revoke "$lease" >/dev/null; return 2; }
+    if [ "$rc" = 0 ]; then lock_save "$k $lease" "$value"; return 0; fi
   done
   etcd lease revoke "$lease" >/dev/null
   LOCK_ERR="every slot of group $LOCK_GROUP ($LOCK_SLOTS) is taken: $(lock_holders <<<"$slots")"
@@ -122,6 +156,7 @@ lock_keepalive() {
   [ -s "$STATE/lock" ] || { LOCK_ERR="no slot held"; return 1; }
   read -r key lease <"$STATE/lock"
   if ! etcd lease keep-alive --once "$lease" >/dev/null; then
+    if grep -qs 'not found' "$STATE/etcd.err"; then lock_retake "$key"; return; fi
     LOCK_ERR="keep-alive of lease $lease failed: $(etcd_err)"
     return 1
   fi
@@ -140,7 +175,7 @@ lock_release() {
   if [ -n "$v" ] && [ "$(json_get lease "$v")" = "$lease" ]; then etcd del "$key" >/dev/null || return 1; fi
   # a lease that ran out is gone already: that is not an error
   etcd lease revoke "$lease" >/dev/null || grep -qs 'not found' "$STATE/etcd.err" || return 1
-  rm -f "$STATE/lock"
+  rm -f "$STATE/lock" "$STATE/lock-value"
   log "released $key (lease $lease)"
   return 0
 }
