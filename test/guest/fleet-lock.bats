@@ -264,6 +264,7 @@ EOF
   rebooted_into_new
   # the first check looks at the slot: it is held again, by this host, with a new lease
   health_check 10-a 0
+  # shellcheck disable=SC2016 # $(...) belongs to the check script: it expands when the check runs
   printf '#!/bin/sh\n[ "$(etcdctl get --print-value-only %s | sed -n "s/.*\\"node\\":\\"\\([^\\"]*\\)\\".*/\\1/p")" = node-a ] || { echo "slot not held during the checks"; exit 1; }\n' "$LOCK0" >"$ROOT/usr/lib/fcos/health.d/05-slot-held"
   chmod +x "$ROOT/usr/lib/fcos/health.d/05-slot-held"
   : >"$FAKE/calls"
