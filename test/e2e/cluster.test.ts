@@ -225,6 +225,10 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
   beforeAll(async () => {
     mkdirSync(B, { recursive: true });
     v1 = await buildDefaultImage(B);
+    // A fresh image build leaves gigabytes of dirty pages: written back while three TCG VMs boot on two cores, it
+    // stalled one guest for seconds at a time (2026-12-04: a 7 s clocksource readout, 80 s of guest time with no
+    // progress, systemd-networkd's start timed out on node 3). Write it back first.
+    await execa('sync');
     if (existsSync(join(DIR, 'run', 'state.json'))) await fcos(['cluster', 'down', DIR]);
     rmSync(DIR, { recursive: true, force: true });
     const fleetArgs: string[] = [];
