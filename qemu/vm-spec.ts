@@ -87,9 +87,13 @@ export class VmError extends ExternalError {
  * ({t, vm, pid}) to that file, whichever process (vitest, `fcos test`, `fcos cluster up`) started it.
  */
 export function recordLaunch(vm: string, pid: number, file = process.env.FCOS_BOOT_LOG): void {
+  appendBootLog({ vm, pid }, file);
+}
+
+function appendBootLog(entry: Record<string, unknown>, file: string | undefined): void {
   if (!file) return;
   try {
-    appendFileSync(file, JSON.stringify({ t: Date.now(), vm, pid }) + '\n');
+    appendFileSync(file, JSON.stringify({ t: Date.now(), ...entry }) + '\n');
   } catch {
     /* a missing tmp dir must not stop a VM */
   }
@@ -100,12 +104,7 @@ export function recordLaunch(vm: string, pid: number, file = process.env.FCOS_BO
  * $FCOS_BOOT_LOG, counted apart from launches in tmp/test-report.json.
  */
 export function recordReboot(vm: string, file = process.env.FCOS_BOOT_LOG): void {
-  if (!file) return;
-  try {
-    appendFileSync(file, JSON.stringify({ t: Date.now(), vm, kind: 'reboot' }) + '\n');
-  } catch {
-    /* as recordLaunch */
-  }
+  appendBootLog({ vm, kind: 'reboot' }, file);
 }
 
 /** The rule behind Vm.sshFails, pure: exit 0 is "it succeeded", 255 is ssh's own failure, `want` pins the status. */

@@ -43,6 +43,7 @@ import { CLUSTER_CONSOLE_IGNORE } from '../../qemu/cluster/launch.js';
 import { ConsoleScanner, describeFailure } from '../../qemu/console.js';
 import { sshExec } from '../../qemu/ssh.js';
 import { recordReboot } from '../../qemu/vm-spec.js';
+import { parseStatus } from '../scenarios/upgrade-run.js';
 
 const B = BOOT_BUILDS;
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
@@ -188,8 +189,7 @@ async function triggerAll(nodes = [1, 2, 3]): Promise<void> {
 
 /** fcos-update status of node i as KEY: value lines. */
 async function updateStatus(i: number): Promise<Record<string, string>> {
-  const out = await onNodeOk(i, 'sudo fcos-update status');
-  return Object.fromEntries(out.split('\n').filter((l) => /^[A-Z][A-Za-z ]+: /.test(l)).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
+  return parseStatus(await onNodeOk(i, 'sudo fcos-update status'));
 }
 
 /** Each node's boots so far (its persistent journal's boot list), for the in-guest reboots of a case. */
