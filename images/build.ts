@@ -6,11 +6,11 @@
  * leaves something that looks bootable.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../lib/tools.js';
-import { freeBytes } from '../lib/paths.js';
+import { freeBytes, renameDurably } from '../lib/paths.js';
 import { projectRoot } from '../lib/version.js';
 import { InterruptedError, UserError } from '../lib/errors.js';
 import { withCleanup } from '../lib/signals.js';
@@ -267,7 +267,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
         const partial = join(c.buildDir, `.${file}.partial`);
         cleanup.push(`remove ${partial}`, () => rmSync(partial, { force: true }));
         await step(`write ${file}`, () => spec.convert!(rawTmp, partial, i < single.length - 1));
-        renameSync(partial, final);
+        renameDurably(partial, final);
         images[spec.key] = { path: file, sha256: await sha256File(final), size: statSync(final).size };
         written[f] = [spec.key];
       }

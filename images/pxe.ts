@@ -20,7 +20,7 @@ import { run } from '../lib/run.js';
 import { BugError, UserError } from '../lib/errors.js';
 import { checkInterrupted, type Cleanup } from '../lib/signals.js';
 import { projectRoot } from '../lib/version.js';
-import { cacheDir } from '../lib/paths.js';
+import { cacheDir, renameDurably } from '../lib/paths.js';
 import { info } from '../lib/log.js';
 import { createHash } from 'node:crypto';
 import { MountStack } from '../lib/mounts.js';
@@ -135,7 +135,7 @@ export async function buildPxe(o: PxeBuildOptions, cleanup: Cleanup): Promise<Re
   const partial = (k: PxeKey) => join(o.buildDir, `.${out(k)}.partial`);
   const done: Partial<Record<PxeKey, string>> = {};
   const finish = (k: PxeKey) => {
-    renameSync(partial(k), join(o.buildDir, out(k)));
+    renameDurably(partial(k), join(o.buildDir, out(k)));
     done[k] = out(k);
   };
   for (const k of Object.keys(PXE_FILES) as PxeKey[]) cleanup.push(`remove ${partial(k)}`, () => rmSync(partial(k), { force: true }));

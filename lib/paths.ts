@@ -5,8 +5,8 @@
  * - builds: the cosa-style builds directory (repo/, <version>/, builds.json, latest): --builds, else ./builds.
  */
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { mkdirSync, statfsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statfsSync } from 'node:fs';
 
 export function cacheDir(...sub: string[]): string {
   const base = process.env.FCOS_CACHE_DIR
@@ -31,4 +31,22 @@ export function freeBytes(dir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Move a fully written file into place so that it survives a power loss: its data is flushed before the rename, and
+ * the rename itself (the directory) after it. A file recorded in meta.json is then never a partly written one.
+ */
+export function renameDurably(from: string, to: string): void {
+  const sync = (p: string) => {
+    const fd = openSync(p, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  sync(from);
+  renameSync(from, to);
+  sync(dirname(to));
 }

@@ -154,3 +154,22 @@ describe('free space before a build', () => {
     }
   });
 });
+
+describe('renameDurably (image files are flushed before they are moved into place)', () => {
+  it('moves the file with its content and leaves no source behind', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { renameDurably } = await import('../../lib/paths.js');
+    const d = mkdtempSync(join(tmpdir(), 'fcos-rename-'));
+    try {
+      writeFileSync(join(d, '.img.partial'), 'disk bytes');
+      renameDurably(join(d, '.img.partial'), join(d, 'img'));
+      expect(readFileSync(join(d, 'img'), 'utf8')).toBe('disk bytes');
+      expect(existsSync(join(d, '.img.partial'))).toBe(false);
+      expect(() => renameDurably(join(d, 'missing'), join(d, 'other'))).toThrow(/ENOENT/);
+      expect(existsSync(join(d, 'other'))).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
