@@ -21,7 +21,7 @@ export async function powerCuts(r: UpgradeRun): Promise<void> {
 }
 
 /** After a cut and a cold boot: a wanted version booted and healthy on this boot, ostree shows it booted. */
-async function afterCut(vm: Vm, want: string[]): Promise<string> {
+export async function afterCut(vm: Vm, want: string[]): Promise<string> {
   const st = await status(vm);
   if (!st.Booted || !want.includes(st.Booted)) throw new CheckError(`Booted ${JSON.stringify(st.Booted)}, want one of ${want.join(', ')}`);
   // The booted version passed its health checks on this boot, and no boot counter is left armed.
@@ -44,7 +44,7 @@ async function cutAndBoot(vm: Vm, note: string): Promise<void> {
 }
 
 /** The server holds each object 1.5 s; the power goes after the 2nd file object, while the pull still runs. */
-async function cutDuringPull(r: UpgradeRun, v5: ComposeResult): Promise<string> {
+export async function cutDuringPull(r: UpgradeRun, v5: ComposeResult): Promise<string> {
   const { vm, srv, counts, home } = r;
   counts.objectFiles = 0;
   srv.objectDelayMs = 1500;

@@ -228,7 +228,7 @@ async function brokenV3FallsBack(r: UpgradeRun): Promise<boolean> {
 type SeenBoot = { boot: number; bootId: string; booted: string };
 
 /** Stage v3, power on until GRUB falls back (each trial boot seen over SSH), then check what each boot ran. */
-async function v3TrialBoots(r: UpgradeRun, v3: ComposeResult): Promise<string> {
+export async function v3TrialBoots(r: UpgradeRun, v3: ComposeResult): Promise<string> {
   const { ctx, vm, home } = r;
   await vm.sshOk('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
   const before = await status(vm);
@@ -283,7 +283,7 @@ async function trialBoot(vm: Vm, v3: ComposeResult, boot: number, seen: SeenBoot
 /* ---------- 4. v4 unsigned, then signed only with another key, then a v5 with a tampered object: all refused ---------- */
 
 /** Try an upgrade that must be refused: it fails, nothing is staged, v1 stays booted, the refusal is in status. */
-async function refused(r: UpgradeRun, errRe: RegExp, commit: string, absent: 'absent' | 'incomplete'): Promise<string> {
+export async function refused(r: UpgradeRun, errRe: RegExp, commit: string, absent: 'absent' | 'incomplete'): Promise<string> {
   const { vm, home } = r;
   await vm.sshOk('sudo rm -f /var/lib/fcos-update/last-error');
   const res = await vm.sshFails('sudo fcos-update upgrade --no-reboot', { timeoutMs: 10 * 60_000 });
