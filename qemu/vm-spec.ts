@@ -101,10 +101,11 @@ function appendBootLog(entry: Record<string, unknown>, file: string | undefined)
 
 /**
  * An in-guest reboot seen by a test (the VM rebooted itself; QEMU went on): one JSON line {t, vm, kind: "reboot"} in
- * $FCOS_BOOT_LOG, counted apart from launches in tmp/test-report.json.
+ * $FCOS_BOOT_LOG, counted apart from launches in tmp/test-report.json. `test` (the test's full name) ties it to that
+ * test: a test that records its reboots as its last step can end a millisecond after the next one's start time.
  */
-export function recordReboot(vm: string, file = process.env.FCOS_BOOT_LOG): void {
-  appendBootLog({ vm, kind: 'reboot' }, file);
+export function recordReboot(vm: string, o: { test?: string; file?: string } = {}): void {
+  appendBootLog({ vm, kind: 'reboot', ...(o.test ? { test: o.test } : {}) }, o.file ?? process.env.FCOS_BOOT_LOG);
 }
 
 /** The rule behind Vm.sshFails, pure: exit 0 is "it succeeded", 255 is ssh's own failure, `want` pins the status. */

@@ -50,6 +50,8 @@ export default class FcosReportReporter {
     const boots = log.filter((b) => b.kind === undefined);
     const reboots = log.filter((b) => b.kind === 'reboot');
     const within = (list, a, b) => list.filter((x) => x.t >= a && x.t <= b).length;
+    // A line that names its test (recordReboot's `test`) counts for that test only; the others by time window.
+    const ofCase = (list, t, a, b) => list.filter((x) => (x.test === undefined ? x.t >= a && x.t <= b : x.test === t.fullName)).length;
     const files = [];
     let passed = 0;
     let failed = 0;
@@ -85,7 +87,7 @@ export default class FcosReportReporter {
           if (!d) continue;
           const a = d.startTime;
           const b = d.startTime + d.duration;
-          cases.push({ name: t.name, state: t.result().state, wall_s: Math.round(d.duration / 100) / 10, boots: within(boots, a, b), reboots: within(reboots, a, b) });
+          cases.push({ name: t.name, state: t.result().state, wall_s: Math.round(d.duration / 100) / 10, boots: ofCase(boots, t, a, b), reboots: ofCase(reboots, t, a, b) });
         }
       }
       files.push({

@@ -202,8 +202,9 @@ async function bootCounts(nodes = [1, 2, 3]): Promise<Map<number, number>> {
 async function recordReboots(before: Map<number, number>, extra: string[] = []): Promise<number> {
   const after = await bootCounts([...before.keys()]);
   let n = 0;
-  for (const [i, b] of before) for (let k = 0; k < after.get(i)! - b; k++, n++) recordReboot(`${NAME}-${i}`);
-  for (const vm of extra) recordReboot(vm), n++;
+  const test = expect.getState().currentTestName;
+  for (const [i, b] of before) for (let k = 0; k < after.get(i)! - b; k++, n++) recordReboot(`${NAME}-${i}`, { test });
+  for (const vm of extra) recordReboot(vm, { test }), n++;
   return n;
 }
 
