@@ -146,6 +146,104 @@ EOF
 
 json_node() { sed -n 's/^{"node":"\([^"]*\)".*/\1/p' <<<"$1"; }
 
+# members NAME:HEALTHY ...: the fake cluster's voting members (client URL https://10.0.0.I:2379); "-:false" is an
+# unstarted member
+members() {
+  local i=0 m
+  mkdir -p "$FAKE_ETCD_DIR"
+  : >"$FAKE_ETCD_DIR/members"
+  for m in "$@"; do
+    i=$((i + 1))
+    echo "${m%%:*} https://10.0.0.$i:2379 ${m#*:}" >>"$FAKE_ETCD_DIR/members"
+  done
+}
+
+@test "quorum guard: the slot is free (its dead holder's lease ran out) but that member is down: stage, hold the slot, keep its lease alive, no reboot; once the member is back, the reboot" {
+  members node-a:true node-b:false node-c:true
+  node node-c
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  called '^ostree admin deploy --stage'
+  not_called '^systemctl reboot'
+  # CHECK_INTERVAL_MIN=1, LOCK_POLL_SEC=20: 3 looks at the members, the lease renewed each time, 2 waits
+  [ "$(ncalls '^etcdctl endpoint health --cluster -w json$')" = 3 ]
+  [ "$(ncalls "^etcdctl lease keep-alive --once $L1$")" = 3 ]
+  [ "$(ncalls '^sleep 20$')" = 2 ]
+  [ "$(state lock-wait)" = "not rebooting into 42.0 yet: a reboot now would leave etcd without its quorum: 1 of 2 other member(s) healthy, 2 needed (down: node-b)" ]
+  # the slot stays this host's, with its lease
+  [ "$(json_node "$(value $LOCK0)")" = node-c ]
+  [ "$(cat "$(S lock)")" = "$LOCK0 $L1" ]
+  run "$UPDATE" status
+  [[ $output == *"Staged: 42.0"* ]]
+  [[ $output == *"Lock: holding $LOCK0 (lease $L1; group default, 1 slot(s), node node-c); not rebooting into 42.0 yet: a reboot now would leave etcd without its quorum"* ]]
+  # node-b is back: the next run reboots, in the same slot
+  members node-a:true node-b:true node-c:true
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  called '^systemctl reboot$'
+  [ "$(line_of '^systemctl reboot$')" -gt "$(line_of "^etcdctl lease keep-alive --once $L1$")" ]
+  [ "$(cat "$(S lock)")" = "$LOCK0 $L1" ]
+  [ ! -e "$(S lock-wait)" ]
+}
+
+@test "quorum guard: 5 members, one down: 3 of the 4 others healthy keep the quorum (3): reboot at once" {
+  members node-a:true node-b:false node-c:true node-d:true node-e:true
+  node node-c
+  run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  called '^systemctl reboot$'
+  [ "$(ncalls '^etcdctl endpoint health --cluster -w json$')" = 1 ]
+  # two down (the same host runs again, its update still staged): 2 of 4 others is no quorum, no second reboot
+  members node-a:true node-b:false node-c:true node-d:false node-e:true
+  run "$UPDATE" auto
+  [ "$(ncalls '^systemctl reboot$')" = 1 ]
+  [[ $(state lock-wait) == *"2 of 4 other member(s) healthy, 3 needed (down: node-b, node-d)" ]]
+  # a host that is no member (e.g. a worker) needs a quorum of all the members: 3 of 5 healthy is one
+  members node-a:true node-b:false node-c:true node-d:false node-e:true
+  node node-w
+  etcd fake-expire "$L1"
+  run "$UPDATE" auto
+  called '^systemctl reboot$'
+  [ "$(json_node "$(value $LOCK0)")" = node-w ]
+}
+
+@test "quorum guard: an unstarted member counts as down; a lone member reboots; LOCK_KEEP_QUORUM=no never asks" {
+  members node-a:true -:false node-c:true
+  node node-c
+  run "$UPDATE" auto
+  not_called '^systemctl reboot'
+  [[ $(state lock-wait) == *"1 of 2 other member(s) healthy, 2 needed (down: an unstarted member)" ]]
+  # a one-member cluster: its reboot cannot keep a quorum anyway, nothing to wait for
+  etcd fake-expire "$L1"
+  rm -f "$(S lock)"
+  members node-x:true
+  node node-x
+  run "$UPDATE" auto
+  called '^systemctl reboot$'
+  # the guard off: a member down does not hold the reboot, and the members are not asked
+  etcd fake-expire 694d000000000002
+  members node-a:true node-b:false node-y:true
+  node node-y LOCK_KEEP_QUORUM=no
+  run "$UPDATE" auto
+  called '^systemctl reboot$'
+  not_called '^etcdctl (member list|endpoint health)'
+}
+
+@test "quorum guard: etcd stops answering the member list: no reboot (the slot is kept, the next run tries again)" {
+  node node-a
+  cat >"$BATS_TEST_TMPDIR/etcdctl" <<EOF
+#!/bin/bash
+case " \$* " in *" member list "*) echo "Error: context deadline exceeded" >&2; exit 1 ;; esac
+exec "$BATS_TEST_DIRNAME/stubs/etcdctl" "\$@"
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/etcdctl"
+  PATH=$BATS_TEST_TMPDIR:$PATH run "$UPDATE" auto
+  [ "$status" -eq 0 ]
+  not_called '^systemctl reboot'
+  [[ $(state lock-wait) == "not rebooting into 42.0 yet: etcd does not answer (https://127.0.0.1:2379): Error: context deadline exceeded" ]]
+  [ "$(cat "$(S lock)")" = "$LOCK0 $L1" ]
+}
+
 @test "LOCK_SLOTS=2: two hosts reboot at once, in slots 0 and 1; a third waits" {
   node node-a LOCK_SLOTS=2
   run "$UPDATE" auto

@@ -26,7 +26,8 @@ load_conf() {
   # STRATEGY=etcd-lock (update-lock.sh): the cluster's etcd, this node's client certificate, the semaphore
   # shellcheck disable=SC2034 # used by update-lock.sh
   LOCK_ENDPOINTS=https://127.0.0.1:2379 LOCK_CACERT=/etc/etcd/pki/ca.crt LOCK_CERT=/etc/etcd/pki/node.crt \
-    LOCK_KEY=/etc/etcd/pki/node.key LOCK_GROUP=default LOCK_SLOTS=1 LOCK_TTL=600 LOCK_POLL_SEC=10 NODE_NAME=''
+    LOCK_KEY=/etc/etcd/pki/node.key LOCK_GROUP=default LOCK_SLOTS=1 LOCK_TTL=600 LOCK_POLL_SEC=10 \
+    LOCK_KEEP_QUORUM=yes NODE_NAME=''
   # shellcheck disable=SC1091
   [ -r "$FCOS_ROOT/usr/lib/fcos/update.conf" ] && . "$FCOS_ROOT/usr/lib/fcos/update.conf"
   # shellcheck disable=SC1091

@@ -26,8 +26,9 @@ lock_conf_ok() {
   for v in LOCK_SLOTS LOCK_TTL LOCK_POLL_SEC; do
     [[ ${!v} =~ ^[1-9][0-9]{0,5}$ ]] || bad="$v=${!v}"
   done
+  [[ $LOCK_KEEP_QUORUM =~ ^(yes|no)$ ]] || bad="LOCK_KEEP_QUORUM=$LOCK_KEEP_QUORUM"
   [ -z "$bad" ] && return 0
-  record last-error "etcd-lock: bad setting $bad in update.conf (names: letters, digits, . _ -; numbers: 1 or more)"
+  record last-error "etcd-lock: bad setting $bad in update.conf (names: letters, digits, . _ -; numbers: 1 or more; LOCK_KEEP_QUORUM: yes or no)"
   log "etcd-lock: bad setting $bad"
   return 1
 }
@@ -163,6 +164,42 @@ lock_keepalive() {
   v=$(etcd get --print-value-only "$key") || { LOCK_ERR="etcd get $key failed: $(etcd_err)"; return 1; }
   [ "$(json_get node "$v")" = "$NODE_NAME" ] || { LOCK_ERR="$key is no longer held by $NODE_NAME"; return 1; }
   return 0
+}
+
+# lock_quorum_ok: 0 when this host's reboot leaves etcd its quorum: at least min(QUORUM, MEMBERS - 1) of the other
+# voting members answer `endpoint health` (QUORUM = MEMBERS / 2 + 1; a host that is no member needs QUORUM of them).
+# LOCK_KEEP_QUORUM=no: always 0. 1 when too few answer (LOCK_ERR names the members down), 2 when etcd does not answer.
+# A slot alone is not enough: the holder before this one may be dead (its slot came back by the lease TTL) and a
+# second member down stops etcd's writes.
+lock_quorum_ok() {
+  [ "$LOCK_KEEP_QUORUM" = no ] && return 0
+  local ml hj health line name clients learner c n=0 self=0 others=0 up=0 need down='' ok
+  ml=$(etcd member list) || { LOCK_ERR="etcd does not answer ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
+  # exit 1 when a member is unhealthy; the JSON lists every member's endpoint either way
+  hj=$(etcd endpoint health --cluster -w json)
+  health=$(printf '%s' "$hj" | tr -d '\n' | sed 's/},{/}\n{/g' | sed -n 's/.*"endpoint":"\([^"]*\)".*"health":\(true\|false\).*/\1 \2/p')
+  [ -n "$health" ] || { LOCK_ERR="etcd endpoint health --cluster gave no answer ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
+  # member list: "ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER" (addresses joined by ",")
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    name=$(printf '%s\n' "$line" | awk -F', ' '{ print $3 }')
+    clients=$(printf '%s\n' "$line" | awk -F', ' '{ print $5 }')
+    learner=$(printf '%s\n' "$line" | awk -F', ' '{ print $6 }')
+    [ "$learner" = true ] && continue
+    n=$((n + 1))
+    if [ -n "$name" ] && [ "$name" = "$NODE_NAME" ]; then self=1; continue; fi
+    others=$((others + 1))
+    ok=0
+    for c in ${clients//,/ }; do
+      grep -qxF "$c true" <<<"$health" && ok=1
+    done
+    if [ "$ok" = 1 ]; then up=$((up + 1)); else down="$down${down:+, }${name:-an unstarted member}"; fi
+  done <<<"$ml"
+  need=$((n / 2 + 1))
+  [ "$self" = 1 ] && [ "$need" -gt $((n - 1)) ] && need=$((n - 1))
+  [ "$up" -ge "$need" ] && return 0
+  LOCK_ERR="a reboot now would leave etcd without its quorum: $up of $others other member(s) healthy, $need needed (down: ${down:-none})"
+  return 1
 }
 
 # Give the held slot back: delete its key (when it is still ours) and revoke its lease. Keeps $STATE/lock when
