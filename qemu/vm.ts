@@ -148,7 +148,7 @@ export class Vm {
       });
       this.command = this.proc.command;
       writeFileSync(join(s.dir, 'qemu-command.txt'), this.command + '\n');
-      const early = await Promise.race([this.proc.exited, sleep(700).then(() => undefined)]);
+      const early = await this.exitWithin(700);
       if (!early) return;
       const out = this.proc.outputTail() + (s.detach ? safeRead(join(s.dir, 'qemu.log')) : '');
       if (!userPort && attempt < 4 && /host forwarding rule|Address already in use/i.test(out)) continue;
@@ -361,9 +361,22 @@ export class Vm {
     await this.stopTail();
   }
 
+  /**
+   * QEMU's exit within ms, or undefined. The timer is cleared either way: a pending one kept `fcos test` alive for
+   * its whole length after the last VM was gone (2 minutes after the basic scenario's report, in every CI run).
+   */
+  private async exitWithin(ms: number): Promise<Awaited<typeof this.proc.exited> | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([this.proc.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Wait until QEMU exited (after expectExit), up to timeoutMs; false on time-out. */
   async waitForExit(timeoutMs: number): Promise<boolean> {
-    const t = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    const t = await this.exitWithin(timeoutMs);
     if (t) await this.stopTail();
     return !!t;
   }
@@ -407,7 +420,7 @@ export class Vm {
     this.stopping = true;
     try {
       await qmpExecute(this.qmpSocket, 'system_powerdown');
-      const t = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+      const t = await this.exitWithin(timeoutMs);
       if (!t) {
         info(`VM ${this.spec.name} did not power off within ${Math.round(timeoutMs / 1000)} s; killing it`);
         await this.proc.stop(2000);
@@ -424,7 +437,7 @@ export class Vm {
     if (this.proc.exit) return this.stopTail();
     this.stopping = true;
     await sshExec(this.target, 'sudo systemctl poweroff', { timeoutMs: 30_000 }).catch(() => undefined);
-    const t = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    const t = await this.exitWithin(timeoutMs);
     if (!t) return this.shutdown(30_000);
     await this.stopTail();
   }
@@ -438,7 +451,7 @@ export class Vm {
         () => true,
         () => false,
       );
-      const t = asked ? await Promise.race([this.proc.exited, sleep(3000).then(() => undefined)]) : undefined;
+      const t = asked ? await this.exitWithin(3000) : undefined;
       if (!t) await this.proc.stop(2000);
     }
     await this.stopTail();
@@ -448,7 +461,7 @@ export class Vm {
   /** Wait until QEMU exits by itself (after a poweroff inside the guest). */
   async waitExit(timeoutMs = 120_000): Promise<void> {
     this.stopping = true;
-    const t = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    const t = await this.exitWithin(timeoutMs);
     if (!t) throw new VmError(`VM ${this.spec.name} did not power off within ${Math.round(timeoutMs / 1000)} s`, this.command, this.consoleTail());
     await this.stopTail();
   }

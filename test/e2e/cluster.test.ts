@@ -1,41 +1,35 @@
 /**
- * Passed on a quiet 2-core host in 7.7 min (its image build included) on 2026-11-27; under load ≈ 15 from other VMs the restart of
- * the killed node once missed the 20-minute `up` time-out.
- *
- * Scenario `etcd-cluster` (issue #8), through the real CLI: `fcos cluster init --nodes 3`, `cluster up` (three TCG VMs
- * on a private multicast segment, booted from the default image), then etcdctl over https with the client certificate
- * from the host, through each node's forwarded client port:
+ * Scenario `etcd-cluster` (issue #8) and fleet updates (issue #18), through the real CLI: `fcos cluster init --nodes 3
+ * --update-url …` (STRATEGY etcd-lock), `cluster up` (three TCG VMs on a private multicast segment, booted from the
+ * default image), then etcdctl over https with the client certificate from the host, through each node's forwarded
+ * client port:
  *   1. member list: 3 started members with https peer URLs; put on node 1 / get on node 3; a watch on node 2 sees a
  *      put on node 1; del;
  *   2. plain http and https without a client certificate are refused (next to the same request with the certificate);
- *   3. node 3 is killed (QEMU stopped without a guest shutdown) after a marker file was written on it: its endpoint
- *      fails while it is down, writes go on through nodes 1 and 2; `cluster up` restarts it on its own disk (a new
- *      boot that still has the marker), it serves the missed write from its own copy, and member list shows 3 started;
- *   4. every node: settled with no failed unit (`systemctl --failed` over SSH), after `up` and again at the end, and a
- *      console with no failure but the one `cluster up` itself tolerates (qemu/cluster/launch.ts CLUSTER_CONSOLE_IGNORE).
- *   5. with FCOS_E2E_FLEET=1 (`make test-fleet`; not in `make test`, see FLEET_ON): fleet updates (issue #18; the
- *      nodes' update.conf from `cluster init --update-url …`, STRATEGY etcd-lock; the test adds LOCK_POLL_SEC=3,
- *      BOOT_TRIES=1, HEALTH_TIMEOUT=60 and triggers `fcos-update auto` on every node at once):
- *      v2 published by `fcos serve`: the nodes take the one slot in turn, stage, reboot; a watcher (each member's
- *      /version and the holders, about every second) sees never two members down (3 samples in a row) nor two
- *      holders, and each node down once; a writer (one put a second, retried on the next member) loses no
- *      acknowledged write (each node's own copy has them all); all on v2, healthy, semaphore empty. v3 with a failing
- *      health check: the first holder falls back to v2 and marks v3 failed; the other two halt on the marker, never
- *      stage v3 (no deployment, not in last-upgrade, at most its commit object); `cluster status` lists v3 failed.
- *      v4 (LOCK_TTL=150 from here on): the first holder is power-cut once it went down for its reboot; its slot comes
- *      back by the lease TTL and the two others go on to v4, healthy. Each case records its nodes' in-guest reboots
- *      (their journals' boot lists) for tmp/test-report.json.
- * Boots: 3 first boots (in parallel) + 1 restart; with the fleet cases also in-guest reboots: 3 (v2) + 2 (v3) + 3
- * (v4, the cut one counted). Run of 2026-12-04 (fleet v2 only, then stopped): each node's turn took about 8 minutes
- * (the slot, a 2-minute pull and deploy, finalization, a boot and the checks of about 4 minutes with three TCG VMs on
- * two cores), so v2 about 25 minutes; a 180 s lease ran out during a reboot and, in v3, during a staging.
+ *   3. every node: settled with no failed unit (`systemctl --failed` over SSH), after `up` and again at the end, and a
+ *      console with no failure but the one `cluster up` itself tolerates (qemu/cluster/launch.ts CLUSTER_CONSOLE_IGNORE);
+ *   4. fleet v2 (the test adds LOCK_POLL_SEC=3, BOOT_TRIES=2, HEALTH_TIMEOUT=60, LOCK_TTL=150 to update.conf and
+ *      triggers `fcos-update auto` on every node at once), published by `fcos serve`: the first holder stages and
+ *      reboots; the second is power-cut (QEMU stopped without a guest shutdown) once its finalization ran at shutdown.
+ *      Node loss: its endpoint fails, writes go on with 2 of 3. Its slot comes back only by the lease TTL; the third
+ *      node takes it, stages v2 and holds its reboot (`fcos-update status`: no quorum, the cut node down). `cluster up`
+ *      restarts the cut node on its own disk (a new boot with the marker written before), it serves the missed write
+ *      from its own copy; then the third node reboots, and all end on v2, healthy, semaphore empty. Throughout, a
+ *      watcher (each member's /version and the holders, about every second) sees never two members down (3 samples
+ *      in a row) nor two holders, each node down once; a writer (one put a second, retried on the next member) loses
+ *      no acknowledged write (each node's own copy has them all);
+ *   5. fleet v3 with a failing health check (BOOT_TRIES=1, LOCK_TTL=600): the first holder falls back to v2 and marks
+ *      v3 failed; the other two halt on the marker, never stage v3 (no deployment, not in last-upgrade, at most its
+ *      commit object); `cluster status` lists v3 failed.
+ * Each fleet case records its nodes' in-guest reboots (their journals' boot lists) for tmp/test-report.json.
+ * Boots: 3 first boots (in parallel) + 1 restart (the cut node); in-guest reboots: 2 (v2) + 2 (v3).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOT_BUILDS, buildDefaultImage, FCOS, ROOT } from './fcos-cli.js';
-import { clusterTls, memberUp, until, updates, Watcher, Writer, type Tls } from './fleet.js';
+import { clusterTls, until, updates, Watcher, Writer, type Tls } from './fleet.js';
 import { forkBuildsDir, type BuildMeta } from '../../ostree/builds.js';
 import { derivedManifest } from '../../ostree/manifest.js';
 import { freePort } from '../../qemu/net.js';
@@ -48,21 +42,19 @@ import { parseStatus } from '../scenarios/upgrade-run.js';
 const B = BOOT_BUILDS;
 const DIR = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'etcd');
 const NAME = 'e2e-etcd';
-/** Fleet updates (issue #18): U1 serves B's latest only (what the nodes see until the test publishes), U2 gets v2-v4. */
+/**
+ * Fleet updates (issue #18): U1 serves B's latest only (what the nodes see until the test publishes), U2 gets v2, U3
+ * (a fork of U2 at v2, so that the server of U2 never shows it early) gets v3.
+ */
 const FLEET = join(ROOT, 'tmp', 'fcos-e2e-cluster', 'fleet');
 const U1 = join(FLEET, 'builds-v1');
 const U2 = join(FLEET, 'builds');
-/** The lease TTL of a slot: longer than a node's reboot up to its health service under TCG, short for the power cut. */
+const U3 = join(FLEET, 'builds-v3');
 /**
- * The fleet cases (issue #18) run with FCOS_E2E_FLEET=1 (`make test-fleet`): about 50 more minutes of TCG boots on
- * 2 cores, more than `make test` has room for (issue #14). Without it the file is the cluster test alone: no update
- * server, no fleet case defined (so none is reported skipped either).
- */
-const FLEET_ON = process.env.FCOS_E2E_FLEET === '1';
-/**
- * The lease TTL of the v4 case (appended to update.conf there): the dead holder's slot comes back after it. v2 and v3
- * keep the default (600 s): a TTL shorter than a reboot plus the health checks lets the lease run out while the
- * holder is still coming up (seen: a 180 s lease gone at 17:48:57 while the node booted from 17:46:45 to 17:51:02).
+ * The lease TTL of a slot in the v2 case (appended to update.conf there): longer than a node's reboot up to its
+ * health checks under TCG (96-129 s measured on 2026-12-04), so that a living holder keeps its slot; the slot of the
+ * power-cut holder comes back after it. v3 goes back to the default (600 s): a trial boot, its failed checks and the
+ * fallback boot take longer, and the marker must be written before anyone else holds the slot.
  */
 const LOCK_TTL = 150;
 const MIN = 60_000;
@@ -147,6 +139,7 @@ let v1: BuildMeta;
 let updPort = 0;
 let serve: ResultPromise | undefined;
 let composingV2: Promise<Composed>;
+let composingV3: Promise<Composed>;
 const composed: Record<string, Composed> = {};
 type Composed = { version: string; commit: string; parent?: string; changed: boolean };
 
@@ -160,13 +153,13 @@ async function waitServing(): Promise<void> {
   await until('fcos serve answers', 60_000, async () => ((await fetch(`http://127.0.0.1:${updPort}/index.json`).then((r) => r.ok, () => false)) ? true : undefined), 300);
 }
 
-/** A layered compose into U2: the default manifest plus /usr/share/fcos-fleet/version (and v3's broken check). */
-async function composeVersion(name: 'v2' | 'v3' | 'v4'): Promise<Composed> {
+/** A layered compose into a builds dir: the default manifest plus /usr/share/fcos-fleet/version (and v3's broken check). */
+async function composeVersion(name: 'v2' | 'v3', builds: string): Promise<Composed> {
   const files: Record<string, string | { text: string; mode: number }> = { 'usr/share/fcos-fleet/version': `${name}\n` };
   // v3's required health check fails: the first node that boots it falls back and marks v3 failed in etcd.
   if (name === 'v3') files['usr/lib/fcos/health.d/50-fleet-broken'] = { text: '#!/bin/sh\necho "fleet e2e: v3 is broken on purpose" >&2\nexit 1\n', mode: 0o755 };
   const manifest = derivedManifest(join(FLEET, `manifest-${name}`), { files });
-  const r = await execa(FCOS, ['compose', '--manifest', manifest, '--builds', U2, '--json'], {
+  const r = await execa(FCOS, ['compose', '--manifest', manifest, '--builds', builds, '--json'], {
     reject: false,
     env: { SOURCE_DATE_EPOCH: String(v1['source-date-epoch']), FCOS_APT_MAX_AGE: String(30 * 24 * 3600) },
   });
@@ -232,20 +225,16 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     await execa('sync');
     if (existsSync(join(DIR, 'run', 'state.json'))) await fcos(['cluster', 'down', DIR]);
     rmSync(DIR, { recursive: true, force: true });
-    const fleetArgs: string[] = [];
-    if (FLEET_ON) {
-      // The update server the nodes know from the start, with v1 only: their first timer runs find nothing to do. v2
-      // is composed meanwhile into U2 (a fork of the same build, so a layered child of v1 signed with the key it trusts).
-      rmSync(FLEET, { recursive: true, force: true });
-      await forkBuildsDir(B, U1);
-      await forkBuildsDir(B, U2);
-      updPort = await freePort();
-      serve = serveUpdates(U1);
-      composingV2 = composeVersion('v2');
-      composingV2.catch(() => undefined);
-      fleetArgs.push('--update-url', `http://10.0.2.2:${updPort}/repo`);
-    }
-    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json', ...fleetArgs]);
+    // The update server the nodes know from the start, with v1 only: their first timer runs find nothing to do. v2
+    // is composed meanwhile into U2 (a fork of the same build, so a layered child of v1 signed with the key it trusts).
+    rmSync(FLEET, { recursive: true, force: true });
+    await forkBuildsDir(B, U1);
+    await forkBuildsDir(B, U2);
+    updPort = await freePort();
+    serve = serveUpdates(U1);
+    composingV2 = composeVersion('v2', U2);
+    composingV2.catch(() => undefined);
+    const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json', '--update-url', `http://10.0.2.2:${updPort}/repo`]);
     expect(init.exitCode, init.stderr).toBe(0);
     const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1500'], 27 * 60_000);
     if (up.exitCode !== 0) throw new Error(`fcos cluster up failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
@@ -336,108 +325,151 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     expect(noCertCtl.exitCode).not.toBe(0);
   });
 
-  it('node loss: node 3 down fails its endpoint, writes go on with 2 of 3; restarted on its own disk, it catches up; 3 started members again', async () => {
-    const victim = `${NAME}-3`;
-    const { pid } = state()[victim]!;
-    // A marker on node 3's disk (its overlay), synced: the restart must boot the same disk, not a fresh overlay.
-    const bootBefore = (await onNodeOk(3, 'cat /proc/sys/kernel/random/boot_id')).trim();
-    expect(bootBefore).toMatch(/^[0-9a-f-]{36}$/);
-    await onNodeOk(3, 'cat /proc/sys/kernel/random/boot_id > ~/fcos-e2e-marker && sync');
-    expect((await etcdctl(3, ['endpoint', 'health'])).exitCode, 'node 3 healthy before the kill').toBe(0);
-    // QEMU stops without a guest shutdown (power loss for the guest; QEMU itself flushes the overlay).
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(200);
-    expect(existsSync(`/proc/${pid}`)).toBe(false);
-    const down = await fcos(['cluster', 'status', DIR, '--json']);
-    expect(down.exitCode).toBe(1);
-    expect((JSON.parse(down.stdout) as { nodes: { name: string; running: boolean }[] }).nodes.find((n) => n.name === victim)!.running).toBe(false);
-    // Its endpoint fails while it is down (nothing listens on its forwarded port), next to node 1's that answers.
-    const dead = await etcdctl(3, ['endpoint', 'health']);
-    expect(dead.exitCode, `etcdctl endpoint health on node 3 while it is down: ${dead.stdout}${dead.stderr}`).not.toBe(0);
-    expect(`${dead.stdout}${dead.stderr}`).toMatch(/unhealthy|connection refused|deadline exceeded|connection reset|EOF/i);
-    expect((await etcdctl(1, ['endpoint', 'health'])).exitCode, 'node 1 healthy while node 3 is down').toBe(0);
-
-    await ok(1, ['put', 'fcos/while-down', 'written-with-2-of-3']);
-    expect((await ok(2, ['get', 'fcos/while-down', '--print-value-only'])).trim()).toBe('written-with-2-of-3');
-
-    const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1200'], 22 * 60_000);
-    if (up.exitCode !== 0) throw new Error(`fcos cluster up (restart) failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
-    const r = JSON.parse(up.stdout) as { started: string[]; alreadyRunning: string[] };
-    expect(r.started).toEqual([victim]);
-    expect(r.alreadyRunning.sort()).toEqual([`${NAME}-1`, `${NAME}-2`]);
-    // Serializable read: node 3 answers from its own copy, so the missed write reached it.
-    let got = '';
-    for (let i = 0; i < 30 && got !== 'written-with-2-of-3'; i++) {
-      got = (await etcdctl(3, ['get', 'fcos/while-down', '--print-value-only', '--consistency=s'])).stdout.trim();
-      if (got !== 'written-with-2-of-3') await sleep(2000);
-    }
-    expect(got).toBe('written-with-2-of-3');
-    const m = await members(3);
-    expect(m.filter((x) => x.name).length).toBe(3);
-    const s = await fcos(['cluster', 'status', DIR, '--json']);
-    expect(s.exitCode, s.stdout).toBe(0);
-    expect(JSON.parse(s.stdout).healthy).toBe(true);
-    // The same disk: a new boot that still has the marker written before the kill.
-    const bootAfter = (await onNodeOk(3, 'cat /proc/sys/kernel/random/boot_id')).trim();
-    expect(bootAfter).not.toBe(bootBefore);
-    expect((await onNodeOk(3, 'cat ~/fcos-e2e-marker')).trim()).toBe(bootBefore);
-    // And at the end: no failed unit, no console failure on any node (node 3's console has both boots).
+  it('fleet v2, one node at a time: the second holder is power-cut mid-reboot and comes back on its own disk; its slot returns by the lease TTL, the next holder waits for the quorum; never two members down nor two holders, no acknowledged write lost; all on v2, healthy', async () => {
+    tls = clusterTls(DIR);
+    const v2 = await composingV2;
+    expect(v2.parent).toBe(v1['ostree-commit']);
+    // v3 is composed meanwhile into U3 (a fork of U2 at v2): the server of U2 never shows it.
+    await forkBuildsDir(U2, U3);
+    composingV3 = composeVersion('v3', U3);
+    composingV3.catch(() => undefined);
+    // Publish v2: the server now serves U2.
+    serve?.kill('SIGTERM');
+    await serve?.catch(() => undefined);
+    serve = serveUpdates(U2);
+    await waitServing();
+    // BOOT_TRIES=2: a power cut that came after GRUB counted the trial boot down still leaves a try.
+    for (const i of [1, 2, 3]) await onNodeOk(i, `printf 'LOCK_POLL_SEC=3\\nBOOT_TRIES=2\\nHEALTH_TIMEOUT=60\\nLOCK_TTL=${LOCK_TTL}\\n' | sudo tee -a /etc/fcos/update.conf >/dev/null`);
+    // A marker on every node's disk (its overlay), synced: the node restarted after the cut must boot its own disk.
+    const bootIds = new Map<number, string>();
     for (const i of [1, 2, 3]) {
+      bootIds.set(i, (await onNodeOk(i, 'cat /proc/sys/kernel/random/boot_id > ~/fcos-e2e-marker && sync && cat ~/fcos-e2e-marker')).trim());
+      expect(bootIds.get(i)).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const boots0 = await bootCounts();
+    const watcher = new Watcher(tls, nodePorts());
+    const writer = new Writer(tls, clientPorts());
+    let cut = '';
+    try {
+      await triggerAll();
+      const holder = async () => (await updates(tls, clientPorts(), NODES))?.locks[0];
+      const first = await until('a first holder', 10 * MIN, holder, 1000);
+      // The second holder: the node cut once its staged deployment was finalized at shutdown (the new deployment is
+      // the default), before the reset into it.
+      const second = await until('a second holder', 15 * MIN, async () => {
+        const h = await holder();
+        return h && h.node !== first.node ? h : undefined;
+      }, 1000);
+      cut = second.node;
+      const ci = NODES.indexOf(cut) + 1;
+      const consoleOf = () => readFileSync(join(state()[cut]!.dir, 'console.txt'), 'latin1');
+      const finalized = (t: string) => t.match(/Stopped \S*ostree-finalize-staged\.ser/g)?.length ?? 0;
+      const before = finalized(consoleOf());
+      await until(`${cut} finalized v2 at shutdown`, 10 * MIN, async () => (finalized(consoleOf()) > before ? true : undefined), 200);
+      const { pid } = state()[cut]!;
+      // QEMU stops without a guest shutdown (power loss for the guest; QEMU itself flushes the overlay).
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
+      expect(existsSync(`/proc/${pid}`)).toBe(false);
+      const cutAt = Date.now();
+      const tailAtCut = consoleOf().slice(-3000).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+      process.stderr.write(`fleet v2: ${first.node} went first; ${cut} power-cut holding ${second.group}/${second.slot} (lease ${second.lease}) after its finalization; console at the cut: …${JSON.stringify(tailAtCut.slice(-200))}\n`);
+
+      // Node loss: its endpoint fails while it is down, writes go on with 2 of 3.
+      const live = [1, 2, 3].filter((i) => i !== ci);
+      const st = await fcos(['cluster', 'status', DIR, '--json']);
+      expect(st.exitCode).toBe(1);
+      expect((JSON.parse(st.stdout) as { nodes: { name: string; running: boolean }[] }).nodes.find((n) => n.name === cut)!.running).toBe(false);
+      const dead = await etcdctl(ci, ['endpoint', 'health']);
+      expect(dead.exitCode, `etcdctl endpoint health on ${cut} while it is down: ${dead.stdout}${dead.stderr}`).not.toBe(0);
+      expect(`${dead.stdout}${dead.stderr}`).toMatch(/unhealthy|connection refused|deadline exceeded|connection reset|EOF/i);
+      await ok(live[0]!, ['put', 'fcos/while-down', 'written-with-2-of-3']);
+      expect((await ok(live[1]!, ['get', 'fcos/while-down', '--print-value-only'])).trim()).toBe('written-with-2-of-3');
+
+      // The slot stays the dead holder's until its lease runs out (TTL from its keep-alive before the reboot); then
+      // the third node takes it, stages v2, and holds its reboot: with the cut node down, a second member down would
+      // stop etcd.
+      const next = await until('another node takes the slot', (LOCK_TTL + 10 * 60) * 1000, async () => {
+        const h = await holder();
+        return h && h.node !== cut ? h : undefined;
+      }, 2000);
+      const waited = (Date.now() - cutAt) / 1000;
+      process.stderr.write(`fleet v2: ${next.node} took the slot ${waited.toFixed(0)} s after the cut (TTL ${LOCK_TTL} s)\n`);
+      expect(next.node).not.toBe(first.node);
+      expect(next.lease).not.toBe(second.lease);
+      expect(waited, 'the slot came back only through the lease').toBeLessThanOrEqual(LOCK_TTL + 60);
+      const ni = NODES.indexOf(next.node) + 1;
+      const held = await until(`${next.node} holds its reboot while ${cut} is down`, 10 * MIN, async () => {
+        const x = await updateStatus(ni);
+        return /not rebooting into \S+ yet: a reboot now would leave etcd without its quorum/.test(x.Lock ?? '') ? x : undefined;
+      }, 3000);
+      expect(held.Lock).toContain(`1 of 2 other member(s) healthy, 2 needed (down: ${cut})`);
+      expect(held.Staged).toBe(v2.version);
+      expect(held.Booted).toBe(v1['ostree-version']);
+
+      // The cut node comes back on its own disk (a new boot that still has its marker) and catches up.
+      const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1200'], 22 * MIN);
+      if (up.exitCode !== 0) throw new Error(`fcos cluster up (restart) failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
+      const r = JSON.parse(up.stdout) as { started: string[]; alreadyRunning: string[] };
+      expect(r.started).toEqual([cut]);
+      expect(r.alreadyRunning.sort()).toEqual(NODES.filter((n) => n !== cut));
+      // Serializable read: the restarted node answers from its own copy, so the missed write reached it.
+      let got = '';
+      for (let i = 0; i < 30 && got !== 'written-with-2-of-3'; i++) {
+        got = (await etcdctl(ci, ['get', 'fcos/while-down', '--print-value-only', '--consistency=s'])).stdout.trim();
+        if (got !== 'written-with-2-of-3') await sleep(2000);
+      }
+      expect(got).toBe('written-with-2-of-3');
+      expect((await members(ci)).filter((x) => x.name).length).toBe(3);
+      const bootAfter = (await onNodeOk(ci, 'cat /proc/sys/kernel/random/boot_id')).trim();
+      expect(bootAfter).not.toBe(bootIds.get(ci));
+      expect((await onNodeOk(ci, 'cat ~/fcos-e2e-marker')).trim()).toBe(bootIds.get(ci));
+
+      await allOn(v2.version, 30 * MIN);
+    } finally {
+      await writer.stop();
+      await watcher.stop();
+    }
+    const down = watcher.maxDown();
+    const holders = watcher.maxHolders();
+    process.stderr.write(`fleet v2: ${watcher.samples.length} samples, max down ${down.n} (in one sample: ${watcher.maxDown(1).n}), max holders ${holders.n}, ${watcher.noQuorum} samples without an answer, ${writer.acked.length} writes acknowledged, ${writer.failures} refused tries\n`);
+    expect(down.n, `two members down at once: ${JSON.stringify(down.at)}`).toBeLessThanOrEqual(1);
+    expect(holders.n, `two holders at once: ${JSON.stringify(holders.at)}`).toBeLessThanOrEqual(1);
+    // Each node went down (two rebooted, one was cut), and held the slot at some point.
+    expect([...watcher.seenDown()].sort()).toEqual(NODES);
+    expect(new Set(watcher.samples.flatMap((x) => x.holders.map((h) => h.split(':')[1]))).size).toBe(3);
+    // Every acknowledged write is on every node (serializable reads: each node's own copy).
+    expect(writer.acked.length).toBeGreaterThan(20);
+    for (const i of [1, 2, 3]) {
+      const keys = new Set((await ok(i, ['get', '--prefix', 'fleet/w/', '--keys-only', '--consistency=s'])).split('\n').filter(Boolean));
+      const missing = writer.acked.map((n) => writer.key(n)).filter((k) => !keys.has(k));
+      expect(missing, `acknowledged writes missing on node ${i}`).toEqual([]);
+    }
+    for (const i of [1, 2, 3]) {
+      const st = await updateStatus(i);
+      expect(st.Booted, `node ${i}`).toBe(v2.version);
+      // (status prints each record after its time stamp)
+      expect(st['Last health check'], `node ${i}`).toMatch(new RegExp(`(^|\\s)healthy: ${v2.version.replace(/\./g, '\\.')}`));
+      expect(st.Lock, `node ${i}`).toMatch(/^none held/);
+      expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v2');
       await expectNoFailedUnits(i);
       expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
     }
-  });
-  if (FLEET_ON) {
-    it('fleet v2: the three nodes stage and reboot one at a time (never two members down, never two holders), no acknowledged write lost, all on v2 and healthy', async () => {
-      tls = clusterTls(DIR);
-      const v2 = await composingV2;
-      expect(v2.parent).toBe(v1['ostree-commit']);
-      // Publish v2: the server now serves U2.
-      serve?.kill('SIGTERM');
-      await serve?.catch(() => undefined);
-      serve = serveUpdates(U2);
-      await waitServing();
-      for (const i of [1, 2, 3]) await onNodeOk(i, "printf 'LOCK_POLL_SEC=3\\nBOOT_TRIES=1\\nHEALTH_TIMEOUT=60\\n' | sudo tee -a /etc/fcos/update.conf >/dev/null");
-      const boots0 = await bootCounts();
-      const watcher = new Watcher(tls, nodePorts());
-      const writer = new Writer(tls, clientPorts());
-      try {
-        await triggerAll();
-        await allOn(v2.version, 40 * MIN);
-      } finally {
-        await writer.stop();
-        await watcher.stop();
-      }
-      const down = watcher.maxDown();
-      const holders = watcher.maxHolders();
-      process.stderr.write(`fleet v2: ${watcher.samples.length} samples, max down ${down.n} (in one sample: ${watcher.maxDown(1).n}), max holders ${holders.n}, ${watcher.noQuorum} samples without an answer, ${writer.acked.length} writes acknowledged, ${writer.failures} refused tries\n`);
-      expect(down.n, `two members down at once: ${JSON.stringify(down.at)}`).toBeLessThanOrEqual(1);
-      expect(holders.n, `two holders at once: ${JSON.stringify(holders.at)}`).toBeLessThanOrEqual(1);
-      // Each node rebooted (was seen down), and held the slot at some point.
-      expect([...watcher.seenDown()].sort()).toEqual(NODES);
-      expect(new Set(watcher.samples.flatMap((x) => x.holders.map((h) => h.split(':')[1]))).size).toBe(3);
-      // Every acknowledged write is on every node (serializable reads: each node's own copy).
-      expect(writer.acked.length).toBeGreaterThan(20);
-      for (const i of [1, 2, 3]) {
-        const keys = new Set((await ok(i, ['get', '--prefix', 'fleet/w/', '--keys-only', '--consistency=s'])).split('\n').filter(Boolean));
-        const missing = writer.acked.map((n) => writer.key(n)).filter((k) => !keys.has(k));
-        expect(missing, `acknowledged writes missing on node ${i}`).toEqual([]);
-      }
-      for (const i of [1, 2, 3]) {
-        const st = await updateStatus(i);
-        expect(st.Booted, `node ${i}`).toBe(v2.version);
-        // (status prints each record after its time stamp)
-        expect(st['Last health check'], `node ${i}`).toMatch(new RegExp(`(^|\\s)healthy: ${v2.version.replace(/\./g, '\\.')}`));
-        expect(st.Lock, `node ${i}`).toMatch(/^none held/);
-        expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v2');
-        await expectNoFailedUnits(i);
-      }
-      // One reboot each (the journal's boot list), recorded for tmp/test-report.json.
-      expect(await recordReboots(boots0)).toBe(3);
-    }, 50 * MIN);
+    // In-guest reboots (the journals' boot lists) of the two nodes that were not cut, for tmp/test-report.json; the
+    // cut node's next boot is a QEMU launch (`cluster up`), counted as a boot.
+    boots0.delete(NODES.indexOf(cut) + 1);
+    expect(await recordReboots(boots0)).toBe(2);
+  }, 60 * MIN);
 
     it('fleet v3 (a failing health check): the first node to take the slot rolls back to v2 and marks v3 failed; the others never stage v3; cluster status shows it', async () => {
-      const v3 = await composeVersion('v3');
+      const v3 = await composingV3;
+      expect(v3.parent).toBe(composed.v2!.commit);
+      serve?.kill('SIGTERM');
+      await serve?.catch(() => undefined);
+      serve = serveUpdates(U3);
+      await waitServing();
+      // One trial boot (then GRUB falls back), and the default lease again (the later lines win).
+      for (const i of [1, 2, 3]) await onNodeOk(i, "printf 'BOOT_TRIES=1\\nLOCK_TTL=600\\n' | sudo tee -a /etc/fcos/update.conf >/dev/null");
       const boots0 = await bootCounts();
       await triggerAll();
       // The marker, then everything back on v2 with the semaphore empty.
@@ -478,48 +510,4 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       for (const i of [1, 2, 3]) expect(after.get(i)! - boots0.get(i)!, `node ${i}'s reboots`).toBe(i === first ? 2 : 0);
       expect(await recordReboots(boots0)).toBe(2);
     }, 50 * MIN);
-
-    it('fleet v4 with the lock holder killed mid-reboot: its slot comes back through the lease TTL and the others go on to v4', async () => {
-      const v4 = await composeVersion('v4');
-      // A short lease for this case only: the first holder's slot has to come back by its TTL.
-      for (const i of [1, 2, 3]) await onNodeOk(i, `echo LOCK_TTL=${LOCK_TTL} | sudo tee -a /etc/fcos/update.conf >/dev/null`);
-      const boots0 = await bootCounts();
-      await triggerAll();
-      // The first holder, once it has gone down for its reboot: power cut (SIGKILL of its QEMU).
-      const holder = await until('a holder that went down for its reboot', 20 * MIN, async () => {
-        const u = await updates(tls, clientPorts(), NODES);
-        const h = u?.locks[0];
-        if (!h) return undefined;
-        const port = state()[h.node]!.clientPort;
-        const up = await memberUp(tls, port);
-        return up ? undefined : h;
-      }, 1000);
-      const pid = state()[holder.node]!.pid;
-      process.kill(pid, 'SIGKILL');
-      const killedAt = Date.now();
-      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(100);
-      const others = NODES.filter((n) => n !== holder.node);
-      // The slot stays the dead holder's until its lease runs out (TTL from its keep-alive before the reboot); then
-      // another node takes it.
-      const next = await until('another node takes the slot', LOCK_TTL * 1000 + 10 * MIN, async () => {
-        const u = await updates(tls, clientPorts(), NODES);
-        const h = u?.locks[0];
-        return h && h.node !== holder.node ? h : undefined;
-      }, 2000);
-      const waited = (Date.now() - killedAt) / 1000;
-      process.stderr.write(`fleet v4: ${holder.node} killed holding ${holder.group}/${holder.slot}; ${next.node} took the slot ${waited.toFixed(0)} s later (TTL ${LOCK_TTL} s)\n`);
-      expect(others).toContain(next.node);
-      expect(waited, 'the slot came back only through the lease').toBeLessThanOrEqual(LOCK_TTL + 60);
-      await allOn(v4.version, 30 * MIN, others);
-      for (const n of others) {
-        const i = NODES.indexOf(n) + 1;
-        expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v4');
-        await expectNoFailedUnits(i);
-      }
-      // The others' reboots from their journals, and the holder's cut one.
-      const holderIdx = NODES.indexOf(holder.node) + 1;
-      boots0.delete(holderIdx);
-      expect(await recordReboots(boots0, [holder.node])).toBe(3);
-    }, 60 * MIN);
-  }
 });
