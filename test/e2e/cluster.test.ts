@@ -268,10 +268,12 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
   });
 
   it('every node: settled, no failed unit, a console without failures', async () => {
-    for (const i of [1, 2, 3]) {
-      await expectNoFailedUnits(i);
-      expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
-    }
+    await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        await expectNoFailedUnits(i);
+        expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
+      }),
+    );
   });
 
   it('put on node 1, get on node 3', async () => {
@@ -313,16 +315,18 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     expect(good.stdout).toContain('etcdserver');
     // Refused requests wait out their timeouts (etcd's TLS port holds a plain request open): 8 s each is plenty on a
     // port that answered the control request at once.
-    const plain = await execa('curl', ['-sS', '--max-time', '8', '-w', '\n%{http_code}', `http://127.0.0.1:${port}/version`], { reject: false });
+    // The four at once (curl and etcdctl likewise).
+    const [plain, noCert, httpCtl, noCertCtl] = await Promise.all([
+      execa('curl', ['-sS', '--max-time', '8', '-w', '\n%{http_code}', `http://127.0.0.1:${port}/version`], { reject: false }),
+      execa('curl', ['-sS', '--max-time', '8', '--cacert', ca, `https://127.0.0.1:${port}/version`], { reject: false }),
+      etcdctl(1, ['get', 'x'], { endpoint: `http://127.0.0.1:${port}`, tls: [], commandTimeout: '8s' }),
+      etcdctl(1, ['get', 'x'], { tls: ['--cacert', ca], commandTimeout: '8s' }),
+    ]);
     expect(plain.stdout).not.toContain('etcdserver');
     expect(plain.exitCode !== 0 || /\n400$/.test(plain.stdout), `plain http: exit ${plain.exitCode} ${plain.stdout}`).toBe(true);
-    const noCert = await execa('curl', ['-sS', '--max-time', '8', '--cacert', ca, `https://127.0.0.1:${port}/version`], { reject: false });
     expect(noCert.exitCode).not.toBe(0);
     expect(noCert.stdout).not.toContain('etcdserver');
-    // etcdctl likewise.
-    const httpCtl = await etcdctl(1, ['get', 'x'], { endpoint: `http://127.0.0.1:${port}`, tls: [], commandTimeout: '8s' });
     expect(httpCtl.exitCode).not.toBe(0);
-    const noCertCtl = await etcdctl(1, ['get', 'x'], { tls: ['--cacert', ca], commandTimeout: '8s' });
     expect(noCertCtl.exitCode).not.toBe(0);
   });
 
@@ -448,7 +452,7 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       const missing = writer.acked.map((n) => writer.key(n)).filter((k) => !keys.has(k));
       expect(missing, `acknowledged writes missing on node ${i}`).toEqual([]);
     }
-    for (const i of [1, 2, 3]) {
+    await Promise.all([1, 2, 3].map(async (i) => {
       const st = await updateStatus(i);
       expect(st.Booted, `node ${i}`).toBe(v2.version);
       // (status prints each record after its time stamp)
@@ -457,7 +461,7 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       expect((await onNodeOk(i, 'cat /usr/share/fcos-fleet/version')).trim()).toBe('v2');
       await expectNoFailedUnits(i);
       expect(consoleFailures(i), `console of node ${i}`).toEqual([]);
-    }
+    }));
     // In-guest reboots (the journals' boot lists) of the two nodes that were not cut, for tmp/test-report.json; the
     // cut node's next boot is a QEMU launch (`cluster up`), counted as a boot.
     boots0.delete(NODES.indexOf(cut) + 1);
@@ -507,7 +511,7 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       expect(j.updates.nodes.map((n) => n.booted)).toEqual([composed.v2!.version, composed.v2!.version, composed.v2!.version]);
       const text = await fcos(['cluster', 'status', DIR]);
       expect(text.stdout).toContain(v3.version);
-      for (const i of [1, 2, 3]) await expectNoFailedUnits(i);
+      await Promise.all([1, 2, 3].map(expectNoFailedUnits));
       // The first holder booted v3 once (BOOT_TRIES=1), then fell back to v2: two reboots; the others none.
       const after = await bootCounts();
       for (const i of [1, 2, 3]) expect(after.get(i)! - boots0.get(i)!, `node ${i}'s reboots`).toBe(i === first ? 2 : 0);
