@@ -3,7 +3,9 @@
  * harness builds or finds the image, makes a per-run SSH key and puts it into the scenario's Ignition config, boots,
  * waits for SSH, runs the scenario's checks, then the machine checks every test gets (console failure patterns,
  * `systemctl is-system-running --wait`, `systemctl --failed`), and collects console.txt and journal.txt into
- * tmp/fcos-test/<scenario>/ (kola: tmp/kola/<test>/).
+ * tmp/fcos-test/<scenario>/ (kola: tmp/kola/<test>/). With `parallel` > 1 (kola's --parallel) up to that many
+ * scenarios run at once: every VM has its own ports and directory, and what the scenarios of a run share is made once
+ * (the SSH key) or serialised (the baseline build) or pinned (builds/latest), see RunShared.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -65,6 +67,34 @@ export interface HarnessOptions {
   sshTimeoutSec?: number;
   /** Injected for tests. */
   baseline?: () => Promise<BaselineImage>;
+  /**
+   * Run up to this many scenarios at once (kola's --parallel). Default 1: one after the other. The report lists the
+   * scenarios in the order given either way.
+   */
+  parallel?: number;
+}
+
+/**
+ * What the scenarios of one run share, safe for several at once: the baseline image is built by one scenario at a
+ * time (two baseline scenarios starting together would both find no cache and mmdebstrap into the same directory; the
+ * second then finds it done), and builds/latest is read once (a scenario that composes, `upgrade`, moves latest to a
+ * build without images while the others may still be starting: every scenario of a run boots the same build).
+ */
+interface RunShared {
+  baseline: () => Promise<BaselineImage>;
+  latestImage: () => HarnessImage;
+  /** Prefixes a log line with the scenario's name when scenarios run at once (their lines interleave). */
+  tag: (s: Scenario) => string;
+}
+
+/** fn, one call at a time: a call starts when the previous one has settled. */
+function serialised<T>(fn: () => Promise<T>): () => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return () => {
+    const p = last.then(() => fn());
+    last = p.catch(() => undefined);
+    return p;
+  };
 }
 
 async function makeKey(dir: string): Promise<{ key: string; pub: string }> {
@@ -82,21 +112,47 @@ function errText(e: unknown): string {
 }
 
 export async function runScenarios(opts: HarnessOptions): Promise<TestReport> {
+  const parallel = opts.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1) throw new BugError(`runScenarios: parallel must be an integer >= 1, not ${parallel}`);
+  const scenarios = opts.scenarios;
+  if (parallel > 1) {
+    // Each scenario writes <outRoot>/<name>/ (overlays, console, QMP socket): the same name twice at once would share it.
+    const twice = scenarios.map((s) => s.name).filter((n, i, all) => all.indexOf(n) !== i);
+    if (twice.length) throw new UserError(`scenario ${twice[0]} is named twice`, 'name each scenario once with --parallel');
+  }
   const outRoot = resolve(opts.outRoot ?? join('tmp', 'fcos-test'));
   mkdirSync(outRoot, { recursive: true });
+  // One key for the run, made before any scenario starts (they only read it).
   const { key, pub } = await makeKey(join(outRoot, '.ssh'));
-  const results: ScenarioResult[] = [];
-  for (const s of opts.scenarios) {
-    checkInterrupted();
-    info(`==> scenario ${s.name}: ${s.description}`);
-    const r = await runScenario(s, opts, outRoot, key, pub);
-    // Kept with the logs: every check with its time and detail (what a failed CI run is read from).
-    writeFileSync(join(r.dir, 'result.json'), JSON.stringify(r, null, 2) + '\n');
-    for (const c of r.checks) info(`    ${c.ok ? 'PASS' : 'FAIL'} ${c.name} (${c.seconds.toFixed(1)}s)${c.ok ? '' : `: ${(c.error ?? '').split('\n')[0]}`}`);
-    info(`    scenario ${s.name}: ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)} s, ${r.boots} boot(s); logs in ${r.dir}`);
-    results.push(r);
-  }
+  let latest: HarnessImage | undefined;
+  const shared: RunShared = {
+    baseline: serialised(opts.baseline ?? (() => ensureBaseline())),
+    latestImage: () => (latest ??= latestBuildImage(opts.buildsDir)),
+    tag: (s) => (parallel > 1 ? `[${s.name}] ` : ''),
+  };
+  const results: ScenarioResult[] = new Array(scenarios.length);
+  let next = 0;
+  // A small worker pool: each worker takes the next scenario until none is left; none starts after an interrupt.
+  const worker = async (): Promise<void> => {
+    while (next < scenarios.length) {
+      checkInterrupted();
+      const i = next++;
+      const s = scenarios[i]!;
+      const tag = shared.tag(s);
+      info(`${tag}==> scenario ${s.name}: ${s.description}`);
+      const r = await runScenario(s, opts, outRoot, key, pub, shared);
+      // Kept with the logs: every check with its time and detail (what a failed CI run is read from).
+      writeFileSync(join(r.dir, 'result.json'), JSON.stringify(r, null, 2) + '\n');
+      for (const c of r.checks) info(`${tag}    ${c.ok ? 'PASS' : 'FAIL'} ${c.name} (${c.seconds.toFixed(1)}s)${c.ok ? '' : `: ${(c.error ?? '').split('\n')[0]}`}`);
+      info(`${tag}    scenario ${s.name}: ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)} s, ${r.boots} boot(s); logs in ${r.dir}`);
+      results[i] = r;
+    }
+  };
+  // Every worker ends (its scenario's VMs stopped and cleanups run) before an error, an interrupt among them, is thrown.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(parallel, scenarios.length) }, () => worker()));
   checkInterrupted();
+  const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
   const passed = results.filter((r) => r.ok).length;
   return { ok: passed === results.length, passed, failed: results.length - passed, scenarios: results };
 }
@@ -114,18 +170,19 @@ interface ScenarioRun {
   state: object;
   sshKey: string;
   sshPubKey: string;
+  shared: RunShared;
   /** The VM settings every boot of this run shares (the image, the key, memory …), once the image is known. */
   common?: Omit<VmSpec, 'name' | 'dir'>;
 }
 
-async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, harnessKey: string, harnessPub: string): Promise<ScenarioResult> {
+async function runScenario(s: Scenario, opts: HarnessOptions, outRoot: string, harnessKey: string, harnessPub: string, shared: RunShared): Promise<ScenarioResult> {
   const t0 = Date.now();
   const outDir = join(outRoot, s.name);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const checks: CheckResult[] = [];
   const result: ScenarioResult = { name: s.name, ok: false, seconds: 0, boots: 0, dir: outDir, console: join(outDir, 'console.txt'), checks };
-  const r: ScenarioRun = { s, opts, outDir, result, checks, servers: [], vms: [], state: s.state?.() ?? {}, sshKey: harnessKey, sshPubKey: harnessPub };
+  const r: ScenarioRun = { s, opts, outDir, result, checks, servers: [], vms: [], state: s.state?.() ?? {}, sshKey: harnessKey, sshPubKey: harnessPub, shared };
 
   await withCleanup(async (cleanup) => {
     cleanup.push('stop the HTTP servers', () => {
@@ -190,15 +247,15 @@ function writeConfig(r: ScenarioRun, file: string, c: IgnitionConfig): string {
 
 async function buildFor(r: ScenarioRun, ignPath: string): Promise<HarnessImage> {
   const { opts, s } = r;
-  return opts.build ? opts.build({ ignition: ignPath, firmware: s.needs.firmware ?? 'bios', buildsDir: opts.buildsDir }) : latestBuildImage(opts.buildsDir);
+  return opts.build ? opts.build({ ignition: ignPath, firmware: s.needs.firmware ?? 'bios', buildsDir: opts.buildsDir }) : r.shared.latestImage();
 }
 
 /** 1. The image and the key: the baseline (its own key, direct kernel boot) or an fcos image for the scenario's config. */
 async function prepareImage(r: ScenarioRun, cleanup: Cleanup): Promise<void> {
-  const { s, opts } = r;
+  const { s } = r;
   let base: Omit<VmSpec, 'name' | 'dir'>;
   if (s.needs.image === 'baseline') {
-    const b = await (opts.baseline ?? (() => ensureBaseline()))();
+    const b = await r.shared.baseline();
     r.sshKey = b.sshKey;
     r.sshPubKey = readFileSync(b.sshKey + '.pub', 'utf8').trim();
     r.result.image = b.disk;
@@ -283,7 +340,7 @@ function testContext(r: ScenarioRun, vm: Vm): TestContext {
       return bootVm(r, o.name, dir, extra);
     },
     serve: (files, onRequest) => serveFiles(r, files, onRequest),
-    log: (m) => info(`    ${m}`),
+    log: (m) => info(`${r.shared.tag(s)}    ${m}`),
     buildsDir: resolve(opts.buildsDir),
     state: r.state,
   };

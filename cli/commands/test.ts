@@ -6,15 +6,22 @@ import { SCENARIOS, selectScenarios } from '../../test/scenarios/index.js';
 
 export default class Test extends BaseCommand {
   static override summary = 'run kola-style test scenarios in QEMU VMs';
-  static override description = 'Boots the images each scenario needs and runs its checks; logs in tmp/fcos-test/<scenario>/. Exit 1 when a check fails.';
+  static override description =
+    'Boots the images each scenario needs and runs its checks; logs in tmp/fcos-test/<scenario>/. --parallel N runs up to N scenarios at once (like kola). Exit 1 when a check fails.';
   static override strict = false;
   static override args = { scenario: Args.string({ description: `scenario name(s): ${SCENARIOS.map((s) => s.name).join(', ')}` }) };
   static override flags = {
     builds: Flags.string({ description: 'builds directory (default ./builds)' }),
     list: Flags.boolean({ description: 'list the scenarios and exit', default: false }),
     out: Flags.string({ description: 'results directory (default tmp/fcos-test)' }),
+    parallel: Flags.integer({ description: 'run up to this many scenarios at once (1: one after the other)', default: 1, min: 1 }),
   };
-  static override examples = ['<%= config.bin %> test basic', '<%= config.bin %> test baseline-smoke --json', '<%= config.bin %> test --list'];
+  static override examples = [
+    '<%= config.bin %> test basic',
+    '<%= config.bin %> test basic uefi --parallel 2',
+    '<%= config.bin %> test baseline-smoke --json',
+    '<%= config.bin %> test --list',
+  ];
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(Test);
@@ -24,7 +31,7 @@ export default class Test extends BaseCommand {
       return;
     }
     const scenarios = selectScenarios(argv as string[]);
-    const report = await runScenarios({ scenarios, buildsDir: buildsDir(flags.builds), outRoot: flags.out });
+    const report = await runScenarios({ scenarios, buildsDir: buildsDir(flags.builds), outRoot: flags.out, parallel: flags.parallel });
     this.output(report, renderReport);
     if (!report.ok) process.exitCode = 1;
   }

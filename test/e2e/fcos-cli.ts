@@ -66,19 +66,49 @@ export async function forkDefaultBuild(dst: string, o: { images?: boolean } = {}
  * with the logs' directory), and the command must exit 0. Returns the scenario's result for further checks.
  */
 export async function runScenario(name: string, o: { builds: string; out: string }): Promise<ScenarioResult> {
-  const r = await execa(FCOS, ['test', name, '--builds', o.builds, '--out', o.out, '--json'], { reject: false });
-  let report: { ok: boolean; scenarios: ScenarioResult[] };
+  return expectPassed(await testRun([name], o), name);
+}
+
+/** One `fcos test NAMES… --json` run: its report, exit status and stderr (what expectPassed checks a scenario of). */
+export interface TestRun {
+  names: string[];
+  report: { ok: boolean; scenarios: ScenarioResult[] };
+  exitCode: number | undefined;
+  stderr: string;
+  out: string;
+}
+
+/**
+ * `fcos test NAMES… --json` once (with `parallel`: `--parallel N`, the scenarios at once); throws when it printed no
+ * JSON report. Each scenario's result is checked apart with expectPassed, so that one failing does not fail the others.
+ */
+export async function testRun(names: string[], o: { builds: string; out: string; parallel?: number }): Promise<TestRun> {
+  const args = ['test', ...names, '--builds', o.builds, '--out', o.out, ...(o.parallel ? ['--parallel', String(o.parallel)] : []), '--json'];
+  const r = await execa(FCOS, args, { reject: false });
+  let report: TestRun['report'];
   try {
-    report = JSON.parse(r.stdout) as typeof report;
+    report = JSON.parse(r.stdout) as TestRun['report'];
   } catch {
-    throw new Error(`fcos test ${name} printed no JSON report (exit ${r.exitCode}):\n${r.stderr.slice(-3000)}`);
+    throw new Error(`fcos ${args.join(' ')} printed no JSON report (exit ${r.exitCode}):\n${r.stderr.slice(-3000)}`);
   }
+  return { names, report, exitCode: r.exitCode, stderr: r.stderr, out: o.out };
+}
+
+/**
+ * A scenario of a test run passed: its report says ok with no failed check (the failed ones are listed, with the
+ * logs' directory), and the exit status is the report's: 0 when every scenario of the run passed (so always for a run of
+ * this one), 1 otherwise (another scenario's failure is that scenario's test's to report). Returns the scenario's result for further checks.
+ */
+export function expectPassed(run: TestRun, name: string): ScenarioResult {
+  const { report } = run;
   const s = report.scenarios.find((x) => x.name === name);
-  if (!s) throw new Error(`fcos test ${name}: no result for ${name} in the report`);
+  if (!s) throw new Error(`fcos test ${run.names.join(' ')}: no result for ${name} in the report`);
   const failed = s.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.error}`);
-  expect(failed, `failed checks of ${name} (logs in ${join(o.out, name)})`).toEqual([]);
+  expect(failed, `failed checks of ${name} (logs in ${join(run.out, name)})`).toEqual([]);
   expect(s.ok).toBe(true);
-  expect(r.exitCode).toBe(0);
+  // The scenarios in the order given, each once.
+  expect(report.scenarios.map((x) => x.name)).toEqual(run.names);
+  expect(run.exitCode, `exit status of fcos test ${run.names.join(' ')} (report ok: ${report.ok})`).toBe(report.ok ? 0 : 1);
   return s;
 }
 
