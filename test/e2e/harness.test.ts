@@ -17,7 +17,8 @@ describe('fcos test harness on the baseline image', () => {
   let report: TestReport;
   beforeAll(async () => {
     await ensureBaseline();
-    report = await runScenarios({ scenarios: [baselineSmoke, baselineUnitFailure, baselinePanic, baselineQemuDies], buildsDir: 'builds', outRoot, sshTimeoutSec: 600 });
+    // Two at a time (the harness's parallel mode, as `fcos test --parallel 2`): the baseline VMs are small.
+    report = await runScenarios({ scenarios: [baselineSmoke, baselineUnitFailure, baselinePanic, baselineQemuDies], buildsDir: 'builds', outRoot, sshTimeoutSec: 600, parallel: 2 });
   });
 
   it('a good boot: SSH, commands, reboot, machine checks pass; console and journal collected', () => {
