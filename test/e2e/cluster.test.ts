@@ -8,7 +8,7 @@
  *   2. plain http and https without a client certificate are refused (next to the same request with the certificate);
  *   3. every node: settled with no failed unit (`systemctl --failed` over SSH), after `up` and again at the end, and a
  *      console with no failure but the one `cluster up` itself tolerates (qemu/cluster/launch.ts CLUSTER_CONSOLE_IGNORE);
- *   4. fleet v2 (nodes with 2 vCPUs: a node's turn is one guest booting while two idle; the test adds LOCK_POLL_SEC=3, BOOT_TRIES=2, HEALTH_TIMEOUT=60, LOCK_TTL=150 to update.conf and
+ *   4. fleet v2 (the test adds LOCK_POLL_SEC=3, BOOT_TRIES=2, HEALTH_TIMEOUT=60, LOCK_TTL=150 to update.conf and
  *      triggers `fcos-update auto` on every node at once), published by `fcos serve`: the first holder stages and
  *      reboots; the second is power-cut (QEMU stopped without a guest shutdown) in its reboot, once its new boot's etcd
  *      answers.
@@ -237,7 +237,7 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
     composingV2.catch(() => undefined);
     const init = await fcos(['cluster', 'init', '--nodes', '3', '--name', NAME, '--out', DIR, '--json', '--update-url', `http://10.0.2.2:${updPort}/repo`]);
     expect(init.exitCode, init.stderr).toBe(0);
-    const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--cpus', '2', '--json', '--timeout', '1500'], 27 * 60_000);
+    const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1500'], 27 * 60_000);
     if (up.exitCode !== 0) throw new Error(`fcos cluster up failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
     const r = JSON.parse(up.stdout) as { started: string[]; nodes: { endpoint: string }[] };
     expect(r.started).toEqual([`${NAME}-1`, `${NAME}-2`, `${NAME}-3`]);
@@ -415,7 +415,7 @@ describe('etcd-cluster: 3 fcos nodes, etcd over TLS (TCG)', () => {
       expect(held.Booted).toBe(v1['ostree-version']);
 
       // The cut node comes back on its own disk (a new boot that still has its marker) and catches up.
-      const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--cpus', '2', '--json', '--timeout', '1200'], 22 * MIN);
+      const up = await fcos(['cluster', 'up', DIR, '--builds', B, '--json', '--timeout', '1200'], 22 * MIN);
       if (up.exitCode !== 0) throw new Error(`fcos cluster up (restart) failed (exit ${up.exitCode}):\n${up.stderr.slice(-4000)}`);
       const r = JSON.parse(up.stdout) as { started: string[]; alreadyRunning: string[] };
       expect(r.started).toEqual([cut]);
