@@ -20,12 +20,9 @@
  *   fcos run        (1 boot)  the real `fcos run -i CONFIG --detach` of B's latest default image: the printed ssh
  *                             line logs in with the key fcos run added to the config, the config applied, no failed
  *                             unit, a clean console; `kill PID` stops it
- * Budget: 8 boots, 3 of them cut short in the initramfs. At most three VMs run at once, in two groups: first the
- * three errors boots (at the same time, one vCPU each), then pxe-live, pxe-install (its 3 boots one after the other,
- * the v2 compose beside them) and fcos run at the same time (each on its own MAC, VM dir, disk and SSH port; their
- * default vCPUs and memory: 3072 + 3072 + 2048 MiB); per-machine runs after both, from what pxe-live and pxe-install saw.
+ * Budget: 8 boots, 3 of them cut short in the initramfs (those three at the same time, one vCPU each).
  */
-import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, execaSync, type ResultPromise } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -135,7 +132,7 @@ async function dataExtents(disk: string): Promise<{ start: number; length: numbe
 }
 
 /** SSH through the exact line `fcos run` printed (non-interactive); ssh's own failure (exit 255) throws. */
-function printedSsh(line: string, expect: ExpectStatic) {
+function printedSsh(line: string) {
   expect(line).toMatch(/^ssh .* -i \S+ -p \d+ core@127\.0\.0\.1$/);
   const base = line.replace(/^ssh /, 'ssh -o BatchMode=yes -o ConnectTimeout=10 ');
   const run = async (cmd: string, timeoutMs = 2 * MIN) => {
@@ -163,7 +160,7 @@ interface RunInfo {
 }
 
 /** `fcos run … --detach --json`: exit 0 once SSH answers, QEMU still running after the CLI exited. */
-async function fcosRunDetached(args: string[], expect: ExpectStatic): Promise<RunInfo> {
+async function fcosRunDetached(args: string[]): Promise<RunInfo> {
   const r = await execa(FCOS, ['run', ...args, '--accel', 'tcg', '--detach', '--ssh-timeout', '900', '--json'], { reject: false, timeout: 17 * MIN });
   if (r.exitCode !== 0) throw new Error(`fcos run ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.stderr.slice(-3000)}`);
   const info = JSON.parse(r.stdout) as RunInfo;
@@ -312,49 +309,38 @@ describe('PXE (TCG)', () => {
   });
 
   // The cheap cases first, the three at once (independent machines: own MAC, disk and directory): each stops in the
-  // initramfs as soon as its message shows. In a describe of their own: vitest runs consecutive it.concurrent of a
-  // suite together, and the describe is the barrier that keeps them from running with the three systems below.
-  describe('errors', () => {
-    it.concurrent('errors: a config that fails validation is refused, and the console says why', async () => {
-      const { line, text } = await expectStopped('pxe-bad-config', MAC.bad, /fcos-live: ERROR: the config server refused/);
-      expect(line).toContain('refused');
-      expect(text).toMatch(/fcos-live: config refused: .*(absolute|relative)/i);
-    }, 15 * MIN);
+  // initramfs as soon as its message shows.
+  it.concurrent('errors: a config that fails validation is refused, and the console says why', async () => {
+    const { line, text } = await expectStopped('pxe-bad-config', MAC.bad, /fcos-live: ERROR: the config server refused/);
+    expect(line).toContain('refused');
+    expect(text).toMatch(/fcos-live: config refused: .*(absolute|relative)/i);
+  }, 15 * MIN);
 
-    it.concurrent('errors: an install to a missing device stops before writing anything (the disk has no data extent)', async () => {
-      const { line } = await expectStopped('pxe-no-device', MAC.nodev, /fcos-install: ERROR: install device \/dev\/vdz does not exist/, { disk: true });
-      expect(line).toContain('nothing was written');
-      // The VM's only disk (/dev/vda, a fresh 8 GiB qcow2): not one block written (no wipe, no discard, no image).
-      const disk = join(OUT, 'pxe-no-device', 'disk.qcow2');
-      expect(existsSync(disk)).toBe(true);
-      expect(await dataExtents(disk)).toEqual([]);
-    }, 15 * MIN);
+  it.concurrent('errors: an install to a missing device stops before writing anything (the disk has no data extent)', async () => {
+    const { line } = await expectStopped('pxe-no-device', MAC.nodev, /fcos-install: ERROR: install device \/dev\/vdz does not exist/, { disk: true });
+    expect(line).toContain('nothing was written');
+    // The VM's only disk (/dev/vda, a fresh 8 GiB qcow2): not one block written (no wipe, no discard, no image).
+    const disk = join(OUT, 'pxe-no-device', 'disk.qcow2');
+    expect(existsSync(disk)).toBe(true);
+    expect(await dataExtents(disk)).toEqual([]);
+  }, 15 * MIN);
 
-    it.concurrent('errors: a rootfs image with the wrong sha256 is not booted', async () => {
-      const { line } = await expectStopped('pxe-bad-sha', MAC.badsha, /fcos-live: ERROR: rootfs image sha256 mismatch/);
-      expect(line).toContain(`expected ${'0'.repeat(64)}`);
-      expect(line).toContain(`got ${meta.images['live-kernel']!.sha256}`);
-      expect(line).toContain(`/assets/${meta.images['live-kernel']!.path}`);
-    }, 15 * MIN);
-  });
+  it.concurrent('errors: a rootfs image with the wrong sha256 is not booted', async () => {
+    const { line } = await expectStopped('pxe-bad-sha', MAC.badsha, /fcos-live: ERROR: rootfs image sha256 mismatch/);
+    expect(line).toContain(`expected ${'0'.repeat(64)}`);
+    expect(line).toContain(`got ${meta.images['live-kernel']!.sha256}`);
+    expect(line).toContain(`/assets/${meta.images['live-kernel']!.path}`);
+  }, 15 * MIN);
 
-  // The three booted systems at once (one group of it.concurrent; the per-machine test after them waits for all
-  // three). Nothing they share is written by more than one: pxe-live has MAC 01, OUT/pxe-live and `seen[MAC 01]`;
-  // pxe-install MAC 05, OUT/pxe-install, OUT/manifest-v2, `seen[MAC 05]`, and U (its v2 compose and `fcos serve`;
-  // U's repo is hard-linked to B's, but ostree only adds objects and renames refs, so B is never changed); fcos run
-  // work/run-config.ign and OUT/fcos-run, and reads B's latest image through an overlay in its own dir. The servers,
-  // meta, B, the ssh keys and `fcos run`'s key (made in beforeAll) are only read. SSH ports: free ports picked per
-  // QEMU launch (a port taken in between makes QEMU exit at once, and another is picked). Time-outs allow for 3 VMs
-  // on 2 cores (each boot up to ~2x slower than alone).
-  it.concurrent('pxe-live through `fcos run --pxe --detach` (default 3072 MiB): a disk-less VM boots kernel, initramfs, rootfs and config from fcos pxe serve; the printed ssh line works; no failed unit, clean console; kill PID stops it', async ({ expect }) => {
+  it('pxe-live through `fcos run --pxe --detach` (default 3072 MiB): a disk-less VM boots kernel, initramfs, rootfs and config from fcos pxe serve; the printed ssh line works; no failed unit, clean console; kill PID stops it', async () => {
     const dir = join(OUT, 'pxe-live');
     rmSync(dir, { recursive: true, force: true });
-    const info = await fcosRunDetached(['--pxe', '--pxe-url', `http://10.0.2.2:${port}`, '--mac', MAC.one, '--dir', dir], expect);
+    const info = await fcosRunDetached(['--pxe', '--pxe-url', `http://10.0.2.2:${port}`, '--mac', MAC.one, '--dir', dir]);
     try {
       expect(info.image).toBe(`http://10.0.2.2:${port}/boot.ipxe`);
       // No -m given: fcos run --pxe's own default.
       expect(readFileSync(join(dir, 'qemu-command.txt'), 'utf8')).toMatch(/ -m 3072 /);
-      const vm = printedSsh(info.sshCommand, expect);
+      const vm = printedSsh(info.sshCommand);
       seen[MAC.one] = (await vm.ok('hostname')).trim();
       expect(seen[MAC.one]).toBe('pxe-one');
       expect(Number(/^MemTotal:\s+(\d+) kB/m.exec(await vm.ok('cat /proc/meminfo'))?.[1])).toBeGreaterThan(2.5 * 1024 * 1024);
@@ -379,9 +365,9 @@ describe('PXE (TCG)', () => {
     } finally {
       expect(await stopDetached(info.pid), `kill ${info.pid} stops QEMU`).toBe(true);
     }
-  }, 30 * MIN);
+  }, 20 * MIN);
 
-  it.concurrent('pxe-install: installs only the data regions to an empty disk, reboots from it without network boot, takes an upgrade from fcos serve; no failed unit, clean console before and after', async ({ expect }) => {
+  it('pxe-install: installs only the data regions to an empty disk, reboots from it without network boot, takes an upgrade from fcos serve; no failed unit, clean console before and after', async () => {
     // v2 for the installed machine: a layered compose (one more file) into U, while the installer runs.
     const v2File = 'usr/share/fcos-test/pxe-v2.txt';
     const composing = execa(FCOS, ['compose', '--manifest', derivedManifest(join(OUT, 'manifest-v2'), { files: { [v2File]: 'pxe v2\n' } }), '--builds', U, '--json'], {
@@ -445,9 +431,9 @@ describe('PXE (TCG)', () => {
     } finally {
       await vm.kill();
     }
-  }, 60 * MIN);
+  }, 50 * MIN);
 
-  it.concurrent('fcos run (CLI) of the latest default image in B with -i CONFIG --detach: the printed ssh line logs in with the key fcos run added to the config; the config applied; no failed unit, clean console; kill PID stops it', async ({ expect }) => {
+  it('fcos run (CLI) of the latest default image in B with -i CONFIG --detach: the printed ssh line logs in with the key fcos run added to the config; the config applied; no failed unit, clean console; kill PID stops it', async () => {
     const dir = join(OUT, 'fcos-run');
     rmSync(dir, { recursive: true, force: true });
     // No key in the config: logging in at all proves the key fcos run added.
@@ -461,10 +447,10 @@ describe('PXE (TCG)', () => {
         ],
       },
     }));
-    const info = await fcosRunDetached(['-i', cfg, '--builds', B, '--dir', dir], expect);
+    const info = await fcosRunDetached(['-i', cfg, '--builds', B, '--dir', dir]);
     try {
       expect(info.image).toBe(join(realpathSync(join(B, 'latest')), meta.images['qemu']!.path));
-      const vm = printedSsh(info.sshCommand, expect);
+      const vm = printedSsh(info.sshCommand);
       expect((await vm.ok('hostname')).trim()).toBe('fcos-run-e2e');
       expect(await vm.ok('cat /etc/fcos-run-e2e.txt')).toBe('from fcos run -i');
       expect(await vm.ok('cat ~/.ssh/authorized_keys ~/.ssh/authorized_keys.d/* 2>/dev/null; true')).toContain(runPub.split(' ')[1]);
@@ -478,9 +464,8 @@ describe('PXE (TCG)', () => {
     } finally {
       expect(await stopDetached(info.pid), `kill ${info.pid} stops QEMU`).toBe(true);
     }
-  }, 30 * MIN);
+  }, 20 * MIN);
 
-  // Sequential: it runs once pxe-live and pxe-install (the concurrent group above) have both ended.
   it('per-machine configs: two VMs with different MACs got different hostnames from the same server', async () => {
     // The two booted machines above (live MAC 01, installed MAC 05) each got their own config by MAC.
     expect(seen[MAC.one]).toBe('pxe-one');
