@@ -49,6 +49,11 @@ export interface VmSpec {
   /** Console lines matching these are not failures. */
   ignoreConsole?: RegExp[];
   noReboot?: boolean;
+  /**
+   * A guest reboot starts a new QEMU on the same disk (qemu/cold-reboot.ts: QEMU runs with -no-reboot under a small
+   * supervisor process, which is then the VM's pid). For detached VMs that reboot by themselves (fcos cluster).
+   */
+  coldReboots?: boolean;
   extraArgs?: string[];
   /** Registered: kill the VM on failure or Ctrl-C. */
   cleanup?: Cleanup;
@@ -203,7 +208,7 @@ export function launchConfig(
     netboot: !!s.netboot,
     serial: { logFile: l.consolePath, stdio: s.console },
     qmpSocket: l.qmpSocket,
-    noReboot: s.noReboot,
+    noReboot: s.noReboot || s.coldReboots,
     extraArgs: s.extraArgs,
   };
 }

@@ -11,9 +11,10 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ExternalError, InterruptedError, UserError, toFcosError } from '../lib/errors.js';
 import { abortSignal, interrupted } from '../lib/signals.js';
-import { spawnProcess, tail, type ProcessHandle } from '../lib/run.js';
+import { formatCommand, spawnProcess, tail, type ProcessHandle } from '../lib/run.js';
 import { debug, info } from '../lib/log.js';
 import { buildQemuArgs, type Accel, type QemuConfig } from './args.js';
+import { coldRebootCommand } from './cold-reboot.js';
 import { ConsoleScanner, describeFailure, type ConsoleFailure } from './console.js';
 import { detectAccel } from './kvm.js';
 import { freePort, portIsFree } from './net.js';
@@ -139,16 +140,17 @@ export class Vm {
       rmSync(this.qmpSocket, { force: true });
       const config = launchConfig(s, { accel: this.accel, ovmf, disk, sshPort: this.sshPort, consolePath: this.consolePath, qmpSocket: this.qmpSocket });
       const args = buildQemuArgs(config);
-      this.proc = await spawnProcess('qemu-system-x86_64', args, {
+      const cmd = s.coldReboots ? coldRebootCommand(this.consolePath, 'qemu-system-x86_64', args) : { file: 'qemu-system-x86_64', args };
+      this.proc = await spawnProcess(cmd.file, cmd.args, {
         purpose: `QEMU (${s.name})`,
         inheritStdio: s.console,
         detached: s.detach ? { logFile: join(s.dir, 'qemu.log') } : undefined,
         killOnAbort: !s.detach && !s.gracefulOnAbort,
-        ownProcessGroup: !!s.gracefulOnAbort && !s.console,
+        ownProcessGroup: !!s.coldReboots || (!!s.gracefulOnAbort && !s.console),
       });
       this.command = this.proc.command;
-      writeFileSync(join(s.dir, 'qemu-command.txt'), this.command + '\n');
-      const early = await this.exitWithin(700);
+      writeFileSync(join(s.dir, 'qemu-command.txt'), (s.coldReboots ? formatCommand('qemu-system-x86_64', args) : this.command) + '\n');
+      const early = await this.exitWithin(s.coldReboots ? 1500 : 700); // the supervisor starts node first
       if (!early) return;
       const out = this.proc.outputTail() + (s.detach ? safeRead(join(s.dir, 'qemu.log')) : '');
       if (!userPort && attempt < 4 && /host forwarding rule|Address already in use/i.test(out)) continue;
@@ -351,14 +353,19 @@ export class Vm {
   async powerCut(): Promise<void> {
     this.stopping = true;
     if (!this.proc.exit) {
-      try {
-        process.kill(this.proc.pid, 'SIGKILL');
-      } catch {
-        /* gone already */
-      }
+      this.killNow();
       await this.proc.exited;
     }
     await this.stopTail();
+  }
+
+  /** SIGKILL QEMU; with coldReboots its supervisor's whole process group (the supervisor and QEMU). */
+  private killNow(): void {
+    try {
+      process.kill(this.spec.coldReboots ? -this.proc.pid : this.proc.pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
   }
 
   /**
@@ -390,11 +397,7 @@ export class Vm {
     this.earlyCrashes.push(what);
     info(`VM ${this.spec.name}: ${what} before the kernel ran /init (a TCG flake, not the image); starting QEMU again once`);
     this.stopping = true;
-    try {
-      process.kill(this.proc.pid, 'SIGKILL');
-    } catch {
-      /* gone already */
-    }
+    this.killNow();
     await this.proc.exited;
     await this.stopTail();
     try {

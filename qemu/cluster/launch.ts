@@ -2,7 +2,8 @@
  * `fcos cluster up|down|status`: the etcd cluster's QEMU machines (issue #8).
  *
  * - upCluster(): one detached QEMU per node that is not running yet: a throw-away qcow2 overlay on the image (kept
- *   while the cluster is up, so a node that died restarts with its disk), the config by fw_cfg, a user-net NIC with
+ *   while the cluster is up, so a node that died restarts with its disk), under a supervisor that starts a new QEMU
+ *   when the guest reboots (qemu/cold-reboot.ts; its pid is the node's), the config by fw_cfg, a user-net NIC with
  *   the SSH and etcd client ports forwarded from 127.0.0.1, and a NIC on the cluster's private segment (QEMU socket
  *   multicast on 127.0.0.1: nothing leaves the host). State in run/state.json; waits until every member is healthy.
  * - downCluster(): stops the VMs, drops the overlays. statusCluster(): members and health through etcdctl, and the
@@ -93,6 +94,8 @@ async function startNode(p: ClusterPaths, n: ClusterFile['nodes'][number], o: Up
     forwards: [{ hostPort: ports.clientPort, guestPort: CLIENT_PORT }],
     extraNics: [{ kind: 'mcast', group: state.group, localaddr: '127.0.0.1', mac: n.mac }],
     detach: true,
+    // A node's own reboots (fleet updates, rollbacks) start a new QEMU: warm resets slow down under TCG.
+    coldReboots: true,
     ignoreConsole: [...CLUSTER_CONSOLE_IGNORE],
   });
   vms.push({ node: n, vm });
@@ -204,7 +207,8 @@ export async function downCluster(dirArg: string): Promise<DownResult> {
     }
     process.kill(n.pid, 'SIGTERM');
     for (let i = 0; i < 50 && pidAlive(n.pid, n.name); i++) await sleep(200);
-    if (pidAlive(n.pid, n.name)) process.kill(n.pid, 'SIGKILL');
+    // The node's process group: its cold-reboot supervisor and QEMU (qemu/cold-reboot.ts).
+    if (pidAlive(n.pid, n.name)) killGroup(n.pid);
     for (let i = 0; i < 25 && pidAlive(n.pid, n.name); i++) await sleep(200);
     stopped.push(n.name);
   }
@@ -214,6 +218,18 @@ export async function downCluster(dirArg: string): Promise<DownResult> {
   }
   rmSync(p.state, { force: true });
   return { dir: p.dir, stopped, notRunning };
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
 }
 
 /* ---------- status ---------- */

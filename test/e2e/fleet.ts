@@ -191,7 +191,7 @@ export class Writer {
 }
 
 /** Poll until check() returns a value (not undefined) or the time is up; the last error or state in the throw. */
-export async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 5000): Promise<T> {
+export async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 2000): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < end) {

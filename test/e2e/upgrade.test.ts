@@ -1,7 +1,8 @@
 /**
  * Upgrade scenario of issue #6 through the real CLI: `fcos build` (the default image from examples/config.ign), then
- * `fcos test upgrade`, which composes v2, v3 and v4 into the same builds dir (layered composes: seconds, not a
- * bootstrap), serves them with the `fcos serve` library server, and drives one VM through v1 → v2 → rollback → v1
+ * `fcos test upgrade`, which composes v2…v5 in the background from the start (layered composes: seconds, not a
+ * bootstrap; each in a fork of the previous version's builds dir under the run's directory), publishes them in turn
+ * with the `fcos serve` library server, and drives one VM through v1 → v2 → rollback → v1
  * (v2 staged again) → a broken v3 staged over it (automatic rollback to v1); refuses an unsigned v4, a v4 signed only with another key and a v5 with a
  * tampered object; then cuts the power (SIGKILL of QEMU) during the pull, the staging and the finalization of v5.
  * 8 boots.

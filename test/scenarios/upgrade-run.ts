@@ -2,12 +2,13 @@
  * The upgrade scenario's run (test/scenarios/upgrade.ts): what its steps share (UpgradeRun, one per run), the
  * versions' constants, `fcos-update status` read over SSH, and the composes of v2…v5 (`fcos compose` processes).
  */
+import { renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IgnitionConfig, Scenario, TestContext } from '../../qemu/harness.js';
 import type { Vm } from '../../qemu/vm.js';
 import type { ComposeResult } from '../../ostree/compose.js';
 import { derivedManifest } from '../../ostree/manifest.js';
-import type { LatestBuild } from '../../ostree/builds.js';
+import { forkBuildsDir, type LatestBuild } from '../../ostree/builds.js';
 import { startUpdateServer, type UpdateServer } from '../../ostree/updates/serve.js';
 import { run } from '../../lib/run.js';
 import { projectRoot } from '../../lib/version.js';
@@ -52,7 +53,13 @@ export interface UpgradeRun {
   /** v1's SOURCE_DATE_EPOCH, for every later compose. */
   sde: number;
   srv: UpdateServer;
+  /** The builds dir the server serves: a symlink to the published version's (publish()). */
+  served: string;
+  /** The served repo (through the symlink). */
   repo: string;
+  /** The versions' composes (composeAhead), and the whole chain's end. */
+  ahead: Record<string, Promise<ComposeResult>>;
+  composing?: Promise<void>;
   /** File objects (.filez) the server sent since the last reset. */
   counts: { objectFiles: number };
   /** The version the VM runs from the fallback on: v1, the deployment it booted before v3 was staged. */
@@ -117,15 +124,63 @@ export async function composeManifest(manifest: string, buildsDir: string, sde: 
   return JSON.parse(out.stdout) as ComposeResult;
 }
 
+/** The builds dir a version is composed into: a fork of the previous version's (ctx.outDir/versions/NAME). */
+export function versionDir(r: Pick<UpgradeRun, 'ctx'>, name: string): string {
+  return join(r.ctx.outDir, 'versions', name);
+}
+
 /**
- * A version with more files: a derived manifest composed into the run's builds dir with the same package indexes and
- * SOURCE_DATE_EPOCH as v1, so that only the overlay differs (a layered compose).
+ * Compose the versions one after the other, in the background from the start of the run (the composes overlap the
+ * first boot and the checks; 60-70 s of composes were on the critical path before): each into its own fork of the
+ * previous version's builds dir (forkBuildsDir: hard-linked repo, same signing key), from a derived manifest with
+ * the same package indexes and SOURCE_DATE_EPOCH as v1, so that only the overlay differs (a layered compose whose
+ * parent is the previous version). Nothing is served until publish(). Returns one promise per version (a failed
+ * compose rejects it and every later one); r.composing settles when the chain is done.
  */
-export async function composeVersion(r: UpgradeRun, name: string, files: Files): Promise<ComposeResult> {
+export function composeAhead(r: UpgradeRun, plan: readonly (readonly [string, Files])[]): Record<string, Promise<ComposeResult>> {
   const { ctx } = r;
-  const c = await composeManifest(derivedManifest(join(ctx.outDir, 'manifests', name), { files }), ctx.buildsDir, r.sde, `compose ${name}`);
-  ctx.log(`composed ${name} = ${c.version} (${c.kind}, ${c.seconds.toFixed(0)} s, delta ${c.deltaSize ?? 0} bytes)`);
+  const settle: Record<string, { ok: (c: ComposeResult) => void; fail: (e: unknown) => void }> = {};
+  const out: Record<string, Promise<ComposeResult>> = {};
+  for (const [name] of plan) {
+    out[name] = new Promise<ComposeResult>((ok, fail) => (settle[name] = { ok, fail }));
+    out[name].catch(() => undefined); // rejections are seen by the check that awaits the version
+  }
+  r.composing = (async () => {
+    let prev = ctx.buildsDir;
+    for (let i = 0; i < plan.length; i++) {
+      const [name, files] = plan[i]!;
+      try {
+        const dir = versionDir(r, name);
+        await forkBuildsDir(prev, dir);
+        const c = await composeManifest(derivedManifest(join(ctx.outDir, 'manifests', name), { files }), dir, r.sde, `compose ${name}`);
+        ctx.log(`composed ${name} = ${c.version} (${c.kind}, ${c.seconds.toFixed(0)} s, delta ${c.deltaSize ?? 0} bytes) in ${dir}`);
+        settle[name]!.ok(c);
+        prev = dir;
+      } catch (e) {
+        for (const [later] of plan.slice(i)) settle[later]!.fail(e);
+        return;
+      }
+    }
+  })();
+  return out;
+}
+
+/**
+ * Publish a version: the update server serves r.served, a symlink switched (atomically: a new link renamed over it)
+ * to the version's builds dir once its compose is done. r.repo (the served repo) follows it.
+ */
+export async function publish(r: UpgradeRun, name: string): Promise<ComposeResult> {
+  const c = await r.ahead[name]!;
+  pointAt(r.served, versionDir(r, name));
   return c;
+}
+
+/** Make `link` a symlink to `target`, replacing what was there in one rename. */
+export function pointAt(link: string, target: string): void {
+  const tmp = `${link}.new`;
+  rmSync(tmp, { force: true });
+  symlinkSync(target, tmp);
+  renameSync(tmp, link);
 }
 
 export function eqOrThrow(what: string, got: string | undefined, want: string): void {

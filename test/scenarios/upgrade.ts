@@ -3,6 +3,9 @@
  *
  *   v1  the image under test (builds/latest), with /etc/fcos/update.conf from Ignition pointing at `fcos serve`
  *       (the library server, started here) and STRATEGY=off (the test drives every step)
+ * v2…v5 are composed in the background from the start (layers, each in a fork of the previous version's builds dir
+ * under the run's directory) and published in turn: the server serves a symlink switched to the version's builds dir.
+ *
  *   v2  composed here (layered: one more file), signed, with a static delta → check, upgrade, cold reboot:
  *       v2 booted, v1 rollback, an /etc edit kept, the pull used the delta (server byte counts)
  *   rollback → v1; `fcos-update upgrade` stages v2 again (no reboot: the next step stages over it)
@@ -23,7 +26,7 @@
  * Boots: v1, v2, v1, v3 × TRIES (1; the image's default is 3), v1, 3 after power cuts = 8.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Scenario } from '../../qemu/harness.js';
 import type { Vm } from '../../qemu/vm.js';
 import type { ComposeResult } from '../../ostree/compose.js';
@@ -38,10 +41,12 @@ import { powerCuts } from './upgrade-power-cuts.js';
 import {
   brokenScript,
   BROKEN_CHECK,
-  composeVersion,
+  composeAhead,
   eqOrThrow,
   OSTREE_ERR,
   PULL_FILES,
+  pointAt,
+  publish,
   reboot,
   status,
   TRIAL_SEEN,
@@ -68,8 +73,13 @@ export const upgrade: Scenario<UpgradeState> = {
     const v1 = readLatestBuild(ctx.buildsDir);
     if (!v1) throw new UserError(`no build in ${ctx.buildsDir}`, 'run fcos compose and fcos build first');
     const counts = { objectFiles: 0 };
+    // The server serves a symlink: v1's builds dir now, each version's own once the test publishes it.
+    const served = join(ctx.outDir, 'served');
+    rmSync(join(ctx.outDir, 'versions'), { recursive: true, force: true });
+    mkdirSync(join(ctx.outDir, 'versions'), { recursive: true });
+    pointAt(served, resolve(ctx.buildsDir));
     const srv = await startUpdateServer({
-      buildsDir: ctx.buildsDir,
+      buildsDir: served,
       host: '127.0.0.1',
       port: ctx.state.port,
       onRequest: (q) => {
@@ -82,10 +92,19 @@ export const upgrade: Scenario<UpgradeState> = {
       v1,
       sde: v1.meta['source-date-epoch'],
       srv,
-      repo: join(ctx.buildsDir, 'repo'),
+      served,
+      repo: join(served, 'repo'),
+      ahead: {},
       counts,
       home: { version: v1.meta['ostree-version'], commit: v1.meta['ostree-commit'] },
     };
+    // v2…v5 composed in the background from now on (each a layer on the one before, in a fork of its builds dir).
+    r.ahead = composeAhead(r, [
+      ['v2', v2Files()],
+      ['v3', v3Files()],
+      ['v4', v4Files()],
+      ['v5', v5Files()],
+    ]);
     try {
       if (!(await upgradeToV2(r))) return;
       if (!(await rollbackAndStageAgain(r))) return;
@@ -94,6 +113,7 @@ export const upgrade: Scenario<UpgradeState> = {
       await powerCuts(r);
     } finally {
       await srv.close();
+      await r.composing; // never rejects: a failed compose rejects its version's promise
     }
   },
 };
@@ -111,7 +131,7 @@ async function upgradeToV2(r: UpgradeRun): Promise<boolean> {
   });
   if (!up1) return false;
   const composed2 = await ctx.check('compose v2 (one more file): layered, signed, with a static delta', async () => {
-    const v2 = (r.v2 = await composeVersion(r, 'v2', v2Files()));
+    const v2 = (r.v2 = await publish(r, 'v2'));
     if (v2.kind !== 'layered') throw new CheckError(`expected a layered compose, got ${v2.kind}`);
     eqOrThrow('parent', v2.parent, v1.meta['ostree-commit']);
     if (!v2.deltaSize) throw new CheckError('no static delta');
@@ -199,7 +219,7 @@ async function rollbackAndStageAgain(r: UpgradeRun): Promise<boolean> {
 async function brokenV3FallsBack(r: UpgradeRun): Promise<boolean> {
   const { ctx, vm, home } = r;
   const composed3 = await ctx.check('compose v3 with a failing required health check', async () => {
-    const v3 = (r.v3 = await composeVersion(r, 'v3', v3Files()));
+    const v3 = (r.v3 = await publish(r, 'v3'));
     eqOrThrow('parent', v3.parent, r.v2!.commit);
     return `${v3.version} (${v3.kind})`;
   });
@@ -314,7 +334,7 @@ async function badUpdatesRefused(r: UpgradeRun): Promise<boolean> {
 
 async function unsignedV4(r: UpgradeRun): Promise<string> {
   const { repo } = r;
-  const v4 = (r.v4 = await composeVersion(r, 'v4', v4Files()));
+  const v4 = (r.v4 = await publish(r, 'v4'));
   // Drop the detached metadata (the signatures) and the delta (its superblock carries a copy of them).
   rmSync(join(repo, 'objects', v4.commit.slice(0, 2), `${v4.commit.slice(2)}.commitmeta`), { force: true });
   rmSync(deltaDir(repo, v4.parent!, v4.commit), { recursive: true, force: true });
@@ -340,7 +360,7 @@ async function wronglySignedV4(r: UpgradeRun, v4: ComposeResult): Promise<string
 /** A good v5 with one object (its root dirtree) tampered with in the served repo; the object is restored after. */
 async function tamperedV5(r: UpgradeRun): Promise<string> {
   const { repo } = r;
-  const v5 = (r.v5 = await composeVersion(r, 'v5', v5Files()));
+  const v5 = (r.v5 = await publish(r, 'v5'));
   const ls = (await run('ostree', ['ls', `--repo=${repo}`, '-d', '-C', v5.commit, '/'])).stdout;
   const tree = /\b([0-9a-f]{64}) [0-9a-f]{64} \/\s*$/m.exec(ls)?.[1];
   if (!tree) throw new CheckError(`no root dirtree in: ${ls}`);
