@@ -134,13 +134,20 @@ lock_try() {
   return 1
 }
 
+# The polls of one wait for a slot or for the quorum: CHECK_INTERVAL_MIN (then the timer's next run goes on) in steps
+# of LOCK_POLL_SEC, at least one.
+lock_tries() {
+  local t=$((CHECK_INTERVAL_MIN * 60 / LOCK_POLL_SEC))
+  [ "$t" -ge 1 ] || t=1
+  echo "$t"
+}
+
 # lock_acquire FROM FROM_CSUM TO TO_CSUM: lock_try every LOCK_POLL_SEC while the slots are taken or etcd does not
 # answer (e.g. no quorum while another member reboots), for at most CHECK_INTERVAL_MIN (the timer's next run tries
 # again): a oneshot service must not wait for ever. A txn that timed out but was applied is found again by node name.
 lock_acquire() {
   local tries i rc
-  tries=$((CHECK_INTERVAL_MIN * 60 / LOCK_POLL_SEC))
-  [ "$tries" -ge 1 ] || tries=1
+  tries=$(lock_tries)
   for ((i = 1; ; i++)); do
     lock_try "$@"; rc=$?
     [ "$rc" = 0 ] && return 0
@@ -173,18 +180,15 @@ lock_keepalive() {
 # second member down stops etcd's writes.
 lock_quorum_ok() {
   [ "$LOCK_KEEP_QUORUM" = no ] && return 0
-  local ml hj health line name clients learner c n=0 self=0 others=0 up=0 need down='' ok
+  local ml hj health name clients learner c n=0 self=0 others=0 up=0 need down='' ok
   ml=$(etcd member list) || { LOCK_ERR="etcd does not answer ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
   # exit 1 when a member is unhealthy; the JSON lists every member's endpoint either way
   hj=$(etcd endpoint health --cluster -w json)
   health=$(printf '%s' "$hj" | tr -d '\n' | sed 's/},{/}\n{/g' | sed -n 's/.*"endpoint":"\([^"]*\)".*"health":\(true\|false\).*/\1 \2/p')
   [ -n "$health" ] || { LOCK_ERR="etcd endpoint health --cluster gave no answer ($LOCK_ENDPOINTS): $(etcd_err)"; return 2; }
-  # member list: "ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER" (addresses joined by ",")
-  while IFS= read -r line; do
-    [ -n "$line" ] || continue
-    name=$(printf '%s\n' "$line" | awk -F', ' '{ print $3 }')
-    clients=$(printf '%s\n' "$line" | awk -F', ' '{ print $5 }')
-    learner=$(printf '%s\n' "$line" | awk -F', ' '{ print $6 }')
+  # member list: "ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER" (addresses joined by ","): NAME, CLIENT
+  # ADDRS and IS LEARNER, "|"-separated (an unstarted member has an empty name: not a whitespace separator)
+  while IFS='|' read -r name clients learner; do
     [ "$learner" = true ] && continue
     n=$((n + 1))
     if [ -n "$name" ] && [ "$name" = "$NODE_NAME" ]; then self=1; continue; fi
@@ -194,7 +198,7 @@ lock_quorum_ok() {
       grep -qxF "$c true" <<<"$health" && ok=1
     done
     if [ "$ok" = 1 ]; then up=$((up + 1)); else down="$down${down:+, }${name:-an unstarted member}"; fi
-  done <<<"$ml"
+  done < <(printf '%s\n' "$ml" | awk -F', ' 'NF { print $3 "|" $5 "|" $6 }')
   need=$((n / 2 + 1))
   [ "$self" = 1 ] && [ "$need" -gt $((n - 1)) ] && need=$((n - 1))
   [ "$up" -ge "$need" ] && return 0
