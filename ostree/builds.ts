@@ -9,10 +9,11 @@
  *
  * Every file is written to a temp name and renamed into place, so readers never see a partial file.
  */
-import { closeSync, cpSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { UserError } from '../lib/errors.js';
+import { renameDurably } from '../lib/paths.js';
 import { debug, warn } from '../lib/log.js';
 import { setRef, updateSummary } from './repo.js';
 import { run } from '../lib/run.js';
@@ -99,14 +100,8 @@ export interface BuildsJson {
 
 export function atomicWrite(path: string, data: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileSync(tmp, data, { mode: 0o644 });
+  renameDurably(tmp, path); // the file flushed, renamed, and the rename flushed (its directory)
 }
 
 /**

@@ -28,6 +28,8 @@ export const FAILURE_PATTERNS: readonly FailurePattern[] = [
   { name: 'ordering cycle', re: /Ordering cycle found|Found ordering cycle on|Breaking ordering cycle|Unable to break cycle|Transaction order is cyclic/ },
   { name: 'failed unit', re: /Failed to start .+/ },
   { name: 'failed mount', re: /\bFailed to mount .+/ },
+  // systemd gave up on a device a unit waited for (90 s by default): a boot that hung on a disk it does not have.
+  { name: 'device time-out', re: /Timed out waiting for device / },
   { name: 'ignition failure', re: /ignition\[\d+\]: .*(\bfailed\b|\[failed\]|CRITICAL)|Ignition failed|ignition: .*failed to/i },
   { name: 'generator failure', re: /generators?\/\S+ failed with exit status|Generator \S+ failed/ },
   { name: 'go panic', re: /goroutine \d+ \[running\]:/ },

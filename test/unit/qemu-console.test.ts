@@ -17,6 +17,8 @@ describe('console failure patterns', () => {
     ['[   4.2] systemd[1]: Ordering cycle found, skipping foo.service', 'ordering cycle'],
     ['\x1b[0;1;31mFAILED\x1b[0m] Failed to start \x1b[0;1;39mkernel-command-line.service\x1b[0m - Command from Kernel Command Line.', 'failed unit'],
     ['[FAILED] Failed to mount sysroot.mount - /sysroot.', 'failed mount'],
+    // The PXE live initramfs waited 90 s for a /boot it does not have (the 36fcos-live override was never installed).
+    ['\x1b[0;1;31m TIME \x1b[0m] Timed out waiting for device \x1b[0;1;39mdev-d…t.device\x1b[0m - /dev/disk/by-label/boot.', 'device time-out'],
     ['[   20.1] ignition[612]: files: createFilesystemsFiles: createFiles: op(3): [failed]   writing file "/sysroot/var/lib/x"', 'ignition failure'],
     ['[   20.1] ignition[612]: failed to fetch config: resource not found', 'ignition failure'],
     ['[   20.2] ignition[612]: CRITICAL : Ignition failed: failed to create files', 'ignition failure'],

@@ -48,7 +48,9 @@ install() {
     for u in systemd-networkd.service systemd-networkd.socket systemd-network-generator.service; do
         inst_simple "$moddir/20-fcos-live-networkd.conf" "$systemdsystemunitdir/$u.d/20-fcos-live.conf"
     done
-    # Overrides 35fcos's unit (installed earlier): no /boot to wait for.
+    # Replaces 35fcos's unit (installed earlier): no /boot to wait for. dracut's inst_* never overwrite a file that
+    # is in the initramfs already, so the old one goes first (kept, it made every PXE boot wait 90 s for the device).
+    rm -f "$initdir$systemdsystemunitdir/fcos-embedded-config.service"
     inst_simple "$moddir/fcos-embedded-config.service" "$systemdsystemunitdir/fcos-embedded-config.service"
     inst_multiple true
 }
