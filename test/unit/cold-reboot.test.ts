@@ -11,6 +11,7 @@ import { coldRebootCommand, guestAskedReset, parseSupervisorArgs, superviseColdR
 import { buildQemuArgs } from '../../qemu/args.js';
 import { launchConfig } from '../../qemu/vm-spec.js';
 import { buildCli, REPO } from './cli-helpers.js';
+import { alive } from './process-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fcos-cold-reboot-'));
 /** Supervisors started as processes: their process groups are killed at the end, whatever a failed test left. */
@@ -40,14 +41,6 @@ function fakeQemu(steps: string[]): { console: string; launches: () => number; s
   return { console, script, launches: () => Number(readFileSync(join(d, 'launches'), 'utf8')) };
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('guestAskedReset()', () => {

@@ -11,15 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { spawnProcess } from '../../lib/run.js';
 import { installSignalHandlers } from '../../lib/signals.js';
 import { ExternalError, UserError } from '../../lib/errors.js';
+import { alive } from './process-helpers.js';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const dir = mkdtempSync(join(tmpdir(), 'fcos-spawn-test-'));
 
 describe('spawnProcess()', () => {
