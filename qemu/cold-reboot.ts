@@ -16,7 +16,7 @@
  *
  * Run as: node cold-reboot.js --console <console.txt> -- qemu-system-x86_64 <args…>
  */
-import { appendFileSync, closeSync, openSync, readSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BugError } from '../lib/errors.js';
@@ -64,18 +64,12 @@ function sizeOf(p: string): number {
   }
 }
 
+/** What was appended to the console from byte `offset` on (this launch's part). */
 function readFrom(p: string, offset: number): string {
-  let fd: number | undefined;
   try {
-    fd = openSync(p, 'r');
-    const len = Math.max(0, sizeOf(p) - offset);
-    const buf = Buffer.alloc(len);
-    const n = readSync(fd, buf, 0, len, offset);
-    return buf.subarray(0, n).toString('latin1');
+    return readFileSync(p).subarray(offset).toString('latin1');
   } catch {
     return '';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 
